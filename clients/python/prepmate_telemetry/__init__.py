@@ -1,0 +1,24 @@
+"""PrepMate Telemetry & Sync client: a durable offline queue sent in batches, never twice."""
+
+from ._uuid import uuid7
+from .client import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_MAX_QUEUE,
+    MAX_BATCH_BYTES,
+    MAX_ITEM_BYTES,
+    TelemetryClient,
+    TelemetryError,
+)
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_FLUSH_INTERVAL",
+    "DEFAULT_MAX_QUEUE",
+    "MAX_BATCH_BYTES",
+    "MAX_ITEM_BYTES",
+    "TelemetryClient",
+    "TelemetryError",
+    "uuid7",
+]
+__version__ = "0.1.0"

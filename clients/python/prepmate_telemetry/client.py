@@ -1,0 +1,604 @@
+"""TelemetryClient: capture events and record changes, send them in batches from a thread."""
+
+from __future__ import annotations
+
+import atexit
+import email.utils
+import hashlib
+import json
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from datetime import UTC, datetime
+
+import requests
+
+from . import _uuid
+from ._uuid import uuid7
+from .queue import DiskQueue
+
+logger = logging.getLogger("prepmate_telemetry")
+
+BATCH_PATH = "/api/telemetry/batch"
+RECORDS_PATH = "/api/telemetry/records"
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_MAX_QUEUE = 10_000
+DEFAULT_FLUSH_INTERVAL = 5.0
+DEFAULT_TIMEOUT = 15.0
+DEFAULT_EXIT_TIMEOUT = 5.0
+# The server's limits: 32 KB per item, 1 MB per request, 1000 items per batch.
+MAX_ITEM_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 512 * 1024
+MAX_BATCH_ITEMS = 1000
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 60.0
+LEASE_SECONDS = 60.0
+MAX_PULL_PAGES = 100
+RETRYABLE_STATUSES = frozenset({408, 429})
+PRIORITIES = {"low": -1, "normal": 0, "high": 1}
+
+_clients: weakref.WeakSet = weakref.WeakSet()
+_hooks_installed = False
+_hooks_lock = threading.Lock()
+# Connections a forked child inherited: closing them in the child could disturb the parent.
+_inherited: list = []
+
+
+class TelemetryError(Exception):
+    """An answer the client could not use: status, error code and field errors when known."""
+
+    def __init__(self, message, *, status=None, code=None, fields=None, retry_after=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.fields = fields or {}
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Network errors, 5xx, 408 and 429 are worth retrying; other answers are not."""
+        return self.status is None or self.status >= 500 or self.status in RETRYABLE_STATUSES
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_retry_after(value) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - time.time()
+    return min(max(seconds, 0.0), BACKOFF_MAX)
+
+
+def backoff_delay(attempt: int) -> float:
+    """Exponential backoff with equal jitter: half fixed, half random."""
+    cap = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** max(attempt - 1, 0)))
+    return cap / 2 + random.uniform(0, cap / 2)
+
+
+def default_queue_path(endpoint: str, api_key: str) -> str:
+    """One queue file per endpoint and key, under the user's cache directory."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    digest = hashlib.sha256(f"{endpoint}\0{api_key}".encode()).hexdigest()[:16]
+    return os.path.join(base, "prepmate-telemetry", f"queue-{digest}.sqlite3")
+
+
+def _install_process_hooks() -> None:
+    global _hooks_installed
+    with _hooks_lock:
+        if _hooks_installed:
+            return
+        _hooks_installed = True
+    atexit.register(_shutdown_all)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _shutdown_all() -> None:
+    for client in list(_clients):
+        try:
+            client.shutdown(timeout=client.exit_timeout)
+        except Exception:
+            logger.exception("telemetry shutdown at exit failed")
+
+
+def _after_fork_in_child() -> None:
+    _uuid._after_fork_in_child()
+    for client in list(_clients):
+        client._reset_after_fork()
+
+
+class TelemetryClient:
+    """Queues events and record changes on disk and sends them from a background thread."""
+
+    def __init__(
+        self,
+        endpoint,
+        api_key,
+        user_id=None,
+        queue_path=None,
+        batch_size=DEFAULT_BATCH_SIZE,
+        max_queue=DEFAULT_MAX_QUEUE,
+        flush_interval=DEFAULT_FLUSH_INTERVAL,
+        timeout=DEFAULT_TIMEOUT,
+        client_id=None,
+        exit_timeout=DEFAULT_EXIT_TIMEOUT,
+        send=True,
+    ):
+        if not endpoint:
+            raise ValueError("endpoint is required")
+        if not 1 <= batch_size <= MAX_BATCH_ITEMS:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_ITEMS}")
+        self.endpoint = endpoint.rstrip("/")
+        self.api_key = api_key
+        self.user_id = user_id
+        self.queue_path = queue_path or default_queue_path(self.endpoint, api_key or "")
+        self.batch_size = batch_size
+        self.max_queue = max_queue
+        self.flush_interval = flush_interval
+        self.timeout = timeout
+        self.client_id = client_id
+        self.exit_timeout = exit_timeout
+        self.send = send
+        self._handlers: dict[str, list] = {}
+        self._closed = False
+        self._init_process_state()
+        _install_process_hooks()
+        _clients.add(self)
+
+    # --- process state: everything here is made again in a forked child ---
+
+    def _init_process_state(self) -> None:
+        self._pid = os.getpid()
+        self._owner = f"{self._pid}:{uuid7()}"
+        self._state_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._progress = threading.Condition()
+        self._queue = DiskQueue(self.queue_path)
+        self._session = requests.Session()
+        self._thread = None
+        self._attempt = 0
+        self._batch_limit = self.batch_size
+
+    def _reset_after_fork(self) -> None:
+        if self._pid == os.getpid():
+            return
+        # Keep the parent's connection and session open but unused: closing them here could
+        # disturb the parent's SQLite locks and sockets.
+        _inherited.append((self._queue, self._session))
+        if self._closed:
+            self._pid = os.getpid()
+            return
+        self._init_process_state()
+        logger.debug("telemetry client re-initialised in forked child %s", self._pid)
+
+    def _ensure_ready(self) -> None:
+        if self._pid != os.getpid():
+            self._reset_after_fork()
+        if self._closed:
+            raise TelemetryError("client is shut down", code="shutdown")
+        if self.send and (self._thread is None or not self._thread.is_alive()):
+            with self._state_lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._stop.clear()
+                    self._thread = threading.Thread(
+                        target=self._run, name="prepmate-telemetry-sender", daemon=True
+                    )
+                    self._thread.start()
+
+    # --- public API ---
+
+    def on(self, event, fn):
+        """Calls fn(payload) on 'sync:start', 'sync:complete', 'sync:error', 'queue:dropped'."""
+        self._handlers.setdefault(event, []).append(fn)
+        return fn
+
+    def off(self, event, fn) -> None:
+        """Stops calling fn for event."""
+        handlers = self._handlers.get(event, [])
+        if fn in handlers:
+            handlers.remove(fn)
+
+    def capture_event(self, event_type, data=None, user_id=None, *, metadata=None, priority=None):
+        """Queues one event on disk and returns its eventId (a UUIDv7 made now)."""
+        if not isinstance(event_type, str) or not event_type:
+            raise ValueError("event_type must be a non-empty string")
+        event_id = uuid7()
+        meta = dict(metadata or {})
+        meta["clientTimestamp"] = _now_iso()
+        item = {
+            "itemType": "event",
+            "eventId": event_id,
+            "eventType": event_type,
+            "eventData": data if data is not None else {},
+            "metadata": meta,
+        }
+        self._enqueue(event_id, item, user_id, priority)
+        return event_id
+
+    def save_record(
+        self, record_type, record_id, data, user_id=None, *, conflict_resolution=None, priority=None
+    ):
+        """Queues a change to one record, based on the last version this client saw or wrote."""
+        if not isinstance(record_type, str) or not record_type or record_type == "event":
+            raise ValueError('record_type must be a non-empty string other than "event"')
+        item_id = uuid7()
+        item = {
+            "itemType": record_type,
+            "itemId": item_id,
+            "recordId": str(record_id),
+            "data": data if data is not None else {},
+            "clientTimestamp": _now_iso(),
+        }
+        if conflict_resolution:
+            item["conflictResolution"] = conflict_resolution
+        self._enqueue(item_id, item, user_id, priority)
+        return item_id
+
+    def known_version(self, record_type, record_id) -> int:
+        """The last version of a record this client saw or wrote (0 when none)."""
+        self._ensure_ready()
+        return self._queue.known_version(record_type, str(record_id))
+
+    def pull_records(self, record_type, since=None):
+        """Fetches records of one type changed on the server since the last pull."""
+        self._ensure_ready()
+        checkpoints = self._queue.get_meta("checkpoints", {})
+        if since is None:
+            since = checkpoints.get(record_type)
+        pulled = []
+        for _ in range(MAX_PULL_PAGES):
+            params = {"recordType": record_type}
+            if since not in (None, ""):
+                params["since"] = since
+            try:
+                resp = self._session.get(
+                    self.endpoint + RECORDS_PATH,
+                    params=params,
+                    headers=self._headers(),
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                raise TelemetryError(f"pull failed: {exc}") from exc
+            body = self._json(resp)
+            if resp.status_code != 200:
+                raise self._error_from(resp, body)
+            records = body.get("records") or body.get("items") or []
+            versions = {}
+            for record in records:
+                if "recordId" in record and "version" in record:
+                    versions[str(record["recordId"])] = record["version"]
+                    pulled.append(record)
+            self._queue.set_versions(record_type, versions)
+            nxt = next(
+                (body[k] for k in ("checkpoint", "nextCheckpoint", "next", "since") if k in body),
+                None,
+            )
+            progressed = nxt not in (None, since)
+            if progressed:
+                since = nxt
+            if not records or not progressed or body.get("hasMore") is False:
+                break
+        if since is not None:
+            checkpoints[record_type] = since
+            self._queue.set_meta("checkpoints", checkpoints)
+        return pulled
+
+    def queue_size(self) -> int:
+        """Items on disk waiting for the server (in flight included)."""
+        self._ensure_ready()
+        return self._queue.count()
+
+    def flush(self, timeout=None) -> bool:
+        """Waits until the queue is empty; False when timeout (seconds) ran out first."""
+        self._ensure_ready()
+        if not self.send:
+            return self._queue.count() == 0
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._queue.count() == 0:
+                return True
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            self._wake.set()
+            with self._progress:
+                self._progress.wait(0.2 if remaining is None else min(remaining, 0.2))
+
+    def shutdown(self, timeout=DEFAULT_EXIT_TIMEOUT) -> bool:
+        """Sends what it can within timeout, then stops; what is left stays on disk."""
+        if self._closed:
+            return True
+        if self._pid != os.getpid():
+            self._reset_after_fork()
+        flushed = True
+        if self.send and self._thread is not None:
+            flushed = self.flush(timeout)
+        self._closed = True
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(timeout or 0, 1.0))
+        try:
+            self._queue.release_lease(self._owner)
+        except Exception:
+            logger.exception("could not release the telemetry queue lease")
+        self._session.close()
+        self._queue.close()
+        _clients.discard(self)
+        if not flushed:
+            logger.warning("telemetry shut down with items left on disk at %s", self.queue_path)
+        return flushed
+
+    # --- internals ---
+
+    def _priority(self, value) -> int:
+        if isinstance(value, int):
+            return value
+        return PRIORITIES.get(value or "normal", 0)
+
+    def _enqueue(self, item_id, item, user_id, priority) -> None:
+        self._ensure_ready()
+        uid = user_id if user_id is not None else self.user_id
+        size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_ITEM_BYTES:
+            raise TelemetryError(
+                f"item is larger than {MAX_ITEM_BYTES} bytes", code="item_too_large"
+            )
+        dropped = self._queue.put(item_id, uid, self._priority(priority), item, self.max_queue)
+        if dropped:
+            logger.warning(
+                "telemetry queue full (%s): dropped %s item(s)", self.max_queue, len(dropped)
+            )
+            self._emit(
+                "queue:dropped",
+                {"count": len(dropped), "itemIds": dropped, "maxQueue": self.max_queue},
+            )
+        self._wake.set()
+
+    def _emit(self, event, payload) -> None:
+        for fn in list(self._handlers.get(event, [])):
+            try:
+                fn(payload)
+            except Exception:
+                logger.exception("telemetry %s handler failed", event)
+
+    def _headers(self) -> dict:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    @staticmethod
+    def _json(resp) -> dict:
+        try:
+            body = resp.json()
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    @staticmethod
+    def _error_from(resp, body) -> TelemetryError:
+        return TelemetryError(
+            body.get("message") or f"HTTP {resp.status_code}",
+            status=resp.status_code,
+            code=body.get("error"),
+            fields=body.get("fields"),
+            retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+        )
+
+    def _notify_progress(self) -> None:
+        with self._progress:
+            self._progress.notify_all()
+
+    def _run(self) -> None:
+        logger.debug("telemetry sender started (pid %s)", os.getpid())
+        while not self._stop.is_set():
+            try:
+                sent = self._send_next()
+            except Exception:
+                logger.exception("telemetry sender failed; retrying")
+                sent = False
+                self._stop.wait(backoff_delay(max(self._attempt, 1)))
+            self._notify_progress()
+            if not sent:
+                self._wake.wait(self.flush_interval)
+                self._wake.clear()
+
+    def _send_next(self) -> bool:
+        """Sends one batch until the server settles it; False when nothing could be sent."""
+        batch = self._queue.claim(self._owner, self._batch_limit, MAX_BATCH_BYTES, LEASE_SECONDS)
+        if batch is None:
+            return False
+        while not self._stop.is_set():
+            body = {
+                "batchId": batch.batch_id,
+                "sentAt": _now_iso(),
+                "items": batch.items,
+            }
+            if batch.user_id is not None:
+                body["userId"] = batch.user_id
+            if self.client_id:
+                body["clientId"] = self.client_id
+            self._emit("sync:start", {"batchId": batch.batch_id, "count": len(batch.items)})
+            error = self._post(batch, body)
+            if error is None:
+                return True
+            self._attempt += 1
+            delay = error.retry_after
+            if delay is None:
+                delay = backoff_delay(self._attempt)
+            logger.warning(
+                "telemetry batch %s failed (%s); retrying in %.1fs", batch.batch_id, error, delay
+            )
+            self._emit(
+                "sync:error",
+                {
+                    "batchId": batch.batch_id,
+                    "error": error,
+                    "status": error.status,
+                    "code": error.code,
+                    "message": error.message,
+                    "willRetry": True,
+                    "retryIn": delay,
+                },
+            )
+            self._queue.extend(batch.batch_id, self._owner, LEASE_SECONDS + delay)
+            self._stop.wait(delay)
+        return False
+
+    def _post(self, batch, body) -> TelemetryError | None:
+        """One attempt; None when the batch is settled, else the retryable error."""
+        try:
+            resp = self._session.post(
+                self.endpoint + BATCH_PATH, json=body, headers=self._headers(), timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            return TelemetryError(f"network error: {exc}", code="network_error")
+        data = self._json(resp)
+        if 200 <= resp.status_code < 300:
+            self._settle(batch, data)
+            return None
+        error = self._error_from(resp, data)
+        if error.retryable:
+            return error
+        self._reject(batch, error, data)
+        return None
+
+    def _settle(self, batch, data) -> None:
+        results = data.get("results")
+        if not isinstance(results, list):
+            # A 2xx without per-item results acknowledges the whole batch.
+            results = [
+                {"index": i, "itemId": item_id, "status": "accepted"}
+                for i, item_id in enumerate(batch.item_ids)
+            ]
+        known = set(batch.item_ids)
+        done, rejected = [], []
+        accepted = duplicates = 0
+        for result in results:
+            item_id = result.get("itemId")
+            if item_id not in known:
+                index = result.get("index")
+                if not isinstance(index, int) or not 0 <= index < len(batch.item_ids):
+                    continue
+                item_id = batch.item_ids[index]
+            status = result.get("status")
+            if status == "accepted":
+                accepted += 1
+            elif status == "duplicate":
+                duplicates += 1
+            elif status == "rejected":
+                rejected.append({"itemId": item_id, "fields": result.get("fields") or {}})
+            else:
+                continue
+            done.append(item_id)
+        self._queue.finish(batch.batch_id, done)
+        self._attempt = 0
+        self._batch_limit = self.batch_size
+        if rejected:
+            logger.warning("telemetry batch %s: %s item(s) rejected", batch.batch_id, len(rejected))
+            self._emit(
+                "sync:error",
+                {
+                    "batchId": batch.batch_id,
+                    "status": 202,
+                    "code": "rejected",
+                    "message": f"{len(rejected)} item(s) rejected by the server",
+                    "items": rejected,
+                    "willRetry": False,
+                },
+            )
+        self._emit(
+            "sync:complete",
+            {
+                "batchId": batch.batch_id,
+                "successCount": accepted + duplicates,
+                "accepted": accepted,
+                "duplicates": duplicates,
+                "failureCount": len(rejected),
+            },
+        )
+
+    def _reject(self, batch, error, data) -> None:
+        if isinstance(data.get("results"), list):
+            self._settle(batch, data)
+            return
+        if error.status in (401, 403):
+            # A bad key is a setup problem, not bad data: keep the items and stop sending.
+            logger.error(
+                "telemetry key refused (%s): sending stopped, items kept on disk", error.status
+            )
+            self._emit(
+                "sync:error",
+                {
+                    "batchId": batch.batch_id,
+                    "error": error,
+                    "status": error.status,
+                    "code": error.code,
+                    "message": error.message,
+                    "willRetry": False,
+                },
+            )
+            self._queue.release_lease(self._owner)
+            self._stop.set()
+            return
+        if error.status == 413 and len(batch.item_ids) > 1:
+            # Too large as a whole: the same items go again in smaller batches.
+            self._batch_limit = max(1, len(batch.item_ids) // 2)
+            self._queue.finish(batch.batch_id, [])
+            return
+        indexes = _rejected_indexes(error.fields, len(batch.item_ids))
+        dropped = [batch.item_ids[i] for i in sorted(indexes)] or list(batch.item_ids)
+        self._queue.finish(batch.batch_id, dropped)
+        logger.warning(
+            "telemetry batch %s refused (%s): dropped %s item(s)",
+            batch.batch_id,
+            error.status,
+            len(dropped),
+        )
+        self._emit(
+            "sync:error",
+            {
+                "batchId": batch.batch_id,
+                "error": error,
+                "status": error.status,
+                "code": error.code,
+                "message": error.message,
+                "fields": error.fields,
+                "items": [{"itemId": i} for i in dropped],
+                "willRetry": False,
+            },
+        )
+
+
+def _rejected_indexes(fields, size) -> set[int]:
+    """Item indexes named by field errors such as "items.3.eventData" or {"items": {"3": …}}."""
+    found: set[int] = set()
+    if not isinstance(fields, dict):
+        return found
+    for key, value in fields.items():
+        parts = key.replace("[", ".").replace("]", "").split(".")
+        if parts[0] == "items" and len(parts) > 1 and parts[1].isdigit():
+            found.add(int(parts[1]))
+        elif key == "items" and isinstance(value, dict):
+            found.update(int(k) for k in value if str(k).isdigit())
+    return {i for i in found if i < size}

@@ -1,0 +1,275 @@
+"""The durable on-disk queue: SQLite in WAL mode, rows deleted only once the server acknowledged."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ._uuid import uuid7
+
+# Survives a crash of the process (kill -9); a power cut may lose the last few captures.
+SQLITE_SYNCHRONOUS = "NORMAL"
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id TEXT NOT NULL UNIQUE,
+    user_id TEXT,
+    priority INTEGER NOT NULL DEFAULT 0,
+    body TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    batch_id TEXT
+);
+CREATE INDEX IF NOT EXISTS items_send_order ON items (batch_id, priority DESC, seq);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    user_id TEXT,
+    owner TEXT NOT NULL,
+    lease_until REAL NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS record_versions (
+    record_type TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (record_type, record_id)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass
+class Batch:
+    """A claimed batch: the same batchId always goes with the same items."""
+
+    batch_id: str
+    user_id: str | None
+    item_ids: list[str] = field(default_factory=list)
+    items: list[dict] = field(default_factory=list)
+
+
+def _owner_alive(owner: str) -> bool:
+    pid_text = owner.split(":", 1)[0]
+    try:
+        os.kill(int(pid_text), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DiskQueue:
+    """Items waiting for the server, shared safely by the processes that open the same file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            path,
+            timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Closes the connection (never call this in a forked child on the parent's queue)."""
+        with self._lock:
+            self._conn.close()
+
+    def _write(self, fn):
+        """Runs fn(conn) in one immediate (write-locked) transaction."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+    def put(self, item_id, user_id, priority, item, max_queue):
+        """Stores one item; returns the ids dropped to stay within max_queue."""
+        body = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+
+        def insert(conn):
+            if item.get("itemType") != "event" and item.get("baseVersion") is None:
+                # Chain this client's own writes: the next save of a record builds on this one.
+                row = conn.execute(
+                    "SELECT version FROM record_versions WHERE record_type = ? AND record_id = ?",
+                    (item["itemType"], item["recordId"]),
+                ).fetchone()
+                base = row[0] if row else 0
+                item["baseVersion"] = base
+                self._set_version(conn, item["itemType"], item["recordId"], base + 1)
+                data = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+            else:
+                data = body
+            conn.execute(
+                "INSERT INTO items (item_id, user_id, priority, body, size) VALUES (?, ?, ?, ?, ?)",
+                (item_id, user_id, priority, data, len(data.encode("utf-8"))),
+            )
+            return self._trim(conn, max_queue)
+
+        return self._write(insert)
+
+    @staticmethod
+    def _set_version(conn, record_type, record_id, version):
+        conn.execute(
+            "INSERT INTO record_versions (record_type, record_id, version) VALUES (?, ?, ?) "
+            "ON CONFLICT (record_type, record_id) DO UPDATE SET version = excluded.version",
+            (record_type, record_id, version),
+        )
+
+    @staticmethod
+    def _trim(conn, max_queue):
+        (count,) = conn.execute("SELECT COUNT(*) FROM items").fetchone()
+        excess = count - max_queue
+        if excess <= 0:
+            return []
+        # The oldest lowest-priority items go first; items already on the wire are kept.
+        rows = conn.execute(
+            "SELECT item_id FROM items WHERE batch_id IS NULL "
+            "ORDER BY priority ASC, seq ASC LIMIT ?",
+            (excess,),
+        ).fetchall()
+        dropped = [row[0] for row in rows]
+        conn.executemany("DELETE FROM items WHERE item_id = ?", [(i,) for i in dropped])
+        return dropped
+
+    def claim(self, owner, batch_size, max_bytes, lease_seconds) -> Batch | None:
+        """Takes the next batch: an unfinished one first (same batchId), else a new one."""
+
+        def take(conn):
+            now = time.time()
+            for batch_id, user_id, holder, lease_until in conn.execute(
+                "SELECT batch_id, user_id, owner, lease_until FROM batches ORDER BY created_at"
+            ).fetchall():
+                if holder != owner and lease_until > now and _owner_alive(holder):
+                    continue
+                rows = conn.execute(
+                    "SELECT item_id, body FROM items WHERE batch_id = ? ORDER BY seq", (batch_id,)
+                ).fetchall()
+                if not rows:
+                    conn.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
+                    continue
+                conn.execute(
+                    "UPDATE batches SET owner = ?, lease_until = ? WHERE batch_id = ?",
+                    (owner, now + lease_seconds, batch_id),
+                )
+                return Batch(
+                    batch_id, user_id, [r[0] for r in rows], [json.loads(r[1]) for r in rows]
+                )
+            first = conn.execute(
+                "SELECT user_id FROM items WHERE batch_id IS NULL "
+                "ORDER BY priority DESC, seq LIMIT 1"
+            ).fetchone()
+            if first is None:
+                return None
+            user_id = first[0]
+            rows = conn.execute(
+                "SELECT item_id, body, size FROM items WHERE batch_id IS NULL AND user_id IS ? "
+                "ORDER BY priority DESC, seq LIMIT ?",
+                (user_id, batch_size),
+            ).fetchall()
+            chosen = []
+            total = 0
+            for item_id, body, size in rows:
+                if chosen and total + size + 1 > max_bytes:
+                    break
+                chosen.append((item_id, body))
+                total += size + 1
+            batch = Batch(
+                uuid7(), user_id, [c[0] for c in chosen], [json.loads(c[1]) for c in chosen]
+            )
+            conn.execute(
+                "INSERT INTO batches (batch_id, user_id, owner, lease_until, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (batch.batch_id, user_id, owner, now + lease_seconds, now),
+            )
+            conn.executemany(
+                "UPDATE items SET batch_id = ? WHERE item_id = ?",
+                [(batch.batch_id, i) for i in batch.item_ids],
+            )
+            return batch
+
+        return self._write(take)
+
+    def extend(self, batch_id, owner, lease_seconds) -> None:
+        """Keeps the lease on a batch that is still being retried."""
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE batches SET owner = ?, lease_until = ? WHERE batch_id = ?",
+                (owner, time.time() + lease_seconds, batch_id),
+            )
+        )
+
+    def release_lease(self, owner) -> None:
+        """Lets another sender resume this owner's batches at once (their batchIds stay)."""
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE batches SET lease_until = 0 WHERE owner = ?", (owner,)
+            )
+        )
+
+    def finish(self, batch_id, done_ids) -> None:
+        """Deletes acknowledged items; items the answer did not settle go back to the queue."""
+
+        def settle(conn):
+            conn.executemany("DELETE FROM items WHERE item_id = ?", [(i,) for i in done_ids])
+            conn.execute("UPDATE items SET batch_id = NULL WHERE batch_id = ?", (batch_id,))
+            conn.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
+
+        self._write(settle)
+
+    def count(self) -> int:
+        """Items waiting, in flight included."""
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+
+    def set_versions(self, record_type, versions: dict) -> None:
+        """Stores the versions the server reported for records of one type."""
+
+        def store(conn):
+            for record_id, version in versions.items():
+                self._set_version(conn, record_type, record_id, version)
+
+        self._write(store)
+
+    def known_version(self, record_type, record_id) -> int:
+        """The last version of a record this client saw or wrote (0 when none)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT version FROM record_versions WHERE record_type = ? AND record_id = ?",
+                (record_type, record_id),
+            ).fetchone()
+        return row[0] if row else 0
+
+    def get_meta(self, key, default=None):
+        """A small JSON value kept beside the queue (pull checkpoints)."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key, value) -> None:
+        """Stores a small JSON value beside the queue."""
+        self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+        )
