@@ -1,0 +1,64 @@
+"""The application factory: it only wires settings, extensions, blueprints, handlers, commands."""
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config=None):
+    """Build the app; `config` (a mapping) overrides the profile and the environment."""
+    app = Flask(__name__, static_folder=str(ROOT / "static"),
+                template_folder=str(ROOT / "templates"), instance_path=str(ROOT / "instance"))
+    app.config.update(load_config(config))
+    app.json.sort_keys = False
+    from .logging import configure_logging
+
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app):
+    from .extensions import api, cors, csrf, htmx, rate_limiter, store
+    from .http import GzipRequestBodies
+
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/docs/assets/")
+    app.wsgi_app = GzipRequestBodies(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))
+    store.init_app(app)
+    api.init_app(app)
+    htmx.init_app(app)
+    csrf.init_app(app)
+    rate_limiter.init_app(app)
+    origins = [o.strip() for o in str(app.config["CORS_ORIGINS"]).split(",") if o.strip()]
+    cors.init_app(app, resources={r"/api/telemetry/*": {"origins": origins}},
+                  expose_headers=["Retry-After"], max_age=600)
+
+
+def register_blueprints(app):
+    from .api import docs, health, telemetry
+    from .extensions import api, csrf
+
+    for module in (telemetry, health):
+        api.register_blueprint(module.blp)
+        csrf.exempt(module.blp)
+    app.register_blueprint(docs.bp)
+
+
+def register_errorhandlers(app):
+    from .errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app):
+    from .cli import register
+
+    register(app)

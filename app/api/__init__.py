@@ -1,0 +1,1 @@
+"""JSON API blueprints (flask-smorest), one module per resource."""

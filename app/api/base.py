@@ -1,0 +1,72 @@
+"""What every JSON blueprint shares: 400 for validation errors, 415/400 for bodies, key auth."""
+
+from functools import wraps
+
+from flask import g, request
+from flask_smorest import Blueprint, abort
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import BadRequest
+
+from ..accounts.keys import authenticate
+from ..extensions import rate_limiter, store
+
+# Scopes a key needs for each kind of call; admin may do everything.
+IMPLIED = {"admin": {"ingest", "read", "admin"}, "read": {"read"}, "ingest": {"ingest"}}
+
+
+class JsonParser(FlaskParser):
+    """Validation errors answer 400 (not 422); a body that is not JSON answers 415 or 400."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def load_json(self, req, schema):
+        if not req.is_json:
+            abort(415, error="unsupported_media_type",
+                  message="Send the body as JSON with Content-Type: application/json.")
+        try:
+            return req.get_json()
+        except (BadRequest, RecursionError, UnicodeDecodeError):
+            abort(400, error="invalid_json", message="The body is not valid JSON.")
+
+
+class ApiBlueprint(Blueprint):
+    """A flask-smorest blueprint using the project's parser."""
+
+    ARGUMENTS_PARSER = JsonParser()
+
+
+def presented_key():
+    """The key from `Authorization: Bearer …` or `X-API-Key`."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return request.headers.get("X-API-Key", "").strip() or None
+
+
+def require_scope(scope):
+    """Refuse the call (401/403) unless a live key with `scope` is presented; sets g.app_id."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            key = authenticate(store.get(), presented_key())
+            if key is None:
+                abort(401, error="unauthorized",
+                      message="Send a valid API key as 'Authorization: Bearer <key>'.",
+                      headers={"WWW-Authenticate": 'Bearer realm="prepmate"'})
+            granted = set().union(*(IMPLIED.get(s, {s}) for s in key["scopes"]))
+            if scope not in granted:
+                abort(403, error="forbidden",
+                      message=f"This key lacks the '{scope}' scope.")
+            g.api_key = key
+            g.app_id = key["appId"]
+            retry_after = rate_limiter.retry_after(key["keyId"])
+            if retry_after:
+                abort(429, error="rate_limited",
+                      message=f"Over {rate_limiter.per_minute} requests a minute for this key.",
+                      headers={"Retry-After": str(retry_after)})
+            return view(*args, **kwargs)
+
+        return Blueprint.doc(security=[{"bearerAuth": []}, {"apiKeyHeader": []}])(wrapper)
+
+    return decorator

@@ -1,0 +1,94 @@
+"""Ingest endpoints: track one event, send a batch, read a batch's outcome, read sync status."""
+
+from flask import current_app, g, jsonify, url_for
+from flask.views import MethodView
+from flask_smorest import abort
+
+from ..extensions import store
+from ..ingest.service import IngestError, batch_status, ingest_batch, track_event
+from ..schemas.telemetry import (
+    BatchLogSchema,
+    BatchResultSchema,
+    BatchSchema,
+    StatusQueryArgsSchema,
+    StatusSchema,
+    TrackResultSchema,
+    TrackSchema,
+)
+from ..sync.scheduling import sync_soon
+from ..sync.status import sync_status
+from .base import ApiBlueprint, require_scope
+
+blp = ApiBlueprint("telemetry", __name__, url_prefix="/api/telemetry",
+                   description="Send telemetry events and offline edits; follow their sync.")
+
+
+def _refuse(exc):
+    abort(exc.status, error=exc.code, message=exc.message, fields=exc.fields)
+
+
+@blp.route("/track")
+class Track(MethodView):
+    @require_scope("ingest")
+    @blp.arguments(TrackSchema)
+    @blp.response(202, TrackResultSchema)
+    @blp.alt_response(429, description="The user's backlog is full; see Retry-After.")
+    def post(self, event):
+        """Send one event
+
+        Answered only once the event is committed to the sync queue. A resent eventId with the
+        same payload answers `duplicate` and is stored once.
+        """
+        try:
+            result = track_event(store.get(), current_app.config, g.app_id, event)
+        except IngestError as exc:
+            _refuse(exc)
+        return jsonify(result), 202
+
+
+@blp.route("/batch")
+class Batch(MethodView):
+    @require_scope("ingest")
+    @blp.arguments(BatchSchema)
+    @blp.response(202, BatchResultSchema)
+    @blp.alt_response(409, description="The batchId was used before for other items.")
+    @blp.alt_response(413, description="Too many items, or the body is too large.")
+    @blp.alt_response(429, description="A user's backlog is full; see Retry-After.")
+    def post(self, batch):
+        """Send a batch of events and record edits
+
+        Each item is validated on its own: valid items are kept even when others are rejected,
+        and `results` says what became of each. Answered only once the accepted items are
+        committed. Resending a batchId returns the first answer and stores nothing twice.
+        """
+        try:
+            result = ingest_batch(store.get(), current_app.config, g.app_id, batch)
+        except IngestError as exc:
+            _refuse(exc)
+        if result["accepted"]:
+            sync_soon()
+        result["statusUrl"] = url_for("telemetry.BatchStatus", batch_id=result["batchId"])
+        return jsonify(result), 202
+
+
+@blp.route("/batch/<string:batch_id>")
+class BatchStatus(MethodView):
+    @require_scope("read")
+    @blp.response(200, BatchLogSchema)
+    def get(self, batch_id):
+        """Read a batch's log with each item's outcome and sync state"""
+        log = batch_status(store.get(), g.app_id, batch_id)
+        if log is None:
+            abort(404, error="not_found", message=f"No batch {batch_id!r} for this app.")
+        return log
+
+
+@blp.route("/status")
+class Status(MethodView):
+    @require_scope("read")
+    @blp.arguments(StatusQueryArgsSchema, location="query")
+    @blp.response(200, StatusSchema)
+    def get(self, args):
+        """Read the sync queue's state and the scheduler's"""
+        return {"syncStatus": sync_status(store.get(), current_app.config, g.app_id,
+                                          args.get("userId"))}

@@ -1,0 +1,133 @@
+"""Configuration profiles (development, production, testing), read from the environment and .env."""
+
+import json
+import os
+
+# The seed's tuning table: per-profile defaults, every value overridable by the environment.
+PROFILE_DEFAULTS = {
+    "development": {
+        "SYNC_INTERVAL_MINUTES": 1,
+        "SYNC_BATCH_SIZE": 50,
+        "SYNC_MAX_QUEUE": 500,
+        "SYNC_MAX_RETRIES": 3,
+    },
+    "production": {
+        "SYNC_INTERVAL_MINUTES": 5,
+        "SYNC_BATCH_SIZE": 200,
+        "SYNC_MAX_QUEUE": 2000,
+        "SYNC_MAX_RETRIES": 5,
+    },
+}
+PROFILE_DEFAULTS["testing"] = dict(PROFILE_DEFAULTS["development"])
+
+
+def _bool(value):
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# Setting name -> (default, parser). Profile defaults above win over these.
+SETTINGS = {
+    "SECRET_KEY": (None, str),
+    "MONGODB_URI": (None, str),
+    "MONGODB_WRITE_CONCERN": ("majority", str),
+    "MONGODB_JOURNAL": (True, _bool),
+    "SQLITE_PATH": ("instance/prepmate.sqlite3", str),
+    # FULL fsyncs the WAL on every commit, so an acknowledged batch survives power loss too.
+    "SQLITE_SYNCHRONOUS": ("FULL", str),
+    "SYNC_INTERVAL_MINUTES": (1, float),
+    "SYNC_BATCH_SIZE": (50, int),
+    "SYNC_MAX_QUEUE": (500, int),
+    "SYNC_MAX_RETRIES": (3, int),
+    "SYNC_LEASE_SECONDS": (60, int),
+    "SYNC_EAGER_DELAY_SECONDS": (2.0, float),
+    "SYNC_RUN_BUDGET_SECONDS": (30.0, float),
+    "SYNC_BACKOFF_BASE_SECONDS": (5.0, float),
+    "SYNC_BACKOFF_MAX_SECONDS": (3600.0, float),
+    "ENABLE_SCHEDULED_SYNC": (True, _bool),
+    "CONFLICT_STRATEGIES": ({}, _json),
+    "CONFLICT_DEFAULT_STRATEGY": ("merge", str),
+    "STRICT_EVENT_TYPES": (False, _bool),
+    "MAX_CONTENT_LENGTH": (1024 * 1024, int),
+    "MAX_ITEM_BYTES": (32 * 1024, int),
+    "MAX_BATCH_ITEMS": (1000, int),
+    "MAX_FUTURE_SKEW_SECONDS": (300, int),
+    "RATE_LIMIT_PER_MINUTE": (0, int),
+    "CORS_ORIGINS": ("*", str),
+    "METRICS_TOKEN": (None, str),
+    # Read from the DEBUG variable (e.g. "prepmate:*"); Flask's own DEBUG flag stays a boolean.
+    "DEBUG_NAMESPACES": ("", str),
+    "VERBOSITY": ("info", str),
+}
+
+
+# Settings whose environment variable has another name than the setting.
+ENV_NAMES = {"DEBUG_NAMESPACES": "DEBUG"}
+
+
+class Config:
+    """Settings shared by every profile."""
+
+    APP_ENV = "development"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    WTF_CSRF_TIME_LIMIT = None
+    API_TITLE = "PrepMate Telemetry & Sync"
+    API_VERSION = "1.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+
+class DevelopmentConfig(Config):
+    APP_ENV = "development"
+    # A development-only secret; production refuses to start without SECRET_KEY.
+    SECRET_KEY = "dev-only-not-secret"
+
+
+class ProductionConfig(Config):
+    APP_ENV = "production"
+    SESSION_COOKIE_SECURE = True
+
+
+class TestingConfig(Config):
+    APP_ENV = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-only-not-secret"
+    ENABLE_SCHEDULED_SYNC = False
+
+
+PROFILES = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def load_config(overrides=None, environ=None):
+    """The settings: profile class, profile defaults, then the environment, then `overrides`."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    env_name = overrides.get("APP_ENV") or environ.get("APP_ENV") or "development"
+    if env_name not in PROFILES:
+        raise ValueError(f"APP_ENV must be one of {sorted(PROFILES)}, not {env_name!r}")
+    profile = PROFILES[env_name]
+    settings = {k: getattr(profile, k) for k in dir(profile) if k.isupper()}
+    for name, (default, _parse) in SETTINGS.items():
+        settings.setdefault(name, default)
+    settings.update(PROFILE_DEFAULTS[env_name])
+    for name, (_default, parse) in SETTINGS.items():
+        env_key = ENV_NAMES.get(name, name)
+        if env_key in environ and name not in overrides:
+            settings[name] = parse(environ[env_key])
+    for name, value in overrides.items():
+        parse = SETTINGS.get(name, (None, None))[1]
+        settings[name] = parse(value) if parse and isinstance(value, str) else value
+    if env_name == "production" and not settings.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set in production")
+    settings["APP_ENV"] = env_name
+    return settings

@@ -1,0 +1,65 @@
+"""Extension objects, created without an app and attached in create_app with init_app."""
+
+import threading
+
+from flask import current_app
+from flask_apscheduler import APScheduler
+from flask_cors import CORS
+from flask_smorest import Api
+from flask_wtf import CSRFProtect
+from htmx_flask import Htmx
+
+from .api.ratelimit import RateLimiter
+from .schemas.errors import ErrorSchema
+from .store import create_store
+
+
+class StoreExtension:
+    """Holds the app's store; its schema and indexes are made on first use in each process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def init_app(self, app):
+        app.extensions["prepmate.store"] = {"store": create_store(app.config, app), "ready": False}
+
+    def get(self, app=None):
+        """The app's store, with its tables and indexes in place."""
+        state = (app or current_app).extensions["prepmate.store"]
+        if not state["ready"]:
+            with self._lock:
+                if not state["ready"]:
+                    state["store"].init_schema()
+                    state["ready"] = True
+        return state["store"]
+
+
+class ProjectApi(Api):
+    """flask-smorest's Api, documenting the project's error shape and key authentication."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def init_app(self, app, *, spec_kwargs=None):
+        limits = (
+            f"Limits: {app.config['MAX_ITEM_BYTES']} bytes of JSON per event or item, "
+            f"{app.config['MAX_CONTENT_LENGTH']} bytes per request after decompression "
+            "(`Content-Encoding: gzip` is accepted), "
+            f"{app.config['MAX_BATCH_ITEMS']} items per batch. Errors always answer "
+            '`{"error": code, "message": ..., "fields": {...}}`.'
+        )
+        app.config.setdefault("API_SPEC_OPTIONS", {"info": {"description": limits}})
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        self.spec.components.security_scheme(
+            "bearerAuth", {"type": "http", "scheme": "bearer",
+                           "description": "An API key: `Authorization: Bearer <key>`."})
+        self.spec.components.security_scheme(
+            "apiKeyHeader", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
+
+
+api = ProjectApi()
+scheduler = APScheduler()
+htmx = Htmx()
+csrf = CSRFProtect()
+cors = CORS()
+store = StoreExtension()
+rate_limiter = RateLimiter()

@@ -1,0 +1,141 @@
+"""The ingest service: batches and single events in, per-item outcomes out, committed first."""
+
+import logging
+
+from ..store.common import utcnow
+from .validate import Envelope, IngestRules, Rejected, client_item_id, event_document, item_document
+
+log = logging.getLogger("prepmate.api")
+
+
+class IngestError(Exception):
+    """A request refused as a whole; `status` and `code` say how to answer it."""
+
+    def __init__(self, status, code, message, fields=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+
+
+def _validate(raw_items, envelope, rules):
+    """Queue documents of the valid items, and per-index results of the rejected ones."""
+    docs, results = [], []
+    for index, raw in enumerate(raw_items):
+        try:
+            doc = item_document(raw, index, envelope, rules)
+        except Rejected as exc:
+            results.append({"index": index, "itemId": client_item_id(raw), "status": "rejected",
+                            "fields": exc.fields})
+        else:
+            docs.append((index, doc))
+            results.append(None)
+    return docs, results
+
+
+def _summary(batch_id, results):
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    for result in results:
+        counts[result["status"]] += 1
+    return {"batchId": batch_id, "accepted": counts["accepted"],
+            "duplicates": counts["duplicate"], "rejected": counts["rejected"], "results": results}
+
+
+def _replayed(stored, raw_items):
+    """The first answer to a resent batchId, provided it carries the same items."""
+    results = stored.get("results") or []
+    same = len(results) == len(raw_items) and all(
+        client_item_id(raw) in (None, result.get("itemId"))
+        for raw, result in zip(raw_items, results, strict=True)
+    )
+    if not same:
+        raise IngestError(409, "batch_id_reused",
+                          f"batchId {stored['batchId']!r} was already used for other items; "
+                          "make a new batchId for a new batch.")
+    return _summary(stored["batchId"], results)
+
+
+def ingest_batch(store, settings, app_id, batch, rules=None):
+    """Store a batch's valid items as pending queue entries; answer per item.
+
+    `batch` is the loaded envelope (batchId, userId?, clientId?, sentAt?, items). Valid items are
+    kept even when others are rejected; a batch with no valid item is refused as a whole. A resent
+    batchId answers its first answer and stores nothing.
+    """
+    rules = rules or IngestRules.from_settings(settings)
+    raw_items = batch["items"]
+    if not raw_items:
+        raise IngestError(400, "validation_error", "The batch has no items.",
+                          {"items": ["Give at least one item."]})
+    limit = int(settings["MAX_BATCH_ITEMS"])
+    if len(raw_items) > limit:
+        raise IngestError(413, "too_many_items",
+                          f"The batch has {len(raw_items)} items; the limit is {limit}.",
+                          {"items": [f"At most {limit} items per batch."]})
+    started = utcnow()
+    envelope = Envelope(app_id=app_id, received_at=started, batch_id=batch["batchId"],
+                        user_id=batch.get("userId"), client_id=batch.get("clientId"),
+                        sent_at=batch.get("sentAt"))
+    docs, results = _validate(raw_items, envelope, rules)
+    if not docs:
+        stored = store.get_batch_log(app_id, batch["batchId"])
+        if stored is not None:
+            return _replayed(stored, raw_items)
+        raise IngestError(400, "validation_error", "Every item of the batch was rejected.",
+                          {"items": {str(r["index"]): r["fields"] for r in results}})
+
+    def make_batch_log(outcomes):
+        for (index, doc), (status, _stored_id) in zip(docs, outcomes, strict=True):
+            results[index] = {"index": index, "itemId": doc["itemId"], "status": status}
+        summary = _summary(batch["batchId"], results)
+        return {
+            "batchId": batch["batchId"], "userId": batch.get("userId"),
+            "clientId": batch.get("clientId"), "source": "client",
+            "itemCount": len(raw_items), "successCount": summary["accepted"],
+            "failureCount": summary["rejected"], "duplicateCount": summary["duplicates"],
+            "conflictCount": 0, "rejectedCount": summary["rejected"],
+            "startTime": started, "endTime": utcnow(), "sentAt": batch.get("sentAt"),
+            "status": "success" if not summary["rejected"] else "partial",
+            "errors": [{"index": r["index"], "itemId": r["itemId"], "fields": r["fields"]}
+                       for r in results if r["status"] == "rejected"],
+            "results": results,
+        }
+
+    outcomes, stored = store.ingest(
+        app_id, [doc for _index, doc in docs], batch_id=batch["batchId"],
+        make_batch_log=make_batch_log, max_open=int(settings["SYNC_MAX_QUEUE"]),
+    )
+    if outcomes is None:
+        return _replayed(stored, raw_items)
+    log.debug("batch %s of %s: %d items", batch["batchId"], app_id, len(raw_items))
+    return _summary(batch["batchId"], stored["results"])
+
+
+def track_event(store, settings, app_id, event, rules=None):
+    """Store one event as a pending queue entry; answer {eventId, status}."""
+    rules = rules or IngestRules.from_settings(settings)
+    envelope = Envelope(app_id=app_id, received_at=utcnow(), user_id=event["userId"],
+                        sent_at=event.get("sentAt"))
+    raw = {k: v for k, v in event.items() if k != "sentAt"}
+    try:
+        doc = event_document(raw, 0, envelope, rules)
+    except Rejected as exc:
+        raise IngestError(400, "validation_error", "The event is invalid.", exc.fields) from None
+    [(status, _stored_id)], _log = store.ingest(app_id, [doc],
+                                                max_open=int(settings["SYNC_MAX_QUEUE"]))
+    return {"eventId": doc["itemId"], "status": status}
+
+
+def batch_status(store, app_id, batch_id):
+    """A client batch's log with each item's ingest outcome and where it is now; None if unknown."""
+    stored = store.get_batch_log(app_id, batch_id)
+    if stored is None:
+        return None
+    now = {item["itemId"]: item for item in store.batch_items(app_id, batch_id)}
+    for result in stored.get("results") or []:
+        item = now.get(result.get("itemId"))
+        if item is not None and result["status"] == "accepted":
+            result["syncStatus"] = item["status"]
+            result["lastError"] = item.get("lastError")
+    return stored

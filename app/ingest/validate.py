@@ -1,0 +1,221 @@
+"""Turning one raw event or record item into a queue document, or into the reasons it is refused."""
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from marshmallow import ValidationError
+
+from ..schemas.events import ANY_EVENT_DATA, EVENT_DATA_SCHEMAS
+from ..schemas.telemetry import EventItemSchema, RecordItemSchema
+from ..store.common import EncodedJson, uuid7
+
+EVENT_ITEM = EventItemSchema()
+RECORD_ITEM = RecordItemSchema()
+# Derived eventIds (an item without one) are UUIDv5 names under this namespace.
+DERIVED_ID_NAMESPACE = uuid.UUID("6f1d8c2e-3b7a-4f5e-9c1d-2a8b7e6f5d4c")
+MAX_NESTING = 32
+
+
+@dataclass(frozen=True)
+class IngestRules:
+    """The limits and switches ingest applies, read once from the settings."""
+
+    max_item_bytes: int = 32 * 1024
+    strict_event_types: bool = False
+    max_future_skew: timedelta = timedelta(seconds=300)
+
+    @classmethod
+    def from_settings(cls, settings):
+        return cls(
+            max_item_bytes=int(settings["MAX_ITEM_BYTES"]),
+            strict_event_types=bool(settings["STRICT_EVENT_TYPES"]),
+            max_future_skew=timedelta(seconds=int(settings["MAX_FUTURE_SKEW_SECONDS"])),
+        )
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a request says about all of its items."""
+
+    app_id: str
+    received_at: datetime
+    batch_id: str | None = None
+    user_id: str | None = None
+    client_id: str | None = None
+    sent_at: datetime | None = None
+
+
+class Rejected(Exception):
+    """An item that cannot be stored; `fields` names each problem."""
+
+    def __init__(self, fields):
+        super().__init__(fields)
+        self.fields = fields
+
+
+def bad_keys(value, path, found, depth=0):
+    """Collect paths of keys MongoDB cannot hold ($-prefixed or dotted), and refuse deep nesting."""
+    if depth > MAX_NESTING:
+        found[path] = [f"Nested deeper than {MAX_NESTING} levels."]
+        return found
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key.startswith("$") or "." in key:
+                found[f"{path}.{key}"] = ["Keys may not start with '$' or contain '.'."]
+            elif isinstance(inner, dict | list):
+                bad_keys(inner, f"{path}.{key}", found, depth + 1)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            if isinstance(inner, dict | list):
+                bad_keys(inner, f"{path}.{i}", found, depth + 1)
+    return found
+
+
+def parse_time(value, field):
+    """An ISO 8601 time with a UTC offset as an aware datetime."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise Rejected({field: ["Not an ISO 8601 time with an offset, e.g. 2026-01-31T12:00:00Z."]})
+    return parsed
+
+
+def event_time(client_ts, envelope, rules):
+    """The server's best estimate of when an event happened, and the measured client skew.
+
+    With sentAt the client's clock offset is removed (receivedAt - (sentAt - clientTimestamp));
+    a time still beyond receivedAt plus the allowed skew is clamped to receivedAt.
+    """
+    received = envelope.received_at
+    skew_ms = None
+    if client_ts is None:
+        return received, skew_ms, False
+    if envelope.sent_at is not None:
+        skew = envelope.sent_at - received
+        skew_ms = round(skew.total_seconds() * 1000)
+        timestamp = client_ts - skew
+    else:
+        timestamp = client_ts
+    if timestamp > received + rules.max_future_skew:
+        return received, skew_ms, True
+    return timestamp, skew_ms, False
+
+
+def server_meta(client_ts, envelope, rules):
+    """What the server adds to an item's metadata: its own clock and the corrected time."""
+    timestamp, skew_ms, clamped = event_time(client_ts, envelope, rules)
+    return {
+        "receivedAt": envelope.received_at.isoformat(), "timestamp": timestamp.isoformat(),
+        "sentAt": envelope.sent_at.isoformat() if envelope.sent_at else None,
+        "skewMs": skew_ms, "clamped": clamped,
+    }
+
+
+def encode(value):
+    """Canonical JSON text (sorted keys, compact) carrying its value."""
+    return EncodedJson(json.dumps(value, sort_keys=True, separators=(",", ":")), value)
+
+
+def payload_hash(user_id, item_type, text):
+    return hashlib.blake2b(f"{user_id}\x1f{item_type}\x1f{text}".encode(),
+                           digest_size=16).hexdigest()
+
+
+def load(schema, raw):
+    if not isinstance(raw, dict):
+        raise Rejected({"_item": ["Each item must be a JSON object."]})
+    try:
+        return schema.load(raw)
+    except ValidationError as exc:
+        raise Rejected(exc.messages) from None
+
+
+def queue_document(item_id, item_type, item_data, meta, loaded, envelope, rules):
+    """The pending queue entry for a validated item."""
+    user_id = loaded.get("userId", envelope.user_id)
+    if user_id is None:
+        raise Rejected({"userId": ["Missing: give userId on the item or on the batch."]})
+    text = encode(item_data)
+    if len(text) > rules.max_item_bytes:
+        raise Rejected({"_item": [
+            f"Item is {len(text)} bytes of JSON; the limit is {rules.max_item_bytes}."]})
+    now = envelope.received_at
+    return {
+        "appId": envelope.app_id, "itemId": item_id, "userId": user_id, "itemType": item_type,
+        "itemData": text, "meta": meta, "status": "pending",
+        "priority": loaded.get("priority", 0),
+        "conflictResolution": loaded.get("conflictResolution"), "attempts": 0,
+        "nextAttemptAt": now, "batchId": envelope.batch_id, "createdAt": now, "updatedAt": now,
+        "payloadHash": payload_hash(user_id, item_type, text),
+        "clientId": loaded.get("clientId", envelope.client_id), "seq": loaded.get("seq"),
+        "recordId": loaded.get("recordId"), "conflictOf": None,
+    }
+
+
+def event_document(raw, index, envelope, rules):
+    """Validate an event (a batch item or a tracked event) into its queue entry."""
+    loaded = load(EVENT_ITEM, raw)
+    event_type = loaded["eventType"]
+    schema = EVENT_DATA_SCHEMAS.get(event_type)
+    if schema is None:
+        if rules.strict_event_types:
+            raise Rejected({"eventType": [
+                f"Unknown event type {event_type!r} (STRICT_EVENT_TYPES is on)."]})
+        schema = ANY_EVENT_DATA
+    problems = bad_keys(loaded["eventData"], "eventData", {})
+    bad_keys(loaded["metadata"], "metadata", problems)
+    if problems:
+        raise Rejected(problems)
+    try:
+        event_data = schema.load(loaded["eventData"])
+    except ValidationError as exc:
+        raise Rejected({"eventData": exc.messages}) from None
+    metadata = loaded["metadata"]
+    client_ts = parse_time(metadata.get("clientTimestamp"), "metadata.clientTimestamp")
+    event_id = loaded.get("eventId") or loaded.get("itemId")
+    if event_id is None:
+        event_id = (str(uuid.uuid5(DERIVED_ID_NAMESPACE, f"{envelope.batch_id}/{index}"))
+                    if envelope.batch_id is not None else uuid7())
+    meta = server_meta(client_ts, envelope, rules)
+    item_data = {"eventId": event_id, "eventType": event_type, "eventData": event_data,
+                 "metadata": metadata}
+    return queue_document(event_id, "event", item_data, meta, loaded, envelope, rules)
+
+
+def record_document(raw, envelope, rules):
+    """Validate a record edit into its queue entry."""
+    loaded = load(RECORD_ITEM, raw)
+    problems = bad_keys(loaded["data"], "data", {})
+    if problems:
+        raise Rejected(problems)
+    client_ts = loaded.get("clientTimestamp")
+    meta = server_meta(client_ts, envelope, rules)
+    item_data = {
+        "recordId": loaded["recordId"], "baseVersion": loaded["baseVersion"],
+        "data": loaded["data"],
+        "clientTimestamp": client_ts.isoformat() if client_ts else None,
+    }
+    return queue_document(loaded["itemId"], loaded["itemType"], item_data, meta, loaded,
+                          envelope, rules)
+
+
+def item_document(raw, index, envelope, rules):
+    """A batch item's queue entry: events by itemType "event" (or none), records otherwise."""
+    if isinstance(raw, dict) and raw.get("itemType", "event") != "event":
+        return record_document(raw, envelope, rules)
+    return event_document(raw, index, envelope, rules)
+
+
+def client_item_id(raw):
+    """The id the client gave an item, for answering it (None when it gave none)."""
+    if not isinstance(raw, dict):
+        return None
+    value = raw.get("eventId") or raw.get("itemId")
+    return value if isinstance(value, str) else None

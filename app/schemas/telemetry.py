@@ -1,0 +1,164 @@
+"""Schemas of the ingest API: single events, batch envelopes, items, and their answers."""
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from .base import BaseSchema
+
+STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual")
+ITEM_STATES = ("accepted", "duplicate", "rejected")
+# Ids the client makes: letters, digits and a few separators ("~" is kept for the server's use).
+ID_PATTERN = r"^[A-Za-z0-9_.:@\-]{1,128}$"
+Id = validate.Regexp(ID_PATTERN, error="Must be 1-128 letters, digits or _.:@- characters.")
+RECORD_TYPE = validate.Regexp(
+    r"^(?!event$)[A-Za-z][A-Za-z0-9_.\-]{0,63}$",
+    error="Must start with a letter, use letters, digits or _.- and not be 'event'.",
+)
+UserId = validate.Length(min=1, max=256)
+
+
+class MetadataSchema(Schema):
+    """Client metadata: clientTimestamp is read by the server, everything else is kept as sent."""
+
+    class Meta:
+        unknown = "include"
+
+    clientTimestamp = fields.AwareDateTime(default_timezone=None, metadata={
+        "description": "When the event happened, by the client's clock (ISO 8601 with offset)."})
+
+
+class TrackSchema(BaseSchema):
+    """One event sent on its own."""
+
+    eventId = fields.String(validate=Id, metadata={
+        "description": "Made by the client at capture time (UUIDv7 advised); the server makes "
+                       "one when absent, which makes a resend a second event."})
+    userId = fields.String(required=True, validate=UserId)
+    eventType = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    eventData = fields.Dict(load_default=dict)
+    metadata = fields.Dict(load_default=dict, metadata={
+        "description": "Client metadata; `clientTimestamp` (ISO 8601) is read, the rest kept."})
+    sentAt = fields.AwareDateTime(metadata={
+        "description": "When the client sent this request, by its own clock: corrects skew."})
+    priority = fields.Integer(load_default=0, validate=validate.Range(min=-100, max=100))
+    clientId = fields.String(validate=Id)
+    seq = fields.Integer(validate=validate.Range(min=0))
+
+
+class EventItemSchema(BaseSchema):
+    """A batch item carrying an event (itemType "event")."""
+
+    itemType = fields.String(load_default="event", validate=validate.Equal("event"))
+    itemId = fields.String(validate=Id, metadata={"description": "Same as eventId when given."})
+    eventId = fields.String(validate=Id, metadata={
+        "description": "Made at capture time; when absent one is derived from batchId and the "
+                       "item's index, so a resent batch is still stored once."})
+    userId = fields.String(validate=UserId)
+    eventType = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    eventData = fields.Dict(load_default=dict)
+    metadata = fields.Dict(load_default=dict)
+    priority = fields.Integer(load_default=0, validate=validate.Range(min=-100, max=100))
+    clientId = fields.String(validate=Id)
+    seq = fields.Integer(validate=validate.Range(min=0))
+
+
+class RecordItemSchema(BaseSchema):
+    """A batch item carrying an offline edit of a record (itemType is the record type)."""
+
+    itemType = fields.String(required=True, validate=RECORD_TYPE)
+    itemId = fields.String(required=True, validate=Id)
+    recordId = fields.String(required=True, validate=Id)
+    baseVersion = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
+        "description": "The record version this edit started from (0 for a new record)."})
+    data = fields.Dict(required=True)
+    clientTimestamp = fields.AwareDateTime()
+    conflictResolution = fields.String(validate=validate.OneOf(STRATEGIES))
+    userId = fields.String(validate=UserId)
+    priority = fields.Integer(load_default=0, validate=validate.Range(min=-100, max=100))
+    clientId = fields.String(validate=Id)
+    seq = fields.Integer(validate=validate.Range(min=0))
+
+
+class BatchSchema(BaseSchema):
+    """A batch of items; each item is validated on its own so valid ones are kept."""
+
+    batchId = fields.String(required=True, validate=Id, metadata={
+        "description": "Made by the client; resending the same batchId returns the first answer."})
+    userId = fields.String(validate=UserId, metadata={"description": "Default for every item."})
+    clientId = fields.String(validate=Id)
+    sentAt = fields.AwareDateTime(metadata={
+        "description": "When the client sent this request, by its own clock: corrects skew."})
+    items = fields.List(fields.Dict(), required=True, metadata={
+        "description": "Event items (EventItem) and record items (RecordItem); at most "
+                       "MAX_BATCH_ITEMS (default 1000), each at most 32 KB."})
+
+
+class TrackResultSchema(Schema):
+    eventId = fields.String()
+    status = fields.String(metadata={"enum": ["accepted", "duplicate"]})
+
+
+class ItemResultSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    index = fields.Integer()
+    itemId = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(ITEM_STATES)})
+    fields_ = fields.Dict(data_key="fields")
+    syncStatus = fields.String(metadata={
+        "description": "Where the item is now in the sync queue (batch status only)."})
+    lastError = fields.String(allow_none=True)
+
+
+class BatchResultSchema(Schema):
+    batchId = fields.String()
+    accepted = fields.Integer()
+    duplicates = fields.Integer()
+    rejected = fields.Integer()
+    results = fields.List(fields.Nested(ItemResultSchema))
+    statusUrl = fields.String()
+
+
+class BatchLogSchema(Schema):
+    batchId = fields.String()
+    appId = fields.String(allow_none=True)
+    userId = fields.String(allow_none=True)
+    clientId = fields.String(allow_none=True)
+    source = fields.String(metadata={"enum": ["client", "scheduled", "manual"]})
+    itemCount = fields.Integer()
+    successCount = fields.Integer()
+    failureCount = fields.Integer()
+    duplicateCount = fields.Integer()
+    conflictCount = fields.Integer()
+    rejectedCount = fields.Integer()
+    startTime = fields.DateTime()
+    endTime = fields.DateTime(allow_none=True)
+    status = fields.String(metadata={"enum": ["success", "partial", "error"]})
+    errors = fields.List(fields.Dict())
+    results = fields.List(fields.Nested(ItemResultSchema))
+
+
+class StatusQueryArgsSchema(BaseSchema):
+    userId = fields.String(validate=UserId)
+
+
+class SyncStatusSchema(Schema):
+    lastSyncTime = fields.DateTime(allow_none=True)
+    nextSyncTime = fields.DateTime(allow_none=True)
+    pendingItems = fields.Integer()
+    processingItems = fields.Integer()
+    failedItems = fields.Integer()
+    conflictItems = fields.Integer()
+    deadItems = fields.Integer()
+    doneItems = fields.Integer()
+    schedulerRunning = fields.Boolean()
+    intervalMinutes = fields.Float()
+
+
+class StatusSchema(Schema):
+    syncStatus = fields.Nested(SyncStatusSchema)
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"enum": ["healthy", "degraded", "unhealthy"]})
+    services = fields.Dict(keys=fields.String(), values=fields.String())

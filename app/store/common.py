@@ -1,0 +1,80 @@
+"""Store-independent pieces both adapters share: ids, clocks and the ingest classification."""
+
+import os
+import time
+from datetime import UTC, datetime
+
+# Queue states in which an item still waits for the sync engine (they count toward the backlog).
+OPEN_STATES = ("pending", "processing", "failed")
+QUEUE_STATES = ("pending", "processing", "done", "failed", "conflict", "dead")
+
+
+def utcnow():
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def uuid7():
+    """A UUIDv7 string: time-ordered, so unique indexes insert it near their end."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def variant_item_id(item_id, payload_hash):
+    """The queue id kept for a re-used id that arrived with another payload."""
+    return f"{item_id}~{payload_hash[:16]}"
+
+
+def classify(items, existing):
+    """Decide each item's ingest outcome against what the queue already holds.
+
+    `existing` maps itemId -> (batchId, payloadHash) for ids already stored (variant ids
+    included). An id answered earlier in the same call is a `duplicate`. An item the queue
+    lacks is inserted; one stored by the same batch with the same payload is that batch being
+    replayed (answered `accepted` again); the same payload from elsewhere is a `duplicate`; a
+    different payload under a known id is kept under a variant id so the sync engine can raise
+    a conflict, and is `accepted`. Returns (items to insert, outcomes in input order).
+    """
+    seen = dict(existing)
+    answered = set()
+    to_insert = []
+    outcomes = []
+    for item in items:
+        item_id = item["itemId"]
+        stored = seen.get(item_id)
+        if stored is not None and stored[1] != item["payloadHash"]:
+            item = dict(item, itemId=variant_item_id(item_id, item["payloadHash"]),
+                        conflictOf=item_id)
+            stored = seen.get(item["itemId"])
+        item_id = item["itemId"]
+        if item_id in answered:
+            outcomes.append(("duplicate", item_id))
+        elif stored is None:
+            to_insert.append(item)
+            outcomes.append(("accepted", item_id))
+        elif item.get("batchId") is not None and stored[0] == item.get("batchId"):
+            outcomes.append(("accepted", item_id))
+        else:
+            outcomes.append(("duplicate", item_id))
+        seen.setdefault(item_id, (item.get("batchId"), item["payloadHash"]))
+        answered.add(item_id)
+    return to_insert, outcomes
+
+
+class EncodedJson(str):
+    """JSON text that also carries its decoded value: SQLite stores the text, MongoDB the value,
+    and neither encodes it a second time."""
+
+    __slots__ = ("value",)
+
+    def __new__(cls, text, value):
+        obj = super().__new__(cls, text)
+        obj.value = value
+        return obj

@@ -1,0 +1,96 @@
+"""MongoDB adapter: API keys, console users, the audit log and cross-process locks."""
+
+from pymongo import DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from .core import object_id, to_doc
+
+
+class MongoAccounts:
+    """Keys, users, audit entries and leases."""
+
+    def create_api_key(self, doc):
+        """Store a new API key document (its hash, never the key)."""
+        with self._errors():
+            self.db.api_keys.insert_one(dict(doc))
+
+    def find_api_key(self, key_hash):
+        """The key document with this hash, revoked or not, or None."""
+        with self._errors():
+            return to_doc(self.db.api_keys.find_one({"keyHash": key_hash}))
+
+    def touch_api_key(self, key_id, at):
+        """Record when a key was last used."""
+        with self._errors():
+            self.db.api_keys.update_one({"keyId": key_id}, {"$set": {"lastUsedAt": at}})
+
+    def list_api_keys(self, app_id=None):
+        """Key documents, newest first, optionally of one app."""
+        query = {} if app_id is None else {"appId": app_id}
+        with self._errors():
+            return [to_doc(d) for d in self.db.api_keys.find(query).sort("createdAt", DESCENDING)]
+
+    def revoke_api_key(self, key_id, at):
+        """Mark a key revoked; True when a live key was revoked."""
+        with self._errors():
+            result = self.db.api_keys.update_one(
+                {"keyId": key_id, "revokedAt": None}, {"$set": {"revokedAt": at}})
+            return result.modified_count == 1
+
+    def create_user(self, doc):
+        """Store a console user; DuplicateKey when the name is taken."""
+        with self._errors():
+            self.db.users.insert_one(dict(doc))
+
+    def update_user(self, username, changes):
+        """Change fields of a user (role, passwordHash, lastLoginAt); True when found."""
+        with self._errors():
+            return self.db.users.update_one(
+                {"username": username}, {"$set": dict(changes)}).matched_count == 1
+
+    def get_user(self, username):
+        """The user document, or None."""
+        with self._errors():
+            return to_doc(self.db.users.find_one({"username": username}))
+
+    def list_users(self):
+        """Every console user, by name."""
+        with self._errors():
+            return [to_doc(d) for d in self.db.users.find().sort("username")]
+
+    def add_audit(self, doc):
+        """Append an audit entry (at, actor, action, target, details)."""
+        with self._errors():
+            self.db.audit_log.insert_one(dict(doc))
+
+    def list_audit(self, limit=50, before_id=None):
+        """Audit entries, newest first, keyset-paginated by id."""
+        query = {}
+        if before_id is not None:
+            query["_id"] = {"$lt": object_id(before_id)}
+        with self._errors():
+            cursor = self.db.audit_log.find(query).sort("_id", DESCENDING).limit(limit)
+            return [to_doc(d) for d in cursor]
+
+    def acquire_lock(self, name, owner, until, now):
+        """Take or renew the named lease until `until`; True when `owner` holds it."""
+        with self._errors():
+            try:
+                doc = self.db.locks.find_one_and_update(
+                    {"name": name, "$or": [{"owner": owner}, {"until": {"$lt": now}}]},
+                    {"$set": {"owner": owner, "until": until}},
+                    upsert=True, return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                return False  # another owner holds a live lease
+            return doc is not None and doc["owner"] == owner
+
+    def release_lock(self, name, owner):
+        """Give up the named lease if `owner` holds it."""
+        with self._errors():
+            self.db.locks.delete_one({"name": name, "owner": owner})
+
+    def get_lock(self, name):
+        """The lease document (name, owner, until), or None."""
+        with self._errors():
+            return to_doc(self.db.locks.find_one({"name": name}))

@@ -1,0 +1,110 @@
+"""MongoDB adapter core: the database handle, indexes, and documents' conversion."""
+
+import logging
+from contextlib import contextmanager
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from ..errors import DuplicateKey, StoreUnavailable
+
+log = logging.getLogger("prepmate.store")
+
+CORE_INDEXES = {
+    "api_keys": [
+        ([("keyHash", ASCENDING)], {"unique": True}),
+        ([("keyId", ASCENDING)], {"unique": True}),
+    ],
+    "users": [([("username", ASCENDING)], {"unique": True})],
+    "audit_log": [([("at", DESCENDING)], {})],
+    "locks": [([("name", ASCENDING)], {"unique": True})],
+    "sync_queue": [
+        ([("appId", ASCENDING), ("itemId", ASCENDING)], {"unique": True}),
+        ([("status", ASCENDING), ("priority", DESCENDING), ("nextAttemptAt", ASCENDING)], {}),
+        ([("appId", ASCENDING), ("userId", ASCENDING), ("status", ASCENDING)], {}),
+        ([("appId", ASCENDING), ("batchId", ASCENDING)], {}),
+    ],
+    "batch_logs": [
+        ([("appId", ASCENDING), ("batchId", ASCENDING)], {"unique": True}),
+        ([("startTime", DESCENDING)], {}),
+        ([("source", ASCENDING), ("startTime", DESCENDING)], {}),
+    ],
+    "telemetry": [
+        ([("appId", ASCENDING), ("eventId", ASCENDING)], {"unique": True}),
+        ([("appId", ASCENDING), ("eventType", ASCENDING), ("timestamp", ASCENDING)], {}),
+    ],
+    "records": [
+        ([("appId", ASCENDING), ("recordType", ASCENDING), ("recordId", ASCENDING)],
+         {"unique": True}),
+        ([("appId", ASCENDING), ("recordType", ASCENDING), ("changeSeq", ASCENDING)], {}),
+    ],
+    "record_versions": [
+        ([("appId", ASCENDING), ("recordType", ASCENDING), ("recordId", ASCENDING),
+          ("version", ASCENDING)], {"unique": True}),
+    ],
+    "conflicts": [([("status", ASCENDING), ("_id", DESCENDING)], {})],
+    "client_seqs": [([("appId", ASCENDING), ("clientId", ASCENDING)], {"unique": True})],
+}
+
+
+def to_doc(raw):
+    """A stored document with `_id` turned into a string `id`."""
+    if raw is None:
+        return None
+    raw = dict(raw)
+    oid = raw.pop("_id", None)
+    if oid is not None and "id" not in raw:
+        raw["id"] = str(oid)
+    return raw
+
+
+def object_id(value):
+    """A document id from its string form; None when it is not one."""
+    try:
+        return ObjectId(str(value))
+    except Exception:  # bson raises InvalidId or TypeError
+        return None
+
+
+class MongoCore:
+    """The database handle, error translation and index creation for the MongoDB store."""
+
+    kind = "mongodb"
+    INDEXES = (CORE_INDEXES,)
+
+    def __init__(self, db, retention_days=None):
+        self.db = db
+        self.retention_days = retention_days
+
+    @contextmanager
+    def _errors(self):
+        try:
+            yield
+        except DuplicateKeyError as exc:
+            raise DuplicateKey(str(exc)) from exc
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB unavailable: {exc}") from exc
+
+    def init_schema(self):
+        """Create every index (idempotent; run at start-up)."""
+        with self._errors():
+            for cls in reversed(type(self).__mro__):
+                for indexes in cls.__dict__.get("INDEXES", ()):
+                    for collection, specs in indexes.items():
+                        for keys, options in specs:
+                            self.db[collection].create_index(keys, **options)
+
+    def ping(self):
+        """Raise StoreUnavailable unless the server answers."""
+        with self._errors():
+            self.db.command("ping")
+
+    def close(self):
+        """Nothing to close per thread: the client pools its connections."""
+
+    def reset(self):
+        """Delete every document of every collection (tests only)."""
+        with self._errors():
+            for name in self.db.list_collection_names():
+                self.db[name].delete_many({})

@@ -1,0 +1,9 @@
+"""The embedded SQLite store: a durable file in WAL mode with real unique keys and transactions."""
+
+from .accounts import SqliteAccounts
+from .core import SqliteCore
+from .ingest import SqliteIngest
+
+
+class SqliteStore(SqliteIngest, SqliteAccounts, SqliteCore):
+    """Every store operation, on one SQLite file."""

@@ -1,0 +1,94 @@
+"""SQLite adapter: API keys, console users, the audit log and cross-process locks."""
+
+from .core import to_epoch, to_row
+
+
+class SqliteAccounts:
+    """Keys, users, audit entries and leases."""
+
+    def create_api_key(self, doc):
+        """Store a new API key document (its hash, never the key)."""
+        with self.transaction() as conn:
+            self.insert(conn, "api_keys", doc)
+
+    def find_api_key(self, key_hash):
+        """The key document with this hash, revoked or not, or None."""
+        return self.query_one("SELECT * FROM api_keys WHERE keyHash = ?", (key_hash,))
+
+    def touch_api_key(self, key_id, at):
+        """Record when a key was last used."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE api_keys SET lastUsedAt = ? WHERE keyId = ?",
+                         (to_epoch(at), key_id))
+
+    def list_api_keys(self, app_id=None):
+        """Key documents, newest first, optionally of one app."""
+        if app_id is None:
+            return self.query("SELECT * FROM api_keys ORDER BY createdAt DESC")
+        return self.query("SELECT * FROM api_keys WHERE appId = ? ORDER BY createdAt DESC",
+                          (app_id,))
+
+    def revoke_api_key(self, key_id, at):
+        """Mark a key revoked; True when a live key was revoked."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE api_keys SET revokedAt = ? WHERE keyId = ? AND revokedAt IS NULL",
+                (to_epoch(at), key_id),
+            )
+            return cur.rowcount == 1
+
+    def create_user(self, doc):
+        """Store a console user; DuplicateKey when the name is taken."""
+        with self.transaction() as conn:
+            self.insert(conn, "users", doc)
+
+    def update_user(self, username, changes):
+        """Change fields of a user (role, passwordHash, lastLoginAt); True when found."""
+        row = to_row(changes)
+        sets = ", ".join(f"{k} = ?" for k in row)
+        with self.transaction() as conn:
+            cur = conn.execute(f"UPDATE users SET {sets} WHERE username = ?",
+                               (*row.values(), username))
+            return cur.rowcount == 1
+
+    def get_user(self, username):
+        """The user document, or None."""
+        return self.query_one("SELECT * FROM users WHERE username = ?", (username,))
+
+    def list_users(self):
+        """Every console user, by name."""
+        return self.query("SELECT * FROM users ORDER BY username")
+
+    def add_audit(self, doc):
+        """Append an audit entry (at, actor, action, target, details)."""
+        with self.transaction() as conn:
+            self.insert(conn, "audit_log", doc)
+
+    def list_audit(self, limit=50, before_id=None):
+        """Audit entries, newest first, keyset-paginated by id."""
+        if before_id is None:
+            return self.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+        return self.query("SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
+                          (int(before_id), limit))
+
+    def acquire_lock(self, name, owner, until, now):
+        """Take or renew the named lease until `until`; True when `owner` holds it."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO locks (name, owner, until) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+                "WHERE locks.owner = excluded.owner OR locks.until < ?",
+                (name, owner, to_epoch(until), to_epoch(now)),
+            )
+            cur = conn.execute("SELECT owner FROM locks WHERE name = ?", (name,))
+            cur.row_factory = None
+            return cur.fetchone()[0] == owner
+
+    def release_lock(self, name, owner):
+        """Give up the named lease if `owner` holds it."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
+
+    def get_lock(self, name):
+        """The lease document (name, owner, until), or None."""
+        return self.query_one("SELECT * FROM locks WHERE name = ?", (name,))

@@ -1,0 +1,261 @@
+"""SQLite adapter core: connections, transactions, schema, and the rows' conversion to documents."""
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from ..errors import DuplicateKey, StoreUnavailable
+
+log = logging.getLogger("prepmate.store")
+
+# Columns holding JSON text, and columns holding times (epoch seconds as REAL), per table.
+JSON_COLUMNS = {
+    "itemData", "meta", "eventData", "metadata", "errors", "results", "data", "base", "server",
+    "client", "fields", "resolution", "details", "scopes",
+}
+TIME_COLUMNS = {
+    "createdAt", "updatedAt", "nextAttemptAt", "leaseUntil", "startTime", "endTime", "lastUsedAt",
+    "revokedAt", "lastLoginAt", "resolvedAt", "at", "until", "timestamp", "receivedAt", "sentAt",
+}
+
+CORE_DDL = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    keyId TEXT PRIMARY KEY, appId TEXT NOT NULL, name TEXT, prefix TEXT NOT NULL,
+    keyHash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, createdAt REAL NOT NULL,
+    lastUsedAt REAL, revokedAt REAL
+);
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY, passwordHash TEXT NOT NULL, role TEXT NOT NULL,
+    createdAt REAL NOT NULL, lastLoginAt REAL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    target TEXT, details TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
+CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sync_queue (
+    id INTEGER PRIMARY KEY,
+    appId TEXT NOT NULL, itemId TEXT NOT NULL, userId TEXT, itemType TEXT NOT NULL,
+    itemData TEXT NOT NULL, meta TEXT, status TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 0,
+    conflictResolution TEXT, attempts INTEGER NOT NULL DEFAULT 0, nextAttemptAt REAL,
+    lastError TEXT, batchId TEXT, leaseUntil REAL, createdAt REAL NOT NULL,
+    updatedAt REAL NOT NULL, payloadHash TEXT NOT NULL, clientId TEXT, seq INTEGER,
+    recordId TEXT, conflictOf TEXT,
+    UNIQUE (appId, itemId)
+);
+CREATE INDEX IF NOT EXISTS sync_queue_claim ON sync_queue (status, priority, nextAttemptAt);
+CREATE INDEX IF NOT EXISTS sync_queue_user ON sync_queue (appId, userId, status);
+CREATE INDEX IF NOT EXISTS sync_queue_batch ON sync_queue (appId, batchId);
+CREATE TABLE IF NOT EXISTS batch_logs (
+    id INTEGER PRIMARY KEY, batchId TEXT NOT NULL, appId TEXT, userId TEXT, clientId TEXT,
+    source TEXT NOT NULL, itemCount INTEGER NOT NULL DEFAULT 0,
+    successCount INTEGER NOT NULL DEFAULT 0, failureCount INTEGER NOT NULL DEFAULT 0,
+    duplicateCount INTEGER NOT NULL DEFAULT 0, conflictCount INTEGER NOT NULL DEFAULT 0,
+    rejectedCount INTEGER NOT NULL DEFAULT 0, startTime REAL NOT NULL, endTime REAL,
+    sentAt REAL, status TEXT NOT NULL, errors TEXT, results TEXT,
+    UNIQUE (appId, batchId)
+);
+CREATE INDEX IF NOT EXISTS batch_logs_start ON batch_logs (startTime);
+CREATE INDEX IF NOT EXISTS batch_logs_source ON batch_logs (source, startTime);
+CREATE TABLE IF NOT EXISTS telemetry (
+    id INTEGER PRIMARY KEY, appId TEXT NOT NULL, eventId TEXT NOT NULL, userId TEXT,
+    eventType TEXT NOT NULL, eventData TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'applied',
+    metadata TEXT, payloadHash TEXT, timestamp REAL, createdAt REAL NOT NULL,
+    UNIQUE (appId, eventId)
+);
+CREATE INDEX IF NOT EXISTS telemetry_type_time ON telemetry (appId, eventType, timestamp);
+CREATE TABLE IF NOT EXISTS records (
+    appId TEXT NOT NULL, recordType TEXT NOT NULL, recordId TEXT NOT NULL, userId TEXT,
+    version INTEGER NOT NULL, data TEXT NOT NULL, updatedAt REAL NOT NULL, updatedBy TEXT,
+    changeSeq INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (appId, recordType, recordId)
+);
+CREATE INDEX IF NOT EXISTS records_changes ON records (appId, recordType, changeSeq);
+CREATE TABLE IF NOT EXISTS record_versions (
+    appId TEXT NOT NULL, recordType TEXT NOT NULL, recordId TEXT NOT NULL,
+    version INTEGER NOT NULL, data TEXT NOT NULL, updatedAt REAL NOT NULL, updatedBy TEXT,
+    itemId TEXT,
+    PRIMARY KEY (appId, recordType, recordId, version)
+);
+CREATE TABLE IF NOT EXISTS conflicts (
+    id INTEGER PRIMARY KEY, appId TEXT NOT NULL, itemId TEXT NOT NULL, kind TEXT NOT NULL,
+    recordType TEXT, recordId TEXT, base TEXT, server TEXT, client TEXT, fields TEXT,
+    strategy TEXT, status TEXT NOT NULL, resolution TEXT, resolvedBy TEXT, resolvedAt REAL,
+    createdAt REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conflicts_status ON conflicts (status, id);
+CREATE TABLE IF NOT EXISTS client_seqs (
+    appId TEXT NOT NULL, clientId TEXT NOT NULL, lastSeq INTEGER NOT NULL,
+    PRIMARY KEY (appId, clientId)
+);
+"""
+
+
+def to_epoch(value):
+    """A datetime (or None) as epoch seconds for storage."""
+    if value is None or isinstance(value, int | float):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def from_epoch(value):
+    """Epoch seconds from storage as an aware UTC datetime."""
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def dumps(value):
+    """Compact JSON text, or None."""
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def to_row(doc):
+    """A document's values made storable: JSON columns as text, times as epoch seconds."""
+    row = {}
+    for key, value in doc.items():
+        if key in JSON_COLUMNS and not isinstance(value, str | None):
+            value = dumps(value)
+        elif key in TIME_COLUMNS:
+            value = to_epoch(value)
+        row[key] = value
+    return row
+
+
+def to_doc(cursor, row):
+    """sqlite3 row factory: a row as a document with JSON parsed and times as datetimes."""
+    doc = {}
+    for (name, *_), value in zip(cursor.description, row, strict=True):
+        if value is not None:
+            if name in JSON_COLUMNS:
+                value = json.loads(value)
+            elif name in TIME_COLUMNS:
+                value = from_epoch(value)
+        doc[name] = value
+    return doc
+
+
+class SqliteCore:
+    """Connections (one per thread and process), transactions and schema for the SQLite store."""
+
+    kind = "sqlite"
+    DDL = (CORE_DDL,)
+
+    def __init__(self, path, synchronous="FULL", busy_timeout_ms=10000):
+        self.path = path
+        self.synchronous = synchronous
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+
+    def connection(self):
+        """This thread's connection, opened on first use (and anew after a fork)."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            try:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False,
+                    timeout=self.busy_timeout_ms / 1000,
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={self.synchronous}")
+                conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open SQLite at {self.path}: {exc}") from exc
+            conn.row_factory = to_doc
+            local.conn, local.pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def _errors(self):
+        try:
+            yield
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateKey(str(exc)) from exc
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite store unavailable: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+
+    @contextmanager
+    def transaction(self):
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
+        conn = self.connection()
+        with self._errors():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def reading(self):
+        """A connection for reads, with driver errors translated."""
+        conn = self.connection()
+        with self._errors():
+            yield conn
+
+    def query(self, sql, params=()):
+        """All rows of a read query as documents."""
+        with self.reading() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def query_one(self, sql, params=()):
+        """The first row of a read query as a document, or None."""
+        with self.reading() as conn:
+            return conn.execute(sql, params).fetchone()
+
+    def scalar(self, sql, params=()):
+        """The first column of the first row of a read query."""
+        with self.reading() as conn:
+            cur = conn.execute(sql, params)
+            cur.row_factory = None
+            row = cur.fetchone()
+            return None if row is None else row[0]
+
+    def insert(self, conn, table, doc):
+        """Insert one document into a table inside a transaction; returns its rowid."""
+        row = to_row(doc)
+        cols = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        return conn.execute(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values())
+        ).lastrowid
+
+    def init_schema(self):
+        """Create the file's folder, the tables and the indexes (idempotent)."""
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        conn = self.connection()
+        with self._errors():
+            for cls in reversed(type(self).__mro__):
+                for ddl in cls.__dict__.get("DDL", ()):
+                    conn.executescript(ddl)
+
+    def ping(self):
+        """Raise StoreUnavailable unless the store answers."""
+        self.scalar("SELECT 1")
+
+    def close(self):
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def reset(self):
+        """Delete every row of every table (tests and the contract suite only)."""
+        with self.transaction() as conn:
+            tables = [r["name"] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )]
+            for table in tables:
+                conn.execute(f"DELETE FROM {table}")

@@ -1,0 +1,1 @@
+"""The sync engine: claims queue items, applies them, resolves conflicts, logs every batch."""

@@ -1,0 +1,109 @@
+"""Fixtures for the client SDK tests: the Python SDK on sys.path, server-side counts, Chromium."""
+
+import os
+import sqlite3
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON_SDK = ROOT / "clients" / "python"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+try:
+    import prepmate_telemetry  # noqa: F401
+except ImportError:
+    # Not pip-installed in this environment: use the package from the work tree.
+    sys.path.insert(0, str(PYTHON_SDK))
+
+
+def sdk_env():
+    """Environment for subprocesses that import prepmate_telemetry from the work tree."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PYTHON_SDK), env.get("PYTHONPATH")]))
+    return env
+
+
+def sqlite_path(app):
+    """The server's SQLite file, as configured for the app under test."""
+    path = app.config["SQLITE_PATH"]
+    return path if os.path.isabs(path) else os.path.join(app.instance_path, path)
+
+
+class ServerCounts:
+    """What the server's store holds, read straight from its SQLite file (read-only)."""
+
+    def __init__(self, app):
+        self.path = sqlite_path(app)
+
+    def _query(self, sql, params):
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def events(self, user_ids):
+        """Event rows queued for these users: (rows, distinct eventIds, variant rows)."""
+        marks = ",".join("?" * len(user_ids))
+        ((rows, distinct, variants),) = self._query(
+            "SELECT COUNT(*), COUNT(DISTINCT itemId), "
+            "COUNT(CASE WHEN conflictOf IS NOT NULL THEN 1 END) "
+            f"FROM sync_queue WHERE itemType = 'event' AND userId IN ({marks})",
+            list(user_ids),
+        )
+        return rows, distinct, variants
+
+    def event_ids(self, user_ids):
+        """The itemIds of the event rows queued for these users."""
+        marks = ",".join("?" * len(user_ids))
+        rows = self._query(
+            f"SELECT itemId FROM sync_queue WHERE itemType = 'event' AND userId IN ({marks})",
+            list(user_ids),
+        )
+        return [r[0] for r in rows]
+
+    def batch_logs(self, batch_id):
+        """How many batch logs the server wrote for one batchId."""
+        ((n,),) = self._query("SELECT COUNT(*) FROM batch_logs WHERE batchId = ?", (batch_id,))
+        return n
+
+
+@pytest.fixture
+def counts(live_server):
+    """Counts in the live server's store."""
+    return ServerCounts(live_server.app)
+
+
+@pytest.fixture
+def ingest_key(api_key):
+    """A key allowed to ingest and read, for an app of its own."""
+    return api_key(scopes="ingest,read", app_name=f"sdk-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def unique_user():
+    """A userId no other test uses, so counts per user belong to one test."""
+    return f"user-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, headless, shared by the browser tests of one run."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed at /usr/bin/chromium")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
