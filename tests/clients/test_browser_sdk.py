@@ -90,14 +90,15 @@ def sdk_events(page, name):
     return page.evaluate("(n) => sdkEvents.filter((e) => e.name === n).map((e) => e.payload)", name)
 
 
-def wait_for_server(counts, user_id, expected, timeout=30.0):
+def wait_for_server(page, counts, user_id, expected, timeout=30.0):
     """Polls the store until it holds `expected` events for the user, then checks it stays so."""
+    # page.wait_for_timeout, not time.sleep: Playwright serves route handlers only while waiting.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if counts.events([user_id])[0] >= expected:
             break
-        time.sleep(0.1)
-    time.sleep(0.5)  # anything sent twice would arrive now
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)  # anything sent twice would arrive now
     return counts.events([user_id])
 
 
@@ -108,7 +109,7 @@ def wait_queue_empty(page, timeout=10.0):
         size = page.evaluate("telemetry.queueSize()")
         if size == 0:
             return 0
-        time.sleep(0.1)
+        page.wait_for_timeout(100)
     return size
 
 
@@ -127,7 +128,7 @@ def test_the_documented_snippet_syncs(sdk_browser, counts, unique_user):
           telemetry.captureEvent('interview_completed', { score: 85, duration: 1800 });
         })"""
     )
-    assert wait_for_server(counts, unique_user, 1) == (1, 1, 0)
+    assert wait_for_server(page, counts, unique_user, 1) == (1, 1, 0)
     assert sdk_events(page, "sync:complete")[0]["successCount"] == 1
     assert not sdk_events(page, "sync:error")
 
@@ -147,7 +148,7 @@ def test_offline_with_a_reload_then_online_delivers_each_event_once(
 
     sdk_browser.context.set_offline(False)
 
-    assert wait_for_server(counts, unique_user, 300) == (300, 300, 0)
+    assert wait_for_server(page, counts, unique_user, 300) == (300, 300, 0)
     assert wait_queue_empty(page) == 0
     assert sum(r["successCount"] for r in sdk_events(page, "sync:complete")) == 300
 
@@ -171,7 +172,7 @@ def test_server_503_with_retry_after_then_recovery(sdk_browser, counts, unique_u
     page = sdk_browser.open()
     capture(page, 0, 300)
 
-    assert wait_for_server(counts, unique_user, 300) == (300, 300, 0)
+    assert wait_for_server(page, counts, unique_user, 300) == (300, 300, 0)
     assert wait_queue_empty(page) == 0
     assert len(refused) == 3
     # Retry-After: 1 was honoured between attempts, and the retried batch kept its batchId.
@@ -190,7 +191,7 @@ def test_two_tabs_share_one_queue_and_never_send_an_event_twice(sdk_browser, cou
     for start in range(0, 300, 50):
         capture(first if start % 100 == 0 else second, start, start + 50)
 
-    assert wait_for_server(counts, unique_user, 300) == (300, 300, 0)
+    assert wait_for_server(first, counts, unique_user, 300) == (300, 300, 0)
     assert wait_queue_empty(first) == 0
     # Each event went out in one batch only (a batch may be re-sent, under its own batchId).
     owner = {}
@@ -214,7 +215,7 @@ def test_a_full_queue_drops_the_oldest_lowest_priority_events_and_says_so(
     assert page.evaluate("telemetry.queueSize()") == 50
 
     sdk_browser.context.set_offline(False)
-    assert wait_for_server(counts, unique_user, 50) == (50, 50, 0)
+    assert wait_for_server(page, counts, unique_user, 50) == (50, 50, 0)
     assert sorted(counts.event_ids([unique_user])) == sorted(low[20:] + normal)
 
 
@@ -231,7 +232,7 @@ def test_rejected_items_are_dropped_with_sync_error_and_the_rest_kept(
           return bad;
         }"""
     )
-    assert wait_for_server(counts, unique_user, 2) == (2, 2, 0)
+    assert wait_for_server(page, counts, unique_user, 2) == (2, 2, 0)
     assert wait_queue_empty(page) == 0
     assert bad not in counts.event_ids([unique_user])
     errors = sdk_events(page, "sync:error")
