@@ -53,6 +53,10 @@ class ServerCounts:
         finally:
             conn.close()
 
+    def query(self, sql, params=()):
+        """Any read-only query on the server's store."""
+        return self._query(sql, params)
+
     def events(self, user_ids):
         """Event rows queued for these users: (rows, distinct eventIds, variant rows)."""
         marks = ",".join("?" * len(user_ids))

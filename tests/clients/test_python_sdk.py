@@ -1,0 +1,278 @@
+"""The Python SDK against the real server: crash and restart, fork, retries, limits, exit."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+from prepmate_telemetry import TelemetryClient, TelemetryError, uuid7
+from prepmate_telemetry.queue import DiskQueue
+
+from .conftest import sdk_env
+
+SENDER = Path(__file__).with_name("sdk_sender.py")
+
+
+@pytest.fixture
+def app_config():
+    # 5,000 events of one user stay pending (the scheduler is off): lift the per-user backlog.
+    return {"SYNC_MAX_QUEUE": 100_000}
+
+
+@pytest.fixture
+def queue_path(tmp_path):
+    return str(tmp_path / "client-queue.sqlite3")
+
+
+@pytest.fixture
+def make_client(live_server, ingest_key, unique_user, queue_path):
+    clients = []
+
+    def make(**options):
+        options.setdefault("user_id", unique_user)
+        options.setdefault("queue_path", queue_path)
+        options.setdefault("flush_interval", 0.2)
+        client = TelemetryClient(live_server.url, options.pop("api_key", ingest_key), **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.shutdown(timeout=2)
+
+
+def run_sender(mode, live_server, key, queue_path, count, user_id, **popen):
+    args = [
+        sys.executable,
+        str(SENDER),
+        mode,
+        live_server.url,
+        key,
+        queue_path,
+        str(count),
+        user_id,
+    ]
+    return subprocess.Popen(args, env=sdk_env(), stdout=subprocess.PIPE, text=True, **popen)
+
+
+def test_uuid7_event_ids_are_time_ordered():
+    ids = [uuid7() for _ in range(2000)]
+    assert ids == sorted(ids) and len(set(ids)) == 2000
+    first = uuid.UUID(ids[0])
+    assert first.version == 7 and first.variant == uuid.RFC_4122
+    assert abs((first.int >> 80) - time.time() * 1000) < 5000
+
+
+def test_captured_event_reaches_the_server(make_client, counts, unique_user):
+    client = make_client()
+    completed = []
+    client.on("sync:complete", completed.append)
+    event_id = client.capture_event("interview_completed", {"score": 85, "duration": 1800})
+
+    assert client.flush(timeout=10)
+    assert counts.event_ids([unique_user]) == [event_id]
+    assert completed[0]["successCount"] == 1
+    assert client.queue_size() == 0
+
+
+def test_sigkill_while_sending_then_restart_delivers_5000_exactly(
+    live_server, ingest_key, counts, unique_user, queue_path
+):
+    sender = run_sender("capture", live_server, ingest_key, queue_path, 5000, unique_user)
+    try:
+        assert sender.stdout.readline().strip() == "captured"
+        deadline = time.monotonic() + 60
+        while counts.events([unique_user])[0] < 1000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(10)
+    finally:
+        sender.kill()
+        sender.stdout.close()
+    at_kill = counts.events([unique_user])[0]
+    assert 1000 <= at_kill < 5000, "the kill must land in the middle of sending"
+
+    resumed = run_sender("resume", live_server, ingest_key, queue_path, 0, unique_user)
+    try:
+        assert resumed.wait(120) == 0
+    finally:
+        resumed.kill()
+        resumed.stdout.close()
+
+    assert counts.events([unique_user]) == (5000, 5000, 0)
+    assert DiskQueue(queue_path).count() == 0
+
+
+def test_a_batch_the_server_took_before_a_crash_is_resent_with_its_batch_id(
+    live_server, ingest_key, counts, unique_user, make_client, queue_path
+):
+    queue = DiskQueue(queue_path)
+    for i in range(3):
+        event_id = uuid7()
+        item = {
+            "itemType": "event",
+            "eventId": event_id,
+            "eventType": "sdk_python_test",
+            "eventData": {"i": i},
+            "metadata": {"clientTimestamp": "2026-01-01T00:00:00Z"},
+        }
+        queue.put(event_id, unique_user, 0, item, 100)
+    # A process (long gone) claimed the batch and the server stored it; then it died.
+    batch = queue.claim("999999999:gone", 100, 512 * 1024, 60)
+    queue.close()
+    answer = requests.post(
+        f"{live_server.url}/api/telemetry/batch",
+        json={"batchId": batch.batch_id, "userId": unique_user, "items": batch.items},
+        headers={"Authorization": f"Bearer {ingest_key}"},
+        timeout=10,
+    )
+    assert answer.status_code == 202 and answer.json()["accepted"] == 3
+
+    client = make_client()
+    started = []
+    client.on("sync:start", started.append)
+    assert client.flush(timeout=10)
+    assert [s["batchId"] for s in started] == [batch.batch_id]
+    assert counts.events([unique_user]) == (3, 3, 0)
+    assert counts.batch_logs(batch.batch_id) == 1
+
+
+def test_after_fork_the_child_sends_too(live_server, ingest_key, counts, unique_user, queue_path):
+    sender = run_sender("fork", live_server, ingest_key, queue_path, 200, unique_user)
+    try:
+        assert sender.wait(120) == 0
+        assert sender.stdout.read().strip() == "child 0"
+    finally:
+        sender.kill()
+        sender.stdout.close()
+    assert counts.events([unique_user]) == (200, 200, 0)
+    assert counts.events([f"{unique_user}-child"]) == (200, 200, 0)
+
+
+def test_items_left_at_exit_are_sent_by_the_atexit_flush(
+    live_server, ingest_key, counts, unique_user, queue_path
+):
+    sender = run_sender("exit", live_server, ingest_key, queue_path, 300, unique_user)
+    try:
+        assert sender.wait(60) == 0
+    finally:
+        sender.kill()
+        sender.stdout.close()
+    assert counts.events([unique_user]) == (300, 300, 0)
+
+
+class FlakyAdapter(HTTPAdapter):
+    """Answers 503 with Retry-After to the first `failures` requests, then passes them on."""
+
+    def __init__(self, failures, retry_after="1"):
+        super().__init__()
+        self.failures = failures
+        self.retry_after = retry_after
+        self.seen = []
+
+    def send(self, request, **kwargs):
+        self.seen.append((time.monotonic(), request.body))
+        if len(self.seen) > self.failures:
+            return super().send(request, **kwargs)
+        response = requests.Response()
+        response.status_code = 503
+        response.headers["Retry-After"] = self.retry_after
+        response.headers["Content-Type"] = "application/json"
+        response._content = b'{"error": "unavailable", "message": "store down", "fields": {}}'
+        response.request = request
+        response.url = request.url
+        return response
+
+
+def test_503_with_retry_after_is_retried_with_the_same_batch(
+    make_client, live_server, counts, unique_user
+):
+    client = make_client()
+    adapter = FlakyAdapter(failures=2)
+    client._session.mount(live_server.url, adapter)
+    errors = []
+    client.on("sync:error", errors.append)
+    for i in range(20):
+        client.capture_event("sdk_python_test", {"i": i})
+
+    assert client.flush(timeout=15)
+    assert counts.events([unique_user]) == (20, 20, 0)
+    assert [e["willRetry"] for e in errors] == [True, True]
+    assert isinstance(errors[0]["error"], TelemetryError) and errors[0]["status"] == 503
+    bodies = [body for _, body in adapter.seen[:3]]
+    batch_ids = {requests.models.complexjson.loads(b)["batchId"] for b in bodies}
+    assert len(batch_ids) == 1
+    assert adapter.seen[1][0] - adapter.seen[0][0] >= 0.95
+
+
+def test_rejected_items_are_dropped_and_the_rest_delivered(make_client, counts, unique_user):
+    client = make_client()
+    errors = []
+    client.on("sync:error", errors.append)
+    good = client.capture_event("interview_completed", {"score": 85, "duration": 1800})
+    bad = client.capture_event("interview_completed", {"score": 500, "duration": -1})
+
+    assert client.flush(timeout=10)
+    assert counts.event_ids([unique_user]) == [good]
+    assert [i["itemId"] for e in errors for i in e["items"]] == [bad]
+    assert errors[0]["willRetry"] is False
+
+
+def test_a_refused_key_keeps_the_items_on_disk(make_client, counts, unique_user):
+    client = make_client(api_key="not-a-key")
+    errors = []
+    client.on("sync:error", errors.append)
+    client.capture_event("sdk_python_test", {"i": 1})
+
+    assert not client.flush(timeout=2)
+    assert errors and errors[0]["status"] == 401 and errors[0]["willRetry"] is False
+    assert client.queue_size() == 1
+    assert counts.events([unique_user])[0] == 0
+
+
+def test_a_full_queue_drops_the_oldest_lowest_priority_items(make_client):
+    client = make_client(max_queue=5, send=False)
+    dropped = []
+    client.on("queue:dropped", dropped.append)
+    low = [client.capture_event("sdk_python_test", {"i": i}, priority="low") for i in range(3)]
+    normal = [client.capture_event("sdk_python_test", {"i": i}) for i in range(4)]
+
+    assert [i for d in dropped for i in d["itemIds"]] == low[:2]
+    assert client.queue_size() == 5
+    assert normal  # kept, with the newest low-priority one
+
+
+def test_records_chain_base_versions_and_reach_the_server(make_client, counts, unique_user):
+    client = make_client()
+    first = client.save_record("user_settings", "s1", {"theme": "dark"})
+    second = client.save_record("user_settings", "s1", {"theme": "light"})
+
+    assert client.flush(timeout=10)
+    rows = counts.query(
+        "SELECT itemId, itemData FROM sync_queue WHERE itemType = 'user_settings' AND userId = ?",
+        (unique_user,),
+    )
+    assert [r[0] for r in rows] == [first, second]
+    assert client.known_version("user_settings", "s1") == 2
+
+
+def test_oversized_items_are_refused_at_capture(make_client):
+    client = make_client(send=False)
+    with pytest.raises(TelemetryError) as info:
+        client.capture_event("sdk_python_test", {"blob": "x" * 40_000})
+    assert info.value.code == "item_too_large"
+
+
+def test_use_after_shutdown_raises(make_client):
+    client = make_client()
+    client.shutdown(timeout=1)
+    with pytest.raises(TelemetryError):
+        client.capture_event("sdk_python_test", {})
+    assert os.getpid()  # the process goes on normally
