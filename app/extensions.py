@@ -11,6 +11,7 @@ from htmx_flask import Htmx
 
 from .api.ratelimit import RateLimiter
 from .schemas.errors import ErrorSchema
+from .schemas.telemetry import EventItemSchema, RecordItemSchema
 from .store import create_store
 
 
@@ -54,6 +55,9 @@ class ProjectApi(Api):
                            "description": "An API key: `Authorization: Bearer <key>`."})
         self.spec.components.security_scheme(
             "apiKeyHeader", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
+        # Batch items are validated one by one in the service; the document still names them.
+        self.spec.components.schema("EventItem", schema=EventItemSchema)
+        self.spec.components.schema("RecordItem", schema=RecordItemSchema)
 
 
 api = ProjectApi()

@@ -162,6 +162,8 @@ def queue_document(item_id, item_type, item_data, meta, loaded, envelope, rules)
 def event_document(raw, index, envelope, rules):
     """Validate an event (a batch item or a tracked event) into its queue entry."""
     loaded = load(EVENT_ITEM, raw)
+    loaded.setdefault("eventData", {})
+    loaded.setdefault("metadata", {})
     event_type = loaded["eventType"]
     schema = EVENT_DATA_SCHEMAS.get(event_type)
     if schema is None:

@@ -1,6 +1,8 @@
 """Schemas of the ingest API: single events, batch envelopes, items, and their answers."""
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+import re
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from .base import BaseSchema
 
@@ -8,7 +10,30 @@ STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual"
 ITEM_STATES = ("accepted", "duplicate", "rejected")
 # Ids the client makes: letters, digits and a few separators ("~" is kept for the server's use).
 ID_PATTERN = r"^[A-Za-z0-9_.:@\-]{1,128}$"
-Id = validate.Regexp(ID_PATTERN, error="Must be 1-128 letters, digits or _.:@- characters.")
+ID_RE = re.compile(ID_PATTERN)
+
+
+class Identifier(fields.String):
+    """A client-made id. Checked inside the field: ingest validates every item, so it counts."""
+
+    default_error_messages = {"invalid_id": "Must be 1-128 letters, digits or _.:@- characters."}
+
+    def __init__(self, **kwargs):
+        metadata = {"pattern": ID_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if ID_RE.match(value) is None:
+            raise self.make_error("invalid_id")
+        return value
+
+
+def is_list(value):
+    if not isinstance(value, list):
+        raise ValidationError("Must be a list of items.")
+
+
 RECORD_TYPE = validate.Regexp(
     r"^(?!event$)[A-Za-z][A-Za-z0-9_.\-]{0,63}$",
     error="Must start with a letter, use letters, digits or _.- and not be 'event'.",
@@ -29,7 +54,7 @@ class MetadataSchema(Schema):
 class TrackSchema(BaseSchema):
     """One event sent on its own."""
 
-    eventId = fields.String(validate=Id, metadata={
+    eventId = Identifier(metadata={
         "description": "Made by the client at capture time (UUIDv7 advised); the server makes "
                        "one when absent, which makes a resend a second event."})
     userId = fields.String(required=True, validate=UserId)
@@ -40,24 +65,28 @@ class TrackSchema(BaseSchema):
     sentAt = fields.AwareDateTime(metadata={
         "description": "When the client sent this request, by its own clock: corrects skew."})
     priority = fields.Integer(load_default=0, validate=validate.Range(min=-100, max=100))
-    clientId = fields.String(validate=Id)
+    clientId = Identifier()
     seq = fields.Integer(validate=validate.Range(min=0))
 
 
 class EventItemSchema(BaseSchema):
-    """A batch item carrying an event (itemType "event")."""
+    """A batch item carrying an event (itemType "event"; the default).
 
-    itemType = fields.String(load_default="event", validate=validate.Equal("event"))
-    itemId = fields.String(validate=Id, metadata={"description": "Same as eventId when given."})
-    eventId = fields.String(validate=Id, metadata={
+    Ingest validates every item of every batch, so absent fields get their defaults in code
+    rather than through load_default, which costs on each load.
+    """
+
+    itemType = fields.String(validate=validate.Equal("event"))
+    itemId = Identifier(metadata={"description": "Same as eventId when given."})
+    eventId = Identifier(metadata={
         "description": "Made at capture time; when absent one is derived from batchId and the "
                        "item's index, so a resent batch is still stored once."})
     userId = fields.String(validate=UserId)
     eventType = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    eventData = fields.Dict(load_default=dict)
-    metadata = fields.Dict(load_default=dict)
-    priority = fields.Integer(load_default=0, validate=validate.Range(min=-100, max=100))
-    clientId = fields.String(validate=Id)
+    eventData = fields.Dict()
+    metadata = fields.Dict()
+    priority = fields.Integer(validate=validate.Range(min=-100, max=100))
+    clientId = Identifier()
     seq = fields.Integer(validate=validate.Range(min=0))
 
 
@@ -65,8 +94,8 @@ class RecordItemSchema(BaseSchema):
     """A batch item carrying an offline edit of a record (itemType is the record type)."""
 
     itemType = fields.String(required=True, validate=RECORD_TYPE)
-    itemId = fields.String(required=True, validate=Id)
-    recordId = fields.String(required=True, validate=Id)
+    itemId = Identifier(required=True)
+    recordId = Identifier(required=True)
     baseVersion = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
         "description": "The record version this edit started from (0 for a new record)."})
     data = fields.Dict(required=True)
@@ -74,22 +103,25 @@ class RecordItemSchema(BaseSchema):
     conflictResolution = fields.String(validate=validate.OneOf(STRATEGIES))
     userId = fields.String(validate=UserId)
     priority = fields.Integer(load_default=0, validate=validate.Range(min=-100, max=100))
-    clientId = fields.String(validate=Id)
+    clientId = Identifier()
     seq = fields.Integer(validate=validate.Range(min=0))
 
 
 class BatchSchema(BaseSchema):
     """A batch of items; each item is validated on its own so valid ones are kept."""
 
-    batchId = fields.String(required=True, validate=Id, metadata={
+    batchId = Identifier(required=True, metadata={
         "description": "Made by the client; resending the same batchId returns the first answer."})
     userId = fields.String(validate=UserId, metadata={"description": "Default for every item."})
-    clientId = fields.String(validate=Id)
+    clientId = Identifier()
     sentAt = fields.AwareDateTime(metadata={
         "description": "When the client sent this request, by its own clock: corrects skew."})
-    items = fields.List(fields.Dict(), required=True, metadata={
-        "description": "Event items (EventItem) and record items (RecordItem); at most "
-                       "MAX_BATCH_ITEMS (default 1000), each at most 32 KB."})
+    items = fields.Raw(required=True, validate=is_list, metadata={
+        "type": "array",
+        "items": {"oneOf": [{"$ref": "#/components/schemas/EventItem"},
+                            {"$ref": "#/components/schemas/RecordItem"}]},
+        "description": "Event items and record items, each validated on its own; at most "
+                       "MAX_BATCH_ITEMS (default 1000), each at most 32 KB of JSON."})
 
 
 class TrackResultSchema(Schema):

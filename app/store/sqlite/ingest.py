@@ -79,8 +79,7 @@ class SqliteIngest:
                 self._check_backlog(conn, app_id, to_insert, max_open)
             if to_insert:
                 conn.executemany(QUEUE_INSERT_SQL, [
-                    tuple(to_row(item).get(col) for col in QUEUE_INSERT_COLUMNS)
-                    for item in to_insert
+                    tuple(map(to_row(item).get, QUEUE_INSERT_COLUMNS)) for item in to_insert
                 ])
             batch_log = None
             if make_batch_log is not None:
