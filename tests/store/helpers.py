@@ -1,0 +1,29 @@
+"""Queue documents for the contract tests, shaped as the ingest service makes them."""
+
+from app.ingest.validate import encode, payload_hash
+from app.store.common import utcnow
+
+
+def queue_item(item_id, *, app_id="app1", user_id="u1", batch_id=None, data=None,
+               item_type="event", priority=0):
+    text = encode(data if data is not None else {"eventId": item_id, "eventType": "x",
+                                                 "eventData": {"n": 1}, "metadata": {}})
+    now = utcnow()
+    return {
+        "appId": app_id, "itemId": item_id, "userId": user_id, "itemType": item_type,
+        "itemData": text, "meta": {"receivedAt": now.isoformat()}, "status": "pending",
+        "priority": priority, "conflictResolution": None, "attempts": 0, "nextAttemptAt": now,
+        "batchId": batch_id, "createdAt": now, "updatedAt": now,
+        "payloadHash": payload_hash(user_id, item_type, text), "clientId": None, "seq": None,
+        "recordId": None, "conflictOf": None,
+    }
+
+
+def batch_log(batch_id, results):
+    now = utcnow()
+    return {
+        "batchId": batch_id, "userId": "u1", "clientId": None, "source": "client",
+        "itemCount": len(results), "successCount": len(results), "failureCount": 0,
+        "duplicateCount": 0, "conflictCount": 0, "rejectedCount": 0, "startTime": now,
+        "endTime": now, "sentAt": None, "status": "success", "errors": [], "results": results,
+    }
