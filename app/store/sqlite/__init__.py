@@ -1,9 +1,10 @@
 """The embedded SQLite store: a durable file in WAL mode with real unique keys and transactions."""
 
 from .accounts import SqliteAccounts
+from .console import SqliteConsole
 from .core import SqliteCore
 from .ingest import SqliteIngest
 
 
-class SqliteStore(SqliteIngest, SqliteAccounts, SqliteCore):
+class SqliteStore(SqliteIngest, SqliteAccounts, SqliteConsole, SqliteCore):
     """Every store operation, on one SQLite file."""

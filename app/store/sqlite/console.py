@@ -1,0 +1,267 @@
+"""SQLite adapter: the console's read side (fast counts, keyset pages, search) and its actions."""
+
+import heapq
+
+from ..common import QUEUE_STATES
+from .core import to_epoch
+from .ingest import QUEUE_LIST_COLUMNS
+
+# Actions on items apply only to items waiting for a human.
+ACTIONABLE_STATES = ("failed", "dead")
+BATCH_LIST_COLUMNS = (
+    "id, batchId, appId, userId, clientId, source, itemCount, successCount, failureCount, "
+    "duplicateCount, conflictCount, rejectedCount, startTime, endTime, status, "
+    "CASE WHEN errors IS NULL THEN 0 ELSE json_array_length(errors) END AS errorCount"
+)
+CONFLICT_LIST_COLUMNS = (
+    "id, appId, itemId, kind, recordType, recordId, fields, strategy, status, resolvedBy, "
+    "resolvedAt, createdAt"
+)
+# Every distinct appId, one index seek each (a skip-scan of the unique (appId, itemId) index),
+# so look-ups by itemId, batchId or userId across apps use the existing per-app indexes.
+APP_IDS_SQL = """
+WITH RECURSIVE apps(a) AS (
+    SELECT (SELECT MIN(appId) FROM sync_queue)
+    UNION ALL
+    SELECT (SELECT MIN(appId) FROM sync_queue WHERE appId > a) FROM apps WHERE a IS NOT NULL
+) SELECT a FROM apps WHERE a IS NOT NULL
+"""
+
+
+def _where(filters):
+    """SQL conditions and parameters for the console's queue filters (status excluded)."""
+    clauses, params = [], []
+    for column, key in (("appId", "appId"), ("itemType", "itemType"), ("userId", "userId")):
+        if filters.get(key):
+            clauses.append(f"{column} = ?")
+            params.append(filters[key])
+    return clauses, params
+
+
+class SqliteConsole:
+    """What the operator console reads and changes, fast on a queue of a million items."""
+
+    DDL = (
+        # Per-state counts and per-state keyset pages, newest first, without a sort.
+        "CREATE INDEX IF NOT EXISTS sync_queue_status_id ON sync_queue (status, id);"
+        # Batch errors (status partial/error) without scanning every successful batch.
+        "CREATE INDEX IF NOT EXISTS batch_logs_status ON batch_logs (status, startTime);"
+        # Sync runs' chart and duration totals from the index alone.
+        "CREATE INDEX IF NOT EXISTS batch_logs_runs ON batch_logs "
+        "(source, startTime, endTime, itemCount, failureCount);",
+    )
+
+    def queue_app_ids(self):
+        """The apps that have queue items."""
+        with self.reading() as conn:
+            cur = conn.execute(APP_IDS_SQL)
+            cur.row_factory = None
+            return [row[0] for row in cur]
+
+    def console_queue_counts(self):
+        """Queue items by state, fast on a large queue.
+
+        One indexed COUNT per small state; the big `done` state is the table's total (SQLite
+        counts a whole b-tree without decoding rows) less the others, all in one read snapshot.
+        """
+        with self.reading() as conn:
+            conn.execute("BEGIN")
+            try:
+                counts = {}
+                for state in QUEUE_STATES:
+                    if state != "done":
+                        counts[state] = self._count(
+                            conn, "SELECT COUNT(*) FROM sync_queue INDEXED BY "
+                            "sync_queue_status_id WHERE status = ?", (state,))
+                total = self._count(conn, "SELECT COUNT(*) FROM sync_queue")
+            finally:
+                conn.execute("COMMIT")
+        counts["done"] = total - sum(counts.values())
+        return counts
+
+    @staticmethod
+    def _count(conn, sql, params=()):
+        cur = conn.execute(sql, params)
+        cur.row_factory = None
+        return cur.fetchone()[0]
+
+    def _queue_sql(self, filters, status, before_id, limit, app_ids=None):
+        clauses, params = _where(filters)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if app_ids is not None and not filters.get("appId"):
+            # Lets SQLite use the (appId, userId, status) index for a user's items.
+            clauses.append(f"appId IN ({', '.join('?' * len(app_ids))})")
+            params.extend(app_ids)
+        if before_id is not None:
+            clauses.append("id < ?")
+            params.append(int(before_id))
+        sql = f"SELECT {QUEUE_LIST_COLUMNS} FROM sync_queue"
+        if status is not None and not filters.get("userId"):
+            sql += " INDEXED BY sync_queue_status_id"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return sql + " ORDER BY id DESC LIMIT ?", (*params, limit)
+
+    def queue_page(self, filters, before_id=None, limit=50):
+        """Queue items (no payloads) matching the filters, newest first, ids below `before_id`.
+
+        `filters` may hold statuses (a list), itemType, userId and appId.
+        """
+        statuses = filters.get("statuses") or [None]
+        app_ids = self.queue_app_ids() if filters.get("userId") else None
+        with self.reading() as conn:
+            pages = [conn.execute(*self._queue_sql(filters, status, before_id, limit, app_ids))
+                     .fetchall() for status in statuses]
+        if len(pages) == 1:
+            return pages[0]
+        return list(heapq.merge(*pages, key=lambda r: -r["id"]))[:limit]
+
+    def count_queue(self, filters):
+        """How many queue items match the filters."""
+        statuses = filters.get("statuses") or [None]
+        total = 0
+        with self.reading() as conn:
+            for status in statuses:
+                clauses, params = _where(filters)
+                if status is not None:
+                    clauses.append("status = ?")
+                    params.append(status)
+                sql = "SELECT COUNT(*) FROM sync_queue"
+                if clauses:
+                    sql += " WHERE " + " AND ".join(clauses)
+                cur = conn.execute(sql, params)
+                cur.row_factory = None
+                total += cur.fetchone()[0]
+        return total
+
+    def search_queue(self, term, limit=50):
+        """Items whose itemId (eventId for events), batchId or userId is `term`, newest first."""
+        app_ids = self.queue_app_ids()
+        if not app_ids:
+            return []
+        marks = ", ".join("?" * len(app_ids))
+        found = {}
+        with self.reading() as conn:
+            for column in ("itemId", "batchId", "userId"):
+                rows = conn.execute(
+                    f"SELECT {QUEUE_LIST_COLUMNS} FROM sync_queue "
+                    f"WHERE appId IN ({marks}) AND {column} = ? ORDER BY id DESC LIMIT ?",
+                    (*app_ids, term, limit)).fetchall()
+                for row in rows:
+                    found.setdefault(row["id"], row)
+        return sorted(found.values(), key=lambda r: -r["id"])[:limit]
+
+    def queue_item(self, key):
+        """One queue item with its payload by its store id, or None."""
+        try:
+            key = int(key)
+        except (TypeError, ValueError):
+            return None
+        return self.query_one("SELECT * FROM sync_queue WHERE id = ?", (key,))
+
+    def _actionable(self, ids, filters):
+        """SQL condition selecting failed/dead items by ids or by filters."""
+        clauses, params = [], []
+        states = [s for s in (filters or {}).get("statuses") or ACTIONABLE_STATES
+                  if s in ACTIONABLE_STATES]
+        clauses.append(f"status IN ({', '.join('?' * len(states))})")
+        params.extend(states)
+        if ids is not None:
+            keys = [int(i) for i in ids]
+            clauses.append(f"id IN ({', '.join('?' * len(keys))})")
+            params.extend(keys)
+        else:
+            more, more_params = _where(filters or {})
+            clauses.extend(more)
+            params.extend(more_params)
+        return " AND ".join(clauses), params
+
+    def retry_queue_items(self, now, ids=None, filters=None):
+        """Put failed/dead items back to pending, due now, with fresh attempts; returns how many."""
+        if ids is not None and not ids:
+            return 0
+        where, params = self._actionable(ids, filters)
+        with self.transaction() as conn:
+            return conn.execute(
+                "UPDATE sync_queue SET status = 'pending', attempts = 0, nextAttemptAt = ?, "
+                f"leaseUntil = NULL, updatedAt = ? WHERE {where}",
+                (to_epoch(now), to_epoch(now), *params)).rowcount
+
+    def discard_queue_items(self, ids=None, filters=None):
+        """Delete failed/dead items from the queue; returns how many."""
+        if ids is not None and not ids:
+            return 0
+        where, params = self._actionable(ids, filters)
+        with self.transaction() as conn:
+            return conn.execute(f"DELETE FROM sync_queue WHERE {where}", params).rowcount
+
+    def batch_page(self, since, source=None, statuses=None, before=None, limit=50):
+        """Batch logs (no per-item results) started since `since`, newest first.
+
+        `before` is the (startTime, id) keyset cursor of the last row already shown.
+        """
+        clauses, params = ["startTime >= ?"], [to_epoch(since)]
+        if source:
+            clauses.append("source = ?")
+            params.append(source)
+        if statuses:
+            clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
+            params.extend(statuses)
+        if before is not None:
+            at, key = before
+            clauses.append("(startTime < ? OR (startTime = ? AND id < ?))")
+            params.extend((to_epoch(at), to_epoch(at), int(key)))
+        return self.query(
+            f"SELECT {BATCH_LIST_COLUMNS} FROM batch_logs WHERE {' AND '.join(clauses)} "
+            "ORDER BY startTime DESC, id DESC LIMIT ?", (*params, limit))
+
+    def batch_log(self, key):
+        """One batch log with its per-item results by its store id, or None."""
+        try:
+            key = int(key)
+        except (TypeError, ValueError):
+            return None
+        return self.query_one("SELECT * FROM batch_logs WHERE id = ?", (key,))
+
+    def sync_minutes(self, since):
+        """Per minute since `since`: items processed and failed by sync runs."""
+        rows = self.query(
+            "SELECT CAST(startTime / 60 AS INTEGER) AS minute, SUM(itemCount) AS processed, "
+            "SUM(failureCount) AS failed FROM batch_logs "
+            "WHERE source IN ('scheduled', 'manual') AND startTime >= ? "
+            "GROUP BY minute ORDER BY minute", (to_epoch(since),))
+        return [(r["minute"] * 60, r["processed"] or 0, r["failed"] or 0) for r in rows]
+
+    def sync_run_totals(self):
+        """Sync runs: how many, their summed duration in seconds, and items applied by them."""
+        row = self.query_one(
+            "SELECT COUNT(*) AS runs, "
+            "COALESCE(SUM(COALESCE(endTime, startTime) - startTime), 0) AS seconds "
+            "FROM batch_logs WHERE source IN ('scheduled', 'manual')")
+        return {"runs": row["runs"], "seconds": row["seconds"] or 0.0}
+
+    def event_type_counts(self):
+        """Applied events by app and type, most frequent first."""
+        return self.query(
+            "SELECT appId, eventType, COUNT(*) AS count FROM telemetry "
+            "GROUP BY appId, eventType ORDER BY count DESC, appId, eventType")
+
+    def conflict_counts(self):
+        """Conflicts by status."""
+        rows = self.query("SELECT status, COUNT(*) AS n FROM conflicts GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    def conflict_page(self, status=None, before_id=None, limit=50):
+        """Conflicts (without their values), newest first, ids below `before_id`."""
+        clauses, params = [], []
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        if before_id is not None:
+            clauses.append("id < ?")
+            params.append(int(before_id))
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        return self.query(f"SELECT {CONFLICT_LIST_COLUMNS} FROM conflicts{where} "
+                          "ORDER BY id DESC LIMIT ?", (*params, limit))
