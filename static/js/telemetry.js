@@ -25,7 +25,8 @@
   const DEFAULT_FLUSH_INTERVAL_MS = 10000;
   // Short pause after a capture so a burst of captures leaves as one batch.
   const DEFAULT_FLUSH_DELAY_MS = 250;
-  // The server takes 1 MB per request; stay well under it.
+  // The server refuses items over 32 KB and requests over 1 MB; stay well under the latter.
+  const MAX_ITEM_BYTES = 32 * 1024;
   const MAX_BATCH_BYTES = 512 * 1024;
   // Browsers cap the bodies of all in-flight keepalive requests at 64 KB together.
   const KEEPALIVE_MAX_BYTES = 63 * 1024;
@@ -483,7 +484,7 @@
       return headers;
     }
 
-    /** Queues one event; the eventId (UUIDv7) is made now and returned at once. */
+    /** Queues one event; its eventId (a UUIDv7 made now) is returned at once. */
     captureEvent(eventType, eventData, options) {
       if (typeof eventType !== 'string' || !eventType) {
         throw new TypeError('captureEvent: eventType must be a non-empty string');
@@ -491,13 +492,12 @@
       const opts = options || {};
       const eventId = opts.eventId || uuidv7();
       const metadata = Object.assign({}, opts.metadata || {}, { clientTimestamp: nowIso() });
-      this._enqueue({
+      return this._enqueue({
         itemId: eventId,
         priority: this._priority(opts.priority),
         userId: opts.userId === undefined ? this.userId : opts.userId,
         item: { itemType: 'event', eventId, eventType, eventData: eventData || {}, metadata },
       });
-      return eventId;
     }
 
     /** Queues a change to one record, based on the last version of it this client saw. */
@@ -515,13 +515,12 @@
         clientTimestamp: nowIso(),
       };
       if (opts.conflictResolution) item.conflictResolution = opts.conflictResolution;
-      this._enqueue({
+      return this._enqueue({
         itemId,
         priority: this._priority(opts.priority),
         userId: opts.userId === undefined ? this.userId : opts.userId,
         item,
       });
-      return itemId;
     }
 
     /** The last version of a record this client saw (0 when it has seen none). */
@@ -589,10 +588,22 @@
       return 0;
     }
 
+    // Returns the itemId, or null when the item is too large for the server to ever take.
     _enqueue(record) {
+      const size = byteLength(JSON.stringify(record.item));
+      if (size > MAX_ITEM_BYTES) {
+        this.emit('sync:error', {
+          error: 'item_too_large',
+          message: 'item is ' + size + ' bytes; the limit is ' + MAX_ITEM_BYTES,
+          items: [{ itemId: record.itemId }],
+          willRetry: false,
+        });
+        return null;
+      }
       this._pending.push(record);
       this._unsent.set(record.itemId, record);
       if (this._ready) this._scheduleWrite();
+      return record.itemId;
     }
 
     // Coalesces the captures of one task into one transaction.
@@ -1005,6 +1016,7 @@
     limits: {
       DEFAULT_MAX_QUEUE,
       DEFAULT_BATCH_SIZE,
+      MAX_ITEM_BYTES,
       MAX_BATCH_BYTES,
       KEEPALIVE_MAX_BYTES,
       BACKOFF_BASE_MS,

@@ -20,7 +20,11 @@ const telemetry = new TelemetryService({
   userId: params.get('userId'),
   maxQueue: Number(params.get('maxQueue') || 500),
 });
-const sync = new SyncService({ telemetry, flushInterval: 500 });
+const sync = new SyncService({
+  telemetry,
+  flushInterval: Number(params.get('flushInterval') || 500),
+  flushDelay: Number(params.get('flushDelay') || 250),
+});
 for (const name of ['sync:start', 'sync:complete', 'sync:error', 'queue:dropped']) {
   telemetry.on(name, (payload) => window.sdkEvents.push({ name, payload }));
 }
@@ -237,3 +241,29 @@ def test_rejected_items_are_dropped_with_sync_error_and_the_rest_kept(
     assert bad not in counts.event_ids([unique_user])
     errors = sdk_events(page, "sync:error")
     assert [i["itemId"] for e in errors for i in e.get("items", [])] == [bad]
+
+
+def test_page_hide_sends_with_keepalive_and_a_later_visit_adds_nothing(
+    sdk_browser, counts, unique_user
+):
+    # Timers far away: only the page-hide flush can send these before the page goes.
+    page = sdk_browser.open("&flushDelay=600000&flushInterval=600000")
+    page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 300))")
+    ids = capture(page, 0, 40)
+    assert not sdk_browser.batches
+    page.goto("about:blank")
+
+    assert wait_for_server(page, counts, unique_user, 40) == (40, 40, 0)
+    assert sorted(counts.event_ids([unique_user])) == sorted(ids)
+    again = sdk_browser.open()
+    assert wait_queue_empty(again) == 0
+    assert counts.events([unique_user]) == (40, 40, 0)
+
+
+def test_an_oversized_event_is_refused_at_capture(sdk_browser):
+    page = sdk_browser.open()
+    result = page.evaluate(
+        "() => telemetry.captureEvent('sdk_browser_test', { blob: 'x'.repeat(40000) })"
+    )
+    assert result is None
+    assert sdk_events(page, "sync:error")[0]["error"] == "item_too_large"
