@@ -41,8 +41,14 @@ def run_exclusive(app, source):
         if not the_store.acquire_lock(LOCK_NAME, owner, now + lease, now):
             log.debug("another process is syncing; skipping this run")
             return None
+
+        def renew():
+            # Renewed after every batch, so a run longer than the lease keeps it.
+            now = utcnow()
+            return the_store.acquire_lock(LOCK_NAME, owner, now + lease, now)
+
         try:
-            return run_sync(the_store, app.config, source=source)
+            return run_sync(the_store, app.config, source=source, heartbeat=renew)
         finally:
             the_store.release_lock(LOCK_NAME, owner)
     finally:

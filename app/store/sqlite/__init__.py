@@ -4,7 +4,8 @@ from .accounts import SqliteAccounts
 from .console import SqliteConsole
 from .core import SqliteCore
 from .ingest import SqliteIngest
+from .sync import SqliteSync
 
 
-class SqliteStore(SqliteIngest, SqliteAccounts, SqliteConsole, SqliteCore):
+class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteCore):
     """Every store operation, on one SQLite file."""

@@ -1,0 +1,331 @@
+"""SQLite adapter: what the sync engine needs — claims, telemetry, record versions, conflicts.
+
+The engine works inside `sync_unit()`, one BEGIN IMMEDIATE transaction per claimed batch: the
+claim, every write and the batch log commit together or not at all, so a killed process leaves
+its items exactly as they were. The write methods below run on this thread's connection and are
+meant to be called inside that unit.
+"""
+
+import json
+from contextlib import contextmanager
+
+from ..errors import StoreUnavailable
+from .core import dumps, from_epoch, to_epoch, to_row
+
+# Claimable: waiting and due, or claimed by a worker whose lease ran out.
+CLAIMABLE = (
+    "status IN ('pending', 'processing', 'failed') AND "
+    "CASE status WHEN 'processing' THEN leaseUntil < :now ELSE nextAttemptAt <= :now END"
+)
+CLAIM_COLUMNS = (
+    "id", "appId", "itemId", "userId", "itemType", "itemData", "meta", "priority",
+    "conflictResolution", "attempts", "batchId", "createdAt", "payloadHash", "clientId", "seq",
+    "recordId", "conflictOf",
+)
+# The partial index walks open items in claim order, so a claim reads about `limit` rows however
+# long the queue is (done items leave the index).
+CLAIM_SQL = (
+    "UPDATE sync_queue SET status = 'processing', leaseUntil = :lease, updatedAt = :now, "
+    "attempts = attempts + 1 WHERE id IN ("
+    f"SELECT id FROM sync_queue INDEXED BY sync_queue_open WHERE {CLAIMABLE} "
+    "ORDER BY priority DESC, id LIMIT :limit) "
+    f"RETURNING {', '.join(CLAIM_COLUMNS)}"
+)
+FINISH_SQL = (
+    "UPDATE sync_queue SET status = ?, attempts = ?, nextAttemptAt = ?, lastError = ?, "
+    "leaseUntil = NULL, updatedAt = ? WHERE id = ?"
+)
+TELEMETRY_COLUMNS = (
+    "appId", "eventId", "userId", "eventType", "eventData", "status", "metadata", "payloadHash",
+    "timestamp", "createdAt",
+)
+TELEMETRY_INSERT_SQL = (
+    f"INSERT INTO telemetry ({', '.join(TELEMETRY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(TELEMETRY_COLUMNS))}) ON CONFLICT (appId, eventId) DO NOTHING"
+)
+ID_CHUNK = 500
+
+
+def _claimed(row):
+    item = dict(zip(CLAIM_COLUMNS, row, strict=True))
+    item["itemData"] = json.loads(item["itemData"])
+    item["meta"] = json.loads(item["meta"]) if item["meta"] else {}
+    item["createdAt"] = from_epoch(item["createdAt"])
+    return item
+
+
+def _conflict_id(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class SqliteSync:
+    """Claims, event and record writes, conflicts, client sequences and the pull side."""
+
+    DDL = ("""
+CREATE INDEX IF NOT EXISTS sync_queue_open ON sync_queue (priority DESC, id)
+    WHERE status IN ('pending', 'processing', 'failed');
+CREATE INDEX IF NOT EXISTS records_app_changes ON records (appId, changeSeq);
+CREATE INDEX IF NOT EXISTS record_versions_item ON record_versions (appId, itemId);
+CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id);
+CREATE INDEX IF NOT EXISTS telemetry_app_time ON telemetry (appId, timestamp);
+""",)
+
+    @contextmanager
+    def sync_unit(self):
+        """One atomic unit of sync work (a transaction); yields nothing useful."""
+        with self.transaction():
+            yield
+
+    @contextmanager
+    def savepoint(self):
+        """A nested unit inside sync_unit(): undone alone when the block raises."""
+        conn = self.connection()
+        with self._errors():
+            conn.execute("SAVEPOINT item")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK TO item")
+                conn.execute("RELEASE item")
+                raise
+            conn.execute("RELEASE item")
+
+    def _run(self, sql, params=()):
+        with self._errors():
+            return self.connection().execute(sql, params)
+
+    # Claims and item outcomes.
+
+    def claim_items(self, now, lease_until, limit):
+        """Claim up to `limit` due items (priority high to low, then arrival) under a lease."""
+        with self._errors():
+            cur = self.connection().execute(
+                CLAIM_SQL, {"now": to_epoch(now), "lease": to_epoch(lease_until), "limit": limit})
+            cur.row_factory = None
+            items = [_claimed(row) for row in cur]
+        items.sort(key=lambda i: (-i["priority"], i["id"]))
+        return items
+
+    def finish_items(self, updates, now):
+        """Write claimed items' outcomes (id, status, attempts, nextAttemptAt, lastError)."""
+        stamp = to_epoch(now)
+        with self._errors():
+            self.connection().executemany(FINISH_SQL, [
+                (u["status"], u["attempts"], to_epoch(u.get("nextAttemptAt")), u.get("lastError"),
+                 stamp, u["id"]) for u in updates])
+
+    def retry_items(self, updates, now):
+        """Outcomes for items a failed unit left unapplied, in a transaction of their own."""
+        with self.transaction():
+            self.finish_items(updates, now)
+
+    def set_item_status(self, app_id, item_id, status, now, last_error=None):
+        """Set one queue item's status (a resolved conflict's item becomes done)."""
+        self._run("UPDATE sync_queue SET status = ?, lastError = ?, leaseUntil = NULL, "
+                  "updatedAt = ? WHERE appId = ? AND itemId = ?",
+                  (status, last_error, to_epoch(now), app_id, item_id))
+
+    def add_sync_log(self, doc):
+        """Store a sync run's batch log."""
+        with self._errors():
+            self.insert(self.connection(), "batch_logs", doc)
+
+    # Telemetry.
+
+    def event_hashes(self, app_id, event_ids):
+        """payloadHash of the stored events among `event_ids`, by eventId."""
+        found = {}
+        ids = list(event_ids)
+        with self._errors():
+            conn = self.connection()
+            for start in range(0, len(ids), ID_CHUNK):
+                chunk = ids[start:start + ID_CHUNK]
+                cur = conn.execute(
+                    "SELECT eventId, payloadHash FROM telemetry WHERE appId = ? AND eventId IN "
+                    f"({', '.join('?' * len(chunk))})", (app_id, *chunk))
+                cur.row_factory = None
+                found.update(cur)
+        return found
+
+    def insert_events(self, docs):
+        """Insert telemetry documents; one whose (appId, eventId) exists is left alone."""
+        with self._errors():
+            self.connection().executemany(TELEMETRY_INSERT_SQL, [
+                (d["appId"], d["eventId"], d.get("userId"), d["eventType"], dumps(d["eventData"]),
+                 d.get("status", "applied"), dumps(d.get("metadata")), d.get("payloadHash"),
+                 to_epoch(d.get("timestamp")), to_epoch(d["createdAt"])) for d in docs])
+
+    def get_event(self, app_id, event_id):
+        """The stored telemetry event, or None."""
+        with self._errors():
+            return self.connection().execute(
+                "SELECT * FROM telemetry WHERE appId = ? AND eventId = ?",
+                (app_id, event_id)).fetchone()
+
+    def replace_event(self, app_id, event_id, changes):
+        """Overwrite fields of a stored event (a resolved payload conflict)."""
+        row = to_row(changes)
+        sets = ", ".join(f"{k} = ?" for k in row)
+        self._run(f"UPDATE telemetry SET {sets} WHERE appId = ? AND eventId = ?",
+                  (*row.values(), app_id, event_id))
+
+    def event_counts(self, app_id, start=None, end=None):
+        """Event counts by type and by (UTC) day, with `start` <= timestamp < `end`."""
+        where, params = ["appId = ?"], [app_id]
+        if start is not None:
+            where.append("timestamp >= ?")
+            params.append(to_epoch(start))
+        if end is not None:
+            where.append("timestamp < ?")
+            params.append(to_epoch(end))
+        clause = " AND ".join(where)
+        by_type = self.query(f"SELECT eventType, COUNT(*) AS count FROM telemetry WHERE {clause} "
+                             "GROUP BY eventType ORDER BY count DESC, eventType", params)
+        by_day = self.query(
+            "SELECT date(timestamp, 'unixepoch') AS day, eventType, COUNT(*) AS count "
+            f"FROM telemetry WHERE {clause} GROUP BY day, eventType ORDER BY day, eventType",
+            params)
+        return by_type, by_day
+
+    # Records and their versions.
+
+    def get_record(self, app_id, record_type, record_id):
+        """The current record, or None."""
+        with self.reading() as conn:
+            return conn.execute(
+                "SELECT * FROM records WHERE appId = ? AND recordType = ? AND recordId = ?",
+                (app_id, record_type, record_id)).fetchone()
+
+    def get_record_version(self, app_id, record_type, record_id, version):
+        """One version of a record from its history, or None."""
+        with self.reading() as conn:
+            return conn.execute(
+                "SELECT * FROM record_versions WHERE appId = ? AND recordType = ? "
+                "AND recordId = ? AND version = ?",
+                (app_id, record_type, record_id, version)).fetchone()
+
+    def version_written_by(self, app_id, item_id):
+        """The record version a queue item wrote, or None (re-applying an item is a no-op)."""
+        with self.reading() as conn:
+            return conn.execute(
+                "SELECT * FROM record_versions WHERE appId = ? AND itemId = ?",
+                (app_id, item_id)).fetchone()
+
+    def write_record(self, doc, expected_version):
+        """Store `doc` as the record's next version when it is still at `expected_version`.
+
+        Every version, the first included, is kept in record_versions. The record's changeSeq
+        takes the app's next change number, the pull side's checkpoint.
+        """
+        with self._errors():
+            conn = self.connection()
+            cur = conn.execute("SELECT COALESCE(MAX(changeSeq), 0) + 1 FROM records "
+                               "WHERE appId = ?", (doc["appId"],))
+            cur.row_factory = None
+            change_seq = cur.fetchone()[0]
+            key = (doc["appId"], doc["recordType"], doc["recordId"])
+            values = (doc.get("userId"), doc["version"], dumps(doc["data"]),
+                      to_epoch(doc["updatedAt"]), doc.get("updatedBy"), change_seq)
+            if expected_version == 0:
+                conn.execute(
+                    "INSERT INTO records (appId, recordType, recordId, userId, version, data, "
+                    "updatedAt, updatedBy, changeSeq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*key, *values))
+            else:
+                cur = conn.execute(
+                    "UPDATE records SET userId = ?, version = ?, data = ?, updatedAt = ?, "
+                    "updatedBy = ?, changeSeq = ? WHERE appId = ? AND recordType = ? "
+                    "AND recordId = ? AND version = ?", (*values, *key, expected_version))
+                if cur.rowcount != 1:
+                    raise StoreUnavailable(f"record {key} changed while it was written")
+            conn.execute(
+                "INSERT INTO record_versions (appId, recordType, recordId, version, data, "
+                "updatedAt, updatedBy, itemId) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*key, doc["version"], dumps(doc["data"]), to_epoch(doc["updatedAt"]),
+                 doc.get("updatedBy"), doc.get("itemId")))
+        return dict(doc, changeSeq=change_seq)
+
+    def records_changed(self, app_id, record_type=None, since=0, limit=100):
+        """Records changed after checkpoint `since`, oldest change first."""
+        if record_type is None:
+            return self.query("SELECT * FROM records WHERE appId = ? AND changeSeq > ? "
+                              "ORDER BY changeSeq LIMIT ?", (app_id, since, limit))
+        return self.query("SELECT * FROM records WHERE appId = ? AND recordType = ? "
+                          "AND changeSeq > ? ORDER BY changeSeq LIMIT ?",
+                          (app_id, record_type, since, limit))
+
+    # Conflicts.
+
+    def add_conflict(self, doc):
+        """Store a conflict; returns it with its id."""
+        row = dict(doc)
+        if isinstance(row.get("resolution"), str):
+            row["resolution"] = json.dumps(row["resolution"])
+        with self._errors():
+            return dict(doc, id=self.insert(self.connection(), "conflicts", row))
+
+    def get_conflict(self, app_id, conflict_id):
+        """A conflict by id, or None; app_id None finds any app's."""
+        cid = _conflict_id(conflict_id)
+        if cid is None:
+            return None
+        if app_id is None:
+            return self.query_one("SELECT * FROM conflicts WHERE id = ?", (cid,))
+        return self.query_one("SELECT * FROM conflicts WHERE id = ? AND appId = ?", (cid, app_id))
+
+    def list_conflicts(self, app_id=None, status=None, limit=50, before_id=None):
+        """Conflicts newest first, keyset-paginated by id (`before_id` from the previous page)."""
+        where, params = [], []
+        if app_id is not None:
+            where.append("appId = ?")
+            params.append(app_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if before_id is not None:
+            cid = _conflict_id(before_id)
+            if cid is None:
+                return []
+            where.append("id < ?")
+            params.append(cid)
+        sql = "SELECT * FROM conflicts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self.query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+
+    def close_conflict(self, conflict_id, resolution, resolved_by, at):
+        """Mark an open conflict resolved; False when it was not open (someone was first)."""
+        cur = self._run(
+            "UPDATE conflicts SET status = 'resolved', resolution = ?, resolvedBy = ?, "
+            "resolvedAt = ? WHERE id = ? AND status = 'open'",
+            (json.dumps(resolution), resolved_by, to_epoch(at), _conflict_id(conflict_id)))
+        return cur.rowcount == 1
+
+    # Per-client sequence numbers.
+
+    def client_seqs(self, app_id, client_ids):
+        """The last applied seq of each of an app's clients that has one."""
+        ids = list(client_ids)
+        with self._errors():
+            cur = self.connection().execute(
+                "SELECT clientId, lastSeq FROM client_seqs WHERE appId = ? AND clientId IN "
+                f"({', '.join('?' * len(ids))})", (app_id, *ids))
+            cur.row_factory = None
+            return dict(cur)
+
+    def save_client_seqs(self, app_id, seqs):
+        """Raise the stored last seq of each client to the given one (never lower it)."""
+        with self._errors():
+            self.connection().executemany(
+                "INSERT INTO client_seqs (appId, clientId, lastSeq) VALUES (?, ?, ?) "
+                "ON CONFLICT (appId, clientId) "
+                "DO UPDATE SET lastSeq = MAX(lastSeq, excluded.lastSeq)",
+                [(app_id, client_id, seq) for client_id, seq in seqs.items()])
+
+    def sync_logs(self, limit=100):
+        """Sync runs' batch logs (source scheduled or manual), newest first."""
+        return self.query("SELECT * FROM batch_logs WHERE source IN ('scheduled', 'manual') "
+                          "ORDER BY startTime DESC LIMIT ?", (limit,))

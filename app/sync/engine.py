@@ -1,0 +1,431 @@
+"""The sync engine: claim due queue items under a lease, apply them, write one log per batch.
+
+`run_sync` loops over batches until the queue holds nothing due or the run's time budget is
+spent. Each batch is one unit of work in the store (one transaction on SQLite): the claim, the
+telemetry and record writes, the items' outcomes and the batch log commit together, so a killed
+worker leaves its items to be claimed again once their lease runs out, and nothing is applied
+twice.
+
+Per item:
+- an event goes into telemetry once per (appId, eventId): the same payload again is a duplicate
+  (done), another payload opens an event conflict and both payloads are kept (status conflict);
+- a record edit whose baseVersion is the server's version applies as the next version; an older
+  baseVersion is settled by its strategy (see conflicts.py); a newer one can never apply (dead);
+- an item with clientId and seq applies only after the client's previous seq: at or below the
+  last applied seq it is a duplicate; after a gap it is held (pending, retried every
+  SEQ_RETRY_SECONDS) until the gap fills or SYNC_SEQ_HOLD_SECONDS have passed since it arrived.
+  The hold is bounded because a missing seq may never come (the client lost it, or ingest
+  rejected it): after the hold the item applies and the client's sequence moves past the gap;
+- a temporary store error retries with exponential backoff and jitter, SYNC_MAX_RETRIES times,
+  then the item is dead; a permanent error (an item that can never apply) is dead at once. Either
+  way the items behind it go on.
+"""
+
+import logging
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from ..accounts import audit
+from ..store.common import utcnow, uuid7
+from ..store.errors import StoreUnavailable
+from .conflicts import choose_strategy, event_conflict, record_conflict
+from .documents import item_time, telemetry_document, write_version
+from .merge import same, three_way_merge
+
+log = logging.getLogger("prepmate.sync")
+
+SEQ_HOLD_SECONDS = 60.0
+SEQ_RETRY_SECONDS = 2.0
+
+
+class PermanentError(Exception):
+    """An item that can never apply, whatever is retried."""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """The engine's settings, read once per run."""
+
+    batch_size: int
+    lease: timedelta
+    max_retries: int
+    backoff_base: float
+    backoff_max: float
+    budget: float
+    seq_hold: timedelta
+    settings: dict
+
+    @classmethod
+    def from_settings(cls, settings):
+        return cls(
+            batch_size=int(settings["SYNC_BATCH_SIZE"]),
+            lease=timedelta(seconds=float(settings["SYNC_LEASE_SECONDS"])),
+            max_retries=int(settings["SYNC_MAX_RETRIES"]),
+            backoff_base=float(settings["SYNC_BACKOFF_BASE_SECONDS"]),
+            backoff_max=float(settings["SYNC_BACKOFF_MAX_SECONDS"]),
+            budget=float(settings["SYNC_RUN_BUDGET_SECONDS"]),
+            seq_hold=timedelta(seconds=float(settings.get("SYNC_SEQ_HOLD_SECONDS",
+                                                          SEQ_HOLD_SECONDS))),
+            settings=settings,
+        )
+
+
+def backoff_delay(attempts, base, maximum, rand=random.random):
+    """Seconds before retry number `attempts`: base·2^(attempts-1), capped, half of it jittered."""
+    delay = min(maximum, base * 2 ** max(0, attempts - 1))
+    return delay / 2 + rand() * delay / 2
+
+
+def run_sync(store, settings, source="manual", *, clock=utcnow, heartbeat=None):
+    """Apply due queue items until none is left or the run's budget is spent.
+
+    Returns the batch logs written, one per claimed batch (one empty log when nothing was due,
+    so every run leaves a trace). `heartbeat`, when given, is called after each batch (the
+    scheduler renews its cross-process lease there); the run stops when it returns False.
+    """
+    config = SyncSettings.from_settings(settings)
+    deadline = time.monotonic() + config.budget
+    logs = []
+    while True:
+        batch_log = sync_batch(store, config, source, clock)
+        if batch_log is None:
+            break
+        logs.append(batch_log)
+        if heartbeat is not None and heartbeat() is False:
+            log.warning("sync run stopped: its lease was lost")
+            break
+        if time.monotonic() >= deadline:
+            log.info("sync run stopped at its %.0f s budget", config.budget)
+            break
+    if not logs:
+        now = clock()
+        empty = Outcome(config, now, []).batch_log(source, now)
+        with store.sync_unit():
+            store.add_sync_log(empty)
+        logs.append(empty)
+    return logs
+
+
+def sync_batch(store, config, source, clock=utcnow):
+    """Claim and apply one batch; its batch log, or None when nothing was due."""
+    started = clock()
+    items = []
+    try:
+        with store.sync_unit():
+            items = store.claim_items(started, started + config.lease, config.batch_size)
+            if not items:
+                return None
+            outcome = apply_items(store, config, items, started)
+            ended = clock()
+            store.finish_items(outcome.updates, ended)
+            batch_log = outcome.batch_log(source, ended)
+            store.add_sync_log(batch_log)
+    except StoreUnavailable as exc:
+        if not items:
+            raise
+        # The unit did not commit: every item of the batch retries later, with backoff.
+        log.warning("sync batch of %d items failed: %s", len(items), exc)
+        ended = clock()
+        outcome = Outcome(config, ended, items)
+        for item in items:
+            outcome.retry(item, f"store unavailable: {exc}")
+        batch_log = outcome.batch_log(source, ended)
+        with store.sync_unit():
+            store.finish_items(outcome.updates, ended)
+            store.add_sync_log(batch_log)
+        return batch_log
+    for actor, action, target, details in outcome.audits:
+        audit.record(store, actor, action, target, **details)
+    log.debug("sync batch %s: %d items, %d applied", batch_log["batchId"],
+              batch_log["itemCount"], batch_log["successCount"])
+    return batch_log
+
+
+@dataclass
+class Outcome:
+    """What became of each item of a batch: the queue updates, the counts and the log."""
+
+    config: SyncSettings
+    started: object
+    items: list
+    updates: list = field(default_factory=list)
+    results: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    audits: list = field(default_factory=list)
+    counts: dict = field(default_factory=lambda: defaultdict(int))
+
+    def _finish(self, item, result, status, next_at=None, error=None, attempts=None):
+        self.updates.append({
+            "id": item["id"], "status": status, "nextAttemptAt": next_at, "lastError": error,
+            "attempts": item["attempts"] if attempts is None else attempts,
+            "leaseOwner": item.get("leaseOwner"),
+        })
+        self.results.append({"index": len(self.results), "itemId": item["itemId"],
+                             "appId": item["appId"], "status": result})
+        self.counts[result] += 1
+        if error and status in ("failed", "dead"):
+            self.errors.append({"itemId": item["itemId"], "appId": item["appId"],
+                                "status": status, "reason": error})
+
+    def applied(self, item):
+        self._finish(item, "applied", "done")
+
+    def duplicate(self, item):
+        self._finish(item, "duplicate", "done")
+
+    def conflict(self, item, reason):
+        self._finish(item, "conflict", "conflict", error=reason)
+
+    def dead(self, item, reason):
+        self._finish(item, "dead", "dead", error=reason)
+
+    def hold(self, item, until, reason):
+        # A held item was not attempted: its claim does not count as an attempt.
+        self._finish(item, "held", "pending", next_at=until, error=reason,
+                     attempts=item["attempts"] - 1)
+
+    def retry(self, item, reason):
+        attempts = item["attempts"]
+        if attempts > self.config.max_retries:
+            self.dead(item, f"gave up after {attempts} attempts: {reason}")
+            return
+        delay = backoff_delay(attempts, self.config.backoff_base, self.config.backoff_max)
+        self._finish(item, "retry", "failed", next_at=self.started + timedelta(seconds=delay),
+                     error=reason)
+
+    def batch_log(self, source, ended):
+        failures = self.counts["retry"] + self.counts["dead"]
+        total = len(self.items)
+        status = "success"
+        if failures:
+            status = "error" if failures == total else "partial"
+        return {
+            "batchId": uuid7(), "appId": None, "userId": None, "clientId": None,
+            "source": source, "itemCount": total, "successCount": self.counts["applied"],
+            "failureCount": failures, "duplicateCount": self.counts["duplicate"],
+            "conflictCount": self.counts["conflict"], "rejectedCount": 0,
+            "startTime": self.started, "endTime": ended, "status": status,
+            "errors": self.errors, "results": self.results,
+        }
+
+
+def _sort_within_groups(order, group_of, sort_key):
+    """Reorder the members of each group among the positions the group already holds."""
+    slots = defaultdict(list)
+    for position, item in enumerate(order):
+        group = group_of(item)
+        if group is not None:
+            slots[group].append(position)
+    for positions in slots.values():
+        if len(positions) > 1:
+            members = sorted((order[p] for p in positions), key=sort_key)
+            for position, member in zip(positions, members, strict=True):
+                order[position] = member
+
+
+def _record_group(item):
+    if item["itemType"] == "event":
+        return None
+    return item["appId"], item["itemType"], item["itemData"].get("recordId")
+
+
+def _client_group(item):
+    if item.get("clientId") is None or item.get("seq") is None:
+        return None
+    return item["appId"], item["clientId"]
+
+
+def application_order(items):
+    """Items in the order they apply: priority then arrival, except that edits of one record
+    apply in the order their clients made them, and one client's items in seq order."""
+    order = list(items)
+    _sort_within_groups(order, _record_group,
+                        lambda i: (item_time(i), i.get("seq") or 0, i["id"]))
+    _sort_within_groups(order, _client_group, lambda i: i["seq"])
+    return order
+
+
+class ClientSequences:
+    """The last applied seq of each client seen in a batch, read once and saved once."""
+
+    def __init__(self, store, items, hold):
+        self.hold = hold
+        clients = defaultdict(set)
+        for item in items:
+            key = _client_group(item)
+            if key is not None:
+                clients[key[0]].add(key[1])
+        self.last = {}
+        for app_id, client_ids in clients.items():
+            for client_id, seq in store.client_seqs(app_id, client_ids).items():
+                self.last[(app_id, client_id)] = seq
+        self.changed = defaultdict(dict)
+
+    def check(self, item, now):
+        """"apply", "duplicate" or "hold" for an item, by its client's sequence."""
+        key = _client_group(item)
+        if key is None:
+            return "apply"
+        last = self.last.get(key)
+        if last is None or item["seq"] == last + 1:
+            return "apply"
+        if item["seq"] <= last:
+            return "duplicate"
+        if now - item["createdAt"] < self.hold:
+            return "hold"
+        log.warning("client %s: gave up waiting for seq %d..%d", key[1], last + 1,
+                    item["seq"] - 1)
+        return "apply"
+
+    def passed(self, item):
+        """Note that an item's seq is settled (applied, duplicate, conflict or dead)."""
+        key = _client_group(item)
+        if key is not None and item["seq"] > self.last.get(key, -1):
+            self.last[key] = item["seq"]
+            self.changed[key[0]][key[1]] = item["seq"]
+
+    def save(self, store):
+        for app_id, seqs in self.changed.items():
+            store.save_client_seqs(app_id, seqs)
+
+
+def apply_items(store, config, items, now):
+    """Apply a claimed batch inside the caller's unit of work; returns its Outcome."""
+    outcome = Outcome(config, now, items)
+    sequences = ClientSequences(store, items, config.seq_hold)
+    events = EventWriter(store, items, now)
+    for item in application_order(items):
+        verdict = sequences.check(item, now)
+        if verdict == "hold":
+            last = sequences.last[_client_group(item)]
+            until = min(item["createdAt"] + config.seq_hold,
+                        now + timedelta(seconds=SEQ_RETRY_SECONDS))
+            outcome.hold(item, until, f"waiting for seq {last + 1} of client {item['clientId']}")
+            continue
+        if verdict == "duplicate":
+            outcome.duplicate(item)
+            continue
+        try:
+            if item["itemType"] == "event":
+                events.apply(item, outcome)
+            else:
+                with store.savepoint():
+                    apply_record(store, config, item, now, outcome)
+        except StoreUnavailable as exc:
+            outcome.retry(item, str(exc))
+            continue
+        except PermanentError as exc:
+            outcome.dead(item, str(exc))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("item %s can never apply: %r", item["itemId"], exc)
+            outcome.dead(item, f"malformed item: {exc!r}")
+        sequences.passed(item)
+    events.flush()
+    sequences.save(store)
+    return outcome
+
+
+class EventWriter:
+    """Events of a batch: deduplicated against telemetry in one look-up, inserted in one go."""
+
+    def __init__(self, store, items, now):
+        self.store = store
+        self.now = now
+        wanted = defaultdict(list)
+        for item in items:
+            event_id = item["itemData"].get("eventId")
+            if item["itemType"] == "event" and event_id is not None:
+                wanted[item["appId"]].append(event_id)
+        self.known = {}
+        for app_id, event_ids in wanted.items():
+            for event_id, payload_hash in store.event_hashes(app_id, event_ids).items():
+                self.known[(app_id, event_id)] = payload_hash
+        self.pending = {}
+
+    def apply(self, item, outcome):
+        if item["itemData"].get("eventId") is None:
+            raise PermanentError("an event item needs an eventId")
+        key = (item["appId"], item["itemData"]["eventId"])
+        stored_hash = self.known.get(key)
+        if stored_hash is None:
+            self.pending[key] = telemetry_document(item, self.now)
+            self.known[key] = item["payloadHash"]
+            outcome.applied(item)
+        elif stored_hash == item["payloadHash"]:
+            outcome.duplicate(item)
+        else:
+            stored = self.pending.get(key) or self.store.get_event(*key)
+            self.store.add_conflict(event_conflict(item, stored, self.now))
+            outcome.conflict(item, f"eventId {key[1]} was already stored with another payload")
+
+    def flush(self):
+        if self.pending:
+            self.store.insert_events(list(self.pending.values()))
+
+
+def _server_clock(store, record):
+    """(time, itemId) of the write that made a record's current version, for last-write-wins."""
+    version = store.get_record_version(record["appId"], record["recordType"],
+                                       record["recordId"], record["version"])
+    item_id = (version or {}).get("itemId")
+    writer = store.get_queue_item(record["appId"], item_id) if item_id else None
+    if writer is not None:
+        return item_time(writer), item_id
+    return record["updatedAt"], item_id or ""
+
+
+def apply_record(store, config, item, now, outcome):
+    """Apply one record edit: at the server's version it applies, else its strategy decides."""
+    data = item["itemData"]
+    key = (item["appId"], item["itemType"], data["recordId"])
+    if not isinstance(data.get("data"), dict) or not isinstance(data.get("baseVersion"), int):
+        raise PermanentError("a record item needs `data` (an object) and `baseVersion`")
+    if store.version_written_by(item["appId"], item["itemId"]) is not None:
+        outcome.duplicate(item)  # applied by a run that crashed before marking it done
+        return
+    current = store.get_record(*key)
+    server_version = current["version"] if current else 0
+    base_version = data["baseVersion"]
+    client = data["data"]
+    user = item.get("userId")
+    if base_version > server_version:
+        raise PermanentError(f"baseVersion {base_version} is ahead of the server's version "
+                             f"{server_version} of {key[1]} {key[2]}")
+    if base_version == server_version:
+        write_version(store, key, current, client, now, user, user, item["itemId"])
+        outcome.applied(item)
+        return
+    strategy = choose_strategy(config.settings, key[1], item.get("conflictResolution"))
+    base_doc = store.get_record_version(*key, base_version) if base_version else None
+    base = base_doc["data"] if base_doc else {}
+    server = current["data"]
+    if strategy == "last_write_wins":
+        client_clock = (item_time(item), item["itemId"])
+        strategy_choice = "client" if client_clock > _server_clock(store, current) else "server"
+        settled = {"client": client, "server": server}[strategy_choice]
+    elif strategy == "client_wins":
+        strategy_choice, settled = "client", client
+    elif strategy == "server_wins":
+        strategy_choice, settled = "server", server
+    elif strategy == "merge":
+        merged, clashes = three_way_merge(base, server, client)
+        strategy_choice, settled = ("merged", merged) if not clashes else (None, None)
+    else:
+        strategy_choice, settled = None, None
+    conflict = store.add_conflict(
+        record_conflict(item, strategy, base, server, client, now, resolution=strategy_choice))
+    if strategy_choice is None:
+        outcome.conflict(item, f"conflict {conflict['id']} waits for a manual resolution")
+        return
+    version = current["version"]
+    if not same(settled, server):
+        version = write_version(store, key, current, settled, now, user, user,
+                                item["itemId"])["version"]
+    outcome.applied(item)
+    outcome.audits.append((f"sync:{strategy}", "conflict.resolve", f"conflict:{conflict['id']}",
+                           {"appId": key[0], "kind": "record", "itemId": item["itemId"],
+                            "recordType": key[1], "recordId": key[2],
+                            "resolution": strategy_choice, "version": version}))
