@@ -38,6 +38,8 @@ SETTINGS = {
     "SQLITE_PATH": ("instance/prepmate.sqlite3", str),
     # FULL fsyncs the WAL on every commit, so an acknowledged batch survives power loss too.
     "SQLITE_SYNCHRONOUS": ("FULL", str),
+    # How long a write waits for another process's transaction before answering 503.
+    "SQLITE_BUSY_TIMEOUT_MS": (10000, int),
     "SYNC_INTERVAL_MINUTES": (1, float),
     "SYNC_BATCH_SIZE": (50, int),
     "SYNC_MAX_QUEUE": (500, int),

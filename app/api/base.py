@@ -18,6 +18,8 @@ class JsonParser(FlaskParser):
     """Validation errors answer 400 (not 422); a body that is not JSON answers 415 or 400."""
 
     DEFAULT_VALIDATION_STATUS = 400
+    # Each schema's own unknown-field policy applies, in the query string too.
+    DEFAULT_UNKNOWN_BY_LOCATION = {}
 
     def load_json(self, req, schema):
         if not req.is_json:

@@ -28,7 +28,8 @@ def create_store(settings, app=None):
         from .sqlite import SqliteStore
 
         return SqliteStore(settings["SQLITE_PATH"],
-                           synchronous=settings.get("SQLITE_SYNCHRONOUS", "FULL"))
+                           synchronous=settings.get("SQLITE_SYNCHRONOUS", "FULL"),
+                           busy_timeout_ms=int(settings.get("SQLITE_BUSY_TIMEOUT_MS", 10000)))
     from .mongo import MongoStore
 
     if uri.startswith("mongomock://"):

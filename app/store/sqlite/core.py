@@ -233,7 +233,10 @@ class SqliteCore:
     def init_schema(self):
         """Create the file's folder, the tables and the indexes (idempotent)."""
         folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the folder of {self.path}: {exc}") from exc
         conn = self.connection()
         with self._errors():
             for cls in reversed(type(self).__mro__):
