@@ -1,9 +1,16 @@
 """flask commands: keys, users, sync and queue (scriptable, no prompt when the input is given)."""
 
-import click
-from flask.cli import AppGroup
+import json
+import os
+import secrets
+from pathlib import Path
 
-from .accounts.keys import KeyRequestError, create_key, parse_scopes
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from werkzeug.security import generate_password_hash
+
+from .accounts.keys import KeyRequestError, authenticate, create_key, parse_scopes
 from .extensions import store
 from .store.common import utcnow
 
@@ -45,7 +52,43 @@ def keys_revoke(key_id):
     click.echo(f"Revoked key {key_id}.")
 
 
+dev = AppGroup("dev", help="Development helpers.")
+DEV_USER = "dev-admin"
+
+
+@dev.command("credentials")
+def dev_credentials():
+    """Make (once) and print a dev API key and console login; development profile only.
+
+    They are kept in instance/dev-credentials.json (readable by the owner only), so each start
+    prints the same ones.
+    """
+    from .console.auth import authenticate as check_login
+    from .console.auth import create_user
+
+    if current_app.config["APP_ENV"] != "development":
+        raise click.ClickException("dev credentials exist only with APP_ENV=development")
+    path = Path(current_app.instance_path) / "dev-credentials.json"
+    creds = json.loads(path.read_text()) if path.exists() else {}
+    the_store = store.get()
+    if authenticate(the_store, creds.get("apiKey")) is None:
+        creds["apiKey"], _doc = create_key(the_store, "dev", ["ingest", "read", "admin"],
+                                           name="dev")
+    if check_login(the_store, DEV_USER, creds.get("password")) is None:
+        creds["password"] = secrets.token_urlsafe(12)
+        if the_store.get_user(DEV_USER) is None:
+            create_user(the_store, DEV_USER, "admin", creds["password"])
+        else:
+            the_store.update_user(DEV_USER,
+                                  {"passwordHash": generate_password_hash(creds["password"])})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(creds))
+    os.chmod(path, 0o600)
+    click.echo(f"Dev API key ........ {creds['apiKey']}")
+    click.echo(f"Dev console login .. {DEV_USER} / {creds['password']}  (/console/login)")
+
+
 def register(app):
     """Attach every command group to the app."""
-    for group in (keys,):
+    for group in (keys, dev):
         app.cli.add_command(group)
