@@ -1,0 +1,92 @@
+"""`gunicorn -w 2 wsgi:app`: two worker processes on one store never store an event twice."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from app.accounts.keys import create_key
+from app.store import create_store
+from tests.api.helpers import batch, event_item
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    """Two sync workers serving wsgi:app on a temporary SQLite file; yields (url, store)."""
+    db = str(tmp_path / "gunicorn.sqlite3")
+    port = free_port()
+    env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=db, ENABLE_SCHEDULED_SYNC="false")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/health", timeout=1).close()
+            break
+        except OSError:
+            if time.time() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("gunicorn did not start") from None
+            time.sleep(0.2)
+    store = create_store({"SQLITE_PATH": db})
+    store.init_schema()
+    try:
+        yield url, store
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        store.close()
+
+
+def post(url, key, body):
+    request = urllib.request.Request(
+        f"{url}/api/telemetry/batch", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_the_same_batch_sent_through_both_workers_at_once_is_stored_once(gunicorn):
+    url, store = gunicorn
+    key, _ = create_key(store, "testapp", ["ingest", "read"])
+    body = batch([event_item(f"e{i}") for i in range(100)], batch_id="same-batch")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: post(url, key, body), range(16)))
+    assert {status for status, _ in answers} == {202}
+    first = answers[0][1]
+    assert all(answer == first for _, answer in answers)
+    assert first["accepted"] == 100
+    assert store.queue_counts(app_id="testapp") == {"pending": 100}
+
+
+def test_overlapping_batches_through_both_workers_store_each_event_once(gunicorn):
+    url, store = gunicorn
+    key, _ = create_key(store, "testapp", ["ingest", "read"])
+    ids = [f"e{i}" for i in range(300)]
+    # Twelve batches, each a window over the same 300 ids.
+    bodies = [batch([event_item(i) for i in ids[start:start + 100]])
+              for start in range(0, 240, 20)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda b: post(url, key, b), bodies))
+    assert {status for status, _ in answers} == {202}
+    accepted = sum(answer["accepted"] for _, answer in answers)
+    stored = store.queue_counts(app_id="testapp")["pending"]
+    assert accepted == stored == len({i for b in bodies for i in
+                                      (item["eventId"] for item in b["items"])})
