@@ -97,12 +97,15 @@ def event_time(client_ts, envelope, rules):
     skew_ms = None
     if client_ts is None:
         return received, skew_ms, False
-    if envelope.sent_at is not None:
-        skew = envelope.sent_at - received
-        skew_ms = round(skew.total_seconds() * 1000)
-        timestamp = client_ts - skew
-    else:
-        timestamp = client_ts
+    try:
+        if envelope.sent_at is not None:
+            skew = envelope.sent_at - received
+            skew_ms = round(skew.total_seconds() * 1000)
+            timestamp = client_ts - skew
+        else:
+            timestamp = client_ts
+    except OverflowError:  # a clock so wrong the correction leaves the calendar
+        return received, skew_ms, True
     if timestamp > received + rules.max_future_skew:
         return received, skew_ms, True
     return timestamp, skew_ms, False

@@ -263,3 +263,12 @@ def test_seed_event_types_are_validated(client, auth, event_type, data, ok):
     response = client.post(URL, json=batch([event_item(event_type=event_type, **data),
                                             event_item("ok")]), headers=auth)
     assert (response.json["results"][0]["status"] == "accepted") is ok
+
+
+def test_a_clock_wrong_enough_to_overflow_is_clamped_not_an_error(client, auth, store):
+    item = event_item("e1")
+    item["metadata"]["clientTimestamp"] = "9999-12-31T23:59:59Z"
+    response = client.post(URL, json=batch([item], sentAt="0001-01-02T00:00:00Z"), headers=auth)
+    assert response.status_code == 202
+    meta = store.get_queue_item("testapp", "e1")["meta"]
+    assert meta["clamped"] is True and meta["timestamp"] == meta["receivedAt"]

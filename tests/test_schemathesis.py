@@ -1,0 +1,35 @@
+"""schemathesis against /api/openapi.json: no 5xx, and no answer that breaks the document."""
+
+import tempfile
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from app.accounts.keys import create_key
+from app.extensions import store
+from tests.conftest import make_app
+
+# Built at import: schemathesis needs the app to read the document it generates tests from.
+APP = make_app(Path(tempfile.mkdtemp(prefix="prepmate-schemathesis-")))
+KEY, _ = create_key(store.get(APP), "schemathesis", ["ingest", "read", "admin"])
+HEADERS = {"Authorization": f"Bearer {KEY}"}
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_headers_conformance, response_schema_conformance]
+
+schema = schemathesis.openapi.from_wsgi("/api/openapi.json", APP)
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.function_scoped_fixture])
+def test_api_conforms_to_its_document(case):
+    case.call_and_validate(headers=HEADERS, checks=CHECKS)
