@@ -33,6 +33,7 @@
   const BACKOFF_BASE_MS = 1000;
   const BACKOFF_MAX_MS = 5 * 60 * 1000;
   const LEASE_MS = 15000;
+  const LEASE_SETTLE_MS = 50;
   const MAX_PULL_PAGES = 100;
   const PRIORITIES = { low: -1, normal: 0, high: 1 };
 
@@ -260,75 +261,105 @@
     }
   }
 
+  // Same interface as localStorage, for when neither IndexedDB nor localStorage can be used.
+  class MemoryBackend {
+    constructor() {
+      this.map = new Map();
+    }
+
+    get length() {
+      return this.map.size;
+    }
+
+    key(index) {
+      const keys = Array.from(this.map.keys());
+      return index < keys.length ? keys[index] : null;
+    }
+
+    getItem(key) {
+      return this.map.has(key) ? this.map.get(key) : null;
+    }
+
+    setItem(key, value) {
+      this.map.set(key, String(value));
+    }
+
+    removeItem(key) {
+      this.map.delete(key);
+    }
+  }
+
   // localStorage when IndexedDB is missing (some private modes); plain memory when both are.
+  // One key per item, so tabs writing at the same time never overwrite each other's items.
   class KeyValueStorage {
     constructor(name, backend) {
       this.kind = backend ? 'localstorage' : 'memory';
-      this.prefix = name + ':';
-      this.backend = backend || null;
-      this.memory = new Map();
+      this.backend = backend || new MemoryBackend();
+      this.itemPrefix = name + ':item:';
+      this.metaPrefix = name + ':meta:';
     }
 
     open() {
       return Promise.resolve(this);
     }
 
-    _read(key, fallback) {
-      const text = this.backend ? this.backend.getItem(this.prefix + key) : this.memory.get(key);
-      if (text === null || text === undefined) return fallback;
+    _parse(text) {
+      if (text === null || text === undefined) return null;
       try {
         return JSON.parse(text);
       } catch (err) {
-        return fallback;
+        return null;
       }
     }
 
-    _write(key, value) {
-      const text = JSON.stringify(value);
-      if (this.backend) this.backend.setItem(this.prefix + key, text);
-      else this.memory.set(key, text);
-    }
-
-    _queue() {
-      return this._read('queue', {});
+    _records() {
+      const keys = [];
+      for (let i = 0; i < this.backend.length; i += 1) {
+        const key = this.backend.key(i);
+        if (key && key.startsWith(this.itemPrefix)) keys.push(key);
+      }
+      return keys.map((key) => this._parse(this.backend.getItem(key))).filter(Boolean);
     }
 
     append(records, maxQueue) {
-      const queue = this._queue();
-      for (const r of records) queue[r.itemId] = r;
-      const all = Object.values(queue);
+      for (const r of records) this.backend.setItem(this.itemPrefix + r.itemId, JSON.stringify(r));
+      const all = this._records();
       let victims = [];
       if (all.length > maxQueue) {
-        victims = pickVictims(all, all.length - maxQueue, this._read('meta:inflight', null));
-        for (const v of victims) delete queue[v.itemId];
+        victims = pickVictims(all, all.length - maxQueue, this._meta('inflight'));
+        for (const v of victims) this.backend.removeItem(this.itemPrefix + v.itemId);
       }
-      this._write('queue', queue);
       return Promise.resolve(victims);
     }
 
     all() {
-      return Promise.resolve(Object.values(this._queue()).sort(sendOrder));
+      return Promise.resolve(this._records().sort(sendOrder));
     }
 
     count() {
-      return Promise.resolve(Object.keys(this._queue()).length);
+      return Promise.resolve(this._records().length);
     }
 
     remove(itemIds, batchId) {
-      const queue = this._queue();
-      for (const id of itemIds) delete queue[id];
-      this._write('queue', queue);
-      const inflight = this._read('meta:inflight', null);
-      if (batchId && inflight && inflight.batchId === batchId) this._write('meta:inflight', null);
+      for (const id of itemIds) this.backend.removeItem(this.itemPrefix + id);
+      const inflight = this._meta('inflight');
+      if (batchId && inflight && inflight.batchId === batchId) {
+        this.backend.removeItem(this.metaPrefix + 'inflight');
+      }
       return Promise.resolve();
     }
 
+    _meta(key) {
+      return this._parse(this.backend.getItem(this.metaPrefix + key));
+    }
+
     getMeta(key) {
-      return Promise.resolve(this._read('meta:' + key, null));
+      return Promise.resolve(this._meta(key));
     }
 
     setMeta(key, value) {
-      this._write('meta:' + key, value === undefined ? null : value);
+      if (value === null || value === undefined) this.backend.removeItem(this.metaPrefix + key);
+      else this.backend.setItem(this.metaPrefix + key, JSON.stringify(value));
       return Promise.resolve();
     }
   }
@@ -368,24 +399,29 @@
     const lease = read();
     if (lease && lease.owner !== owner && lease.until > Date.now()) return Promise.resolve(null);
     const write = () => ls.setItem(key, JSON.stringify({ owner, until: Date.now() + LEASE_MS }));
-    write();
-    if (read().owner !== owner) return Promise.resolve(null);
-    const renew = setInterval(write, LEASE_MS / 3);
+    let renew = null;
     const release = () => {
       clearInterval(renew);
       const current = read();
       if (current && current.owner === owner) ls.removeItem(key);
     };
-    return Promise.resolve().then(fn).then(
-      (value) => {
-        release();
-        return value;
-      },
-      (err) => {
-        release();
-        throw err;
-      }
-    );
+    write();
+    // Other tabs see the write a moment later; whoever wrote last holds the lease.
+    return new Promise((resolve) => setTimeout(resolve, LEASE_SETTLE_MS)).then(() => {
+      const current = read();
+      if (!current || current.owner !== owner) return null;
+      renew = setInterval(write, LEASE_MS / 3);
+      return Promise.resolve().then(fn).then(
+        (value) => {
+          release();
+          return value;
+        },
+        (err) => {
+          release();
+          throw err;
+        }
+      );
+    });
   }
 
   function withSenderLock(lockName, owner, fn) {

@@ -19,6 +19,7 @@ const telemetry = new TelemetryService({
   apiKey: params.get('apiKey'),
   userId: params.get('userId'),
   maxQueue: Number(params.get('maxQueue') || 500),
+  storage: params.get('storage') || 'indexeddb',
 });
 const sync = new SyncService({
   telemetry,
@@ -34,6 +35,7 @@ telemetry.initialize();
 sync.start();
 </script></body></html>
 """
+NO_WEB_LOCKS = "Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined });"
 CAPTURE = """async ([from, to, options]) => {
   const ids = [];
   for (let i = from; i < to; i += 1) {
@@ -47,10 +49,12 @@ CAPTURE = """async ([from, to, options]) => {
 class SdkBrowser:
     """One browser context with the test page served same-origin by the live server."""
 
-    def __init__(self, chromium, live_server, api_key, user_id):
+    def __init__(self, chromium, live_server, api_key, user_id, init_script=None):
         self.base = live_server.url
         self.query = f"?apiKey={api_key}&userId={user_id}"
         self.context = chromium.new_context()
+        if init_script:
+            self.context.add_init_script(init_script)
         self.errors = []
         self.batches = []
         self._sdk_body = None
@@ -267,3 +271,47 @@ def test_an_oversized_event_is_refused_at_capture(sdk_browser):
     )
     assert result is None
     assert sdk_events(page, "sync:error")[0]["error"] == "item_too_large"
+
+
+def test_without_web_locks_or_indexeddb_two_tabs_still_send_each_event_once(
+    chromium, live_server, ingest_key, unique_user, counts
+):
+    # A browser without the Web Locks API, and the SDK forced onto localStorage.
+    browser = SdkBrowser(
+        chromium,
+        live_server,
+        ingest_key,
+        unique_user,
+        init_script=NO_WEB_LOCKS,
+    )
+    try:
+        first = browser.open("&storage=localstorage")
+        second = browser.open("&storage=localstorage")
+        assert first.evaluate("telemetry.storage.kind") == "localstorage"
+        assert first.evaluate("navigator.locks") is None
+        for start in range(0, 200, 25):
+            capture(first if start % 50 == 0 else second, start, start + 25)
+
+        assert wait_for_server(first, counts, unique_user, 200) == (200, 200, 0)
+        assert wait_queue_empty(second) == 0
+        owner = {}
+        for batch_id, event_ids in browser.batches:
+            for event_id in event_ids:
+                assert owner.setdefault(event_id, batch_id) == batch_id
+        assert len(owner) == 200
+    finally:
+        browser.close()
+
+
+def test_retry_after_accepts_seconds_and_http_dates(sdk_browser):
+    page = sdk_browser.open()
+    seconds, date, junk = page.evaluate(
+        """() => {
+          const parse = PrepMateTelemetry.parseRetryAfter;
+          const inTwoSeconds = new Date(Date.now() + 2000).toUTCString();
+          return [parse('3'), parse(inTwoSeconds), parse('soon')];
+        }"""
+    )
+    assert seconds == 3000
+    assert 0 < date <= 2000
+    assert junk is None
