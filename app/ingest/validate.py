@@ -5,6 +5,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from marshmallow import ValidationError
 
@@ -46,6 +47,14 @@ class Envelope:
     user_id: str | None = None
     client_id: str | None = None
     sent_at: datetime | None = None
+
+    @cached_property
+    def received_iso(self):
+        return self.received_at.isoformat()
+
+    @cached_property
+    def sent_iso(self):
+        return self.sent_at.isoformat() if self.sent_at else None
 
 
 class Rejected(Exception):
@@ -115,9 +124,10 @@ def server_meta(client_ts, envelope, rules):
     """What the server adds to an item's metadata: its own clock and the corrected time."""
     timestamp, skew_ms, clamped = event_time(client_ts, envelope, rules)
     return {
-        "receivedAt": envelope.received_at.isoformat(), "timestamp": timestamp.isoformat(),
-        "sentAt": envelope.sent_at.isoformat() if envelope.sent_at else None,
-        "skewMs": skew_ms, "clamped": clamped,
+        "receivedAt": envelope.received_iso,
+        "timestamp": envelope.received_iso if timestamp is envelope.received_at
+        else timestamp.isoformat(),
+        "sentAt": envelope.sent_iso, "skewMs": skew_ms, "clamped": clamped,
     }
 
 
