@@ -32,6 +32,8 @@
   const KEEPALIVE_MAX_BYTES = 63 * 1024;
   const BACKOFF_BASE_MS = 1000;
   const BACKOFF_MAX_MS = 5 * 60 * 1000;
+  // After a 401 or 403 the queue is kept and sending pauses this long.
+  const AUTH_RETRY_MS = 5 * 60 * 1000;
   const LEASE_MS = 15000;
   const LEASE_SETTLE_MS = 50;
   const MAX_PULL_PAGES = 100;
@@ -718,7 +720,6 @@
       this._flushing = null;
       this._again = false;
       this._inFlight = new Set();
-      this._blocked = null;
       this._batchLimit = this.batchSize;
       this._listeners = [];
       this._started = false;
@@ -793,7 +794,7 @@
 
     async _flush(options) {
       await this.telemetry.persisted();
-      if (this._blocked || !isOnline()) return null;
+      if (!isOnline()) return null;
       const shared = await this.telemetry.storage.getMeta('backoff');
       if (shared && shared.until > this._notBefore) this._notBefore = shared.until;
       if (Date.now() < this._notBefore) {
@@ -806,7 +807,7 @@
     async _sendAll(options) {
       const totals = { successCount: 0, failureCount: 0, duplicates: 0, batches: 0 };
       const maxBytes = options.keepalive ? KEEPALIVE_MAX_BYTES : MAX_BATCH_BYTES;
-      while (isOnline() && !this._blocked) {
+      while (isOnline()) {
         const batch = await this._nextBatch(maxBytes);
         if (!batch) break;
         const outcome = await this._send(batch, options.keepalive);
@@ -989,9 +990,14 @@
         batchId: batch.batchId,
       };
       if (status === 401 || status === 403) {
-        // A bad key is a setup problem, not bad data: keep the queue and stop sending.
-        this._blocked = info;
-        this.telemetry.emit('sync:error', Object.assign(info, { willRetry: false, count: 0 }));
+        // A bad key is a setup problem, not bad data: keep the queue and try again much later.
+        this._notBefore = Date.now() + AUTH_RETRY_MS;
+        this._schedule(AUTH_RETRY_MS);
+        this.telemetry.emit('sync:error', Object.assign(info, {
+          count: batch.records.length,
+          willRetry: true,
+          retryInMs: AUTH_RETRY_MS,
+        }));
         return { retry: true };
       }
       if (status === 413 && batch.records.length > 1) {
@@ -1019,7 +1025,7 @@
     // The page may be gone before any promise settles, so this sends synchronously what this
     // tab captured and has not sent; the server keeps one copy per eventId whatever else arrives.
     _flushOnPageHide() {
-      if (!isOnline() || this._blocked || Date.now() < this._notBefore) return;
+      if (!isOnline() || Date.now() < this._notBefore) return;
       const records = Array.from(this.telemetry._unsent.values())
         .filter((r) => !this._inFlight.has(r.itemId))
         .sort(sendOrder);

@@ -315,3 +315,17 @@ def test_retry_after_accepts_seconds_and_http_dates(sdk_browser):
     assert seconds == 3000
     assert 0 < date <= 2000
     assert junk is None
+
+
+def test_a_refused_key_keeps_the_queue(chromium, live_server, unique_user, counts):
+    browser = SdkBrowser(chromium, live_server, "not-a-key", unique_user)
+    try:
+        page = browser.open()
+        capture(page, 0, 5)
+        page.wait_for_function("() => sdkEvents.some((e) => e.name === 'sync:error')")
+        error = sdk_events(page, "sync:error")[0]
+        assert error["status"] == 401 and error["retryInMs"] >= 60_000
+        assert page.evaluate("telemetry.queueSize()") == 5
+        assert counts.events([unique_user])[0] == 0
+    finally:
+        browser.close()

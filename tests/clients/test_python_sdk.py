@@ -1,5 +1,6 @@
 """The Python SDK against the real server: crash and restart, fork, retries, limits, exit."""
 
+import email.utils
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from prepmate_telemetry import TelemetryClient, TelemetryError, uuid7
+from prepmate_telemetry.client import parse_retry_after
 from prepmate_telemetry.queue import DiskQueue
 
 from .conftest import sdk_env
@@ -232,9 +234,23 @@ def test_a_refused_key_keeps_the_items_on_disk(make_client, counts, unique_user)
     client.capture_event("sdk_python_test", {"i": 1})
 
     assert not client.flush(timeout=2)
-    assert errors and errors[0]["status"] == 401 and errors[0]["willRetry"] is False
+    assert len(errors) == 1 and errors[0]["status"] == 401 and errors[0]["retryIn"] >= 60
     assert client.queue_size() == 1
     assert counts.events([unique_user])[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("header", "low", "high"),
+    [("3", 3, 3), ("0", 0, 0), ("soon", None, None), (None, None, None), ("http-date", 1, 2)],
+)
+def test_retry_after_accepts_seconds_and_http_dates(header, low, high):
+    if header == "http-date":
+        header = email.utils.formatdate(time.time() + 2, usegmt=True)
+    seconds = parse_retry_after(header)
+    if low is None:
+        assert seconds is None
+    else:
+        assert low <= seconds <= high
 
 
 def test_a_full_queue_drops_the_oldest_lowest_priority_items(make_client):

@@ -36,6 +36,8 @@ MAX_BATCH_ITEMS = 1000
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 60.0
 LEASE_SECONDS = 60.0
+# After a 401 or 403 the items stay on disk and sending pauses this long.
+AUTH_RETRY_SECONDS = 300.0
 MAX_PULL_PAGES = 100
 RETRYABLE_STATUSES = frozenset({408, 429})
 PRIORITIES = {"low": -1, "normal": 0, "high": 1}
@@ -176,6 +178,7 @@ class TelemetryClient:
         self._thread = None
         self._attempt = 0
         self._batch_limit = self.batch_size
+        self._paused_until = 0.0
 
     def _reset_after_fork(self) -> None:
         if self._pid == os.getpid():
@@ -412,6 +415,10 @@ class TelemetryClient:
     def _run(self) -> None:
         logger.debug("telemetry sender started (pid %s)", os.getpid())
         while not self._stop.is_set():
+            paused = self._paused_until - time.monotonic()
+            if paused > 0:
+                self._stop.wait(min(paused, self.flush_interval))
+                continue
             try:
                 sent = self._send_next()
             except Exception:
@@ -543,10 +550,14 @@ class TelemetryClient:
             self._settle(batch, data)
             return
         if error.status in (401, 403):
-            # A bad key is a setup problem, not bad data: keep the items and stop sending.
+            # A bad key is a setup problem, not bad data: keep the items and try again later.
             logger.error(
-                "telemetry key refused (%s): sending stopped, items kept on disk", error.status
+                "telemetry key refused (%s): items kept on disk, next try in %ss",
+                error.status,
+                AUTH_RETRY_SECONDS,
             )
+            self._paused_until = time.monotonic() + AUTH_RETRY_SECONDS
+            self._queue.finish(batch.batch_id, [])
             self._emit(
                 "sync:error",
                 {
@@ -555,11 +566,10 @@ class TelemetryClient:
                     "status": error.status,
                     "code": error.code,
                     "message": error.message,
-                    "willRetry": False,
+                    "willRetry": True,
+                    "retryIn": AUTH_RETRY_SECONDS,
                 },
             )
-            self._queue.release_lease(self._owner)
-            self._stop.set()
             return
         if error.status == 413 and len(batch.item_ids) > 1:
             # Too large as a whole: the same items go again in smaller batches.
