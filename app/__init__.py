@@ -44,12 +44,16 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from .api import docs, health, telemetry
+    from .console import bp as console_bp
+    from .console.metrics import bp as metrics_bp
     from .extensions import api, csrf
 
     for module in (telemetry, health):
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(console_bp)
+    app.register_blueprint(metrics_bp)
 
 
 def register_errorhandlers(app):

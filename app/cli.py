@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from werkzeug.security import generate_password_hash
 
 from .accounts.keys import KeyRequestError, authenticate, create_key, parse_scopes
+from .console.auth import ROLES, UserError, create_user
 from .extensions import store
 from .store.common import utcnow
 
@@ -64,7 +65,6 @@ def dev_credentials():
     prints the same ones.
     """
     from .console.auth import authenticate as check_login
-    from .console.auth import create_user
 
     if current_app.config["APP_ENV"] != "development":
         raise click.ClickException("dev credentials exist only with APP_ENV=development")
@@ -88,7 +88,37 @@ def dev_credentials():
     click.echo(f"Dev console login .. {DEV_USER} / {creds['password']}  (/console/login)")
 
 
+users = AppGroup("users", help="Manage console users.")
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True,
+              help="admin and operator act; viewer only looks.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input (no prompt).")
+def users_create(username, role, password_stdin):
+    """Make a console user; the password is read from stdin or prompted for."""
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        create_user(store.get(), username, role, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {role} {username}.")
+
+
+@users.command("list")
+def users_list():
+    """List console users and their roles."""
+    for doc in store.get().list_users():
+        last = doc.get("lastLoginAt")
+        click.echo(f"{doc['username']}\t{doc['role']}\t{last.isoformat() if last else 'never'}")
+
+
 def register(app):
     """Attach every command group to the app."""
-    for group in (keys, dev):
+    for group in (keys, dev, users):
         app.cli.add_command(group)

@@ -1,0 +1,134 @@
+"""Console pages: log-in, dashboard, queue, batch logs, errors, events and the audit log."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from ..store.common import QUEUE_STATES
+from . import services
+from .auth import authenticate, log_in, log_out, safe_next
+from .web import bp, render, settings, the_store
+
+BATCH_SOURCES = ("client", "scheduled", "manual")
+BATCH_STATES = ("success", "partial", "error")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The log-in form; a good password starts a fresh session."""
+    next_url = safe_next(request.values.get("next"), url_for("console.dashboard"))
+    error = None
+    if request.method == "POST":
+        user = authenticate(the_store(), request.form.get("username", "").strip(),
+                            request.form.get("password", ""))
+        if user is not None:
+            log_in(the_store(), user)
+            return redirect(next_url, 303)
+        error = "Wrong user name or password."
+    status = 401 if error else 200
+    return render_template("console/login.html", error=error, next=next_url,
+                           username=request.form.get("username", "")), status
+
+
+@bp.post("/logout")
+def logout():
+    log_out(the_store())
+    flash("You are signed out.", "info")
+    return redirect(url_for("console.login"), 303)
+
+
+@bp.get("/")
+def dashboard():
+    """Counts, sync times, scheduler state and the chart; the counters fragment for htmx."""
+    data = services.dashboard(the_store(), settings())
+    return render("console/dashboard.html", "console/partials/counters.html", d=data)
+
+
+@bp.get("/queue")
+def queue():
+    """The queue, filtered or searched, newest first, one keyset page at a time."""
+    filters = services.queue_filters(request.args)
+    query = (request.args.get("q") or "").strip()
+    rows, cursor = services.queue_list(the_store(), filters, query=query,
+                                       before=request.args.get("before"))
+    return render("console/queue.html", "console/partials/queue_results.html",
+                  rows=rows, cursor=cursor, filters=filters, query=query,
+                  args=services.filter_args(filters), states=QUEUE_STATES)
+
+
+@bp.get("/queue/<key>")
+def item(key):
+    """One queue item with its payload, attempts, last error and next retry."""
+    found = the_store().queue_item(key)
+    if found is None:
+        abort(404, description=f"No queue item {key}.")
+    return render("console/item.html", item=found)
+
+
+@bp.get("/batches")
+def batches():
+    """Batch logs of the last 24 hours, newest first."""
+    source = request.args.get("source") if request.args.get("source") in BATCH_SOURCES else None
+    status = request.args.get("status") if request.args.get("status") in BATCH_STATES else None
+    rows, cursor = services.batch_list(the_store(), source=source,
+                                       statuses=[status] if status else None,
+                                       before=request.args.get("before"))
+    return render("console/batches.html", "console/partials/batch_results.html", rows=rows,
+                  cursor=cursor, source=source, status=status, sources=BATCH_SOURCES,
+                  batch_states=BATCH_STATES,
+                  args={k: v for k, v in (("source", source), ("status", status)) if v})
+
+
+@bp.get("/batches/<key>")
+def batch(key):
+    """One batch log with each item's outcome and, for client batches, where it is now."""
+    log = the_store().batch_log(key)
+    if log is None:
+        abort(404, description=f"No batch log {key}.")
+    now = {}
+    if log.get("source") == "client":
+        now = {i["itemId"]: i for i in the_store().batch_items(log["appId"], log["batchId"])}
+    return render("console/batch.html", log=log, now=now)
+
+
+@bp.get("/errors")
+def errors():
+    """Failed and dead items (filtered) and the last day's batch errors."""
+    filters = services.queue_filters(request.args, services.ERROR_STATES)
+    rows, cursor = services.queue_list(the_store(), filters, before=request.args.get("before"))
+    batch_errors, _ = services.batch_list(the_store(), statuses=["partial", "error"])
+    return render("console/errors.html", "console/partials/error_results.html", rows=rows,
+                  cursor=cursor, filters=filters, args=services.filter_args(filters),
+                  batch_errors=batch_errors, states=services.ERROR_STATES)
+
+
+@bp.get("/errors/bulk")
+def bulk_confirm():
+    """The confirmation step of a bulk retry or discard: what matches, and how many."""
+    action = request.args.get("action")
+    if action not in ("retry", "discard"):
+        abort(400, description="Choose retry or discard.")
+    filters = services.queue_filters(request.args, services.ERROR_STATES)
+    count = the_store().count_queue(filters)
+    return render("console/bulk_confirm.html", "console/partials/bulk_confirm_panel.html",
+                  action=action, filters=filters, args=services.filter_args(filters),
+                  count=count, description=services.describe(filters))
+
+
+@bp.get("/events")
+def events():
+    """Applied events counted by app and type."""
+    rows = the_store().event_type_counts()
+    return render("console/events.html", "console/partials/event_counts.html", rows=rows,
+                  total=sum(r["count"] for r in rows))
+
+
+@bp.get("/audit")
+def audit_log():
+    """Who did what, when: newest first."""
+    try:
+        rows = the_store().list_audit(limit=services.PAGE_SIZE + 1,
+                                      before_id=request.args.get("before") or None)
+    except ValueError:
+        abort(400, description="That page cursor is not valid.")
+    rows, cursor = services.page(rows, services.PAGE_SIZE, lambda r: r["id"])
+    return render("console/audit.html", "console/partials/audit_results.html", rows=rows,
+                  cursor=cursor)

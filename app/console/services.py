@@ -1,0 +1,319 @@
+"""Console services: what the pages show and what operators do, with plain arguments."""
+
+import json
+import logging
+import threading
+import uuid
+from datetime import timedelta
+
+from ..accounts import audit
+from ..store.common import QUEUE_STATES, utcnow
+from ..sync.conflicts import get_conflict, resolve_conflict
+from ..sync.scheduling import next_run_time, scheduler_enabled
+
+log = logging.getLogger("prepmate.console")
+
+PAGE_SIZE = 50
+ERROR_STATES = ("failed", "dead")
+CHART_MINUTES = 60
+CHART_WIDTH, CHART_HEIGHT = 600, 120
+BATCH_WINDOW = timedelta(hours=24)
+
+
+# ---- filters -------------------------------------------------------------------------------
+
+def queue_filters(args, allowed_states=QUEUE_STATES):
+    """The store filters a page's query arguments (status, type, user, app) ask for."""
+    status = (args.get("status") or "").strip()
+    statuses = [status] if status in allowed_states else None
+    if allowed_states != QUEUE_STATES and statuses is None:
+        statuses = list(allowed_states)
+    filters = {"statuses": statuses}
+    for key, arg in (("itemType", "type"), ("userId", "user"), ("appId", "app")):
+        value = (args.get(arg) or "").strip()
+        if value:
+            filters[key] = value[:200]
+    return filters
+
+
+def filter_args(filters, allowed_states=QUEUE_STATES):
+    """The query arguments that reproduce `filters` (for links, redirects and forms)."""
+    args = {}
+    statuses = filters.get("statuses") or []
+    if len(statuses) == 1:
+        args["status"] = statuses[0]
+    for key, arg in (("itemType", "type"), ("userId", "user"), ("appId", "app")):
+        if filters.get(key):
+            args[arg] = filters[key]
+    return args
+
+
+def describe(filters):
+    """A short human description of a filter, for confirmations and the audit log."""
+    parts = [f"status {' or '.join(filters.get('statuses') or ERROR_STATES)}"]
+    for key, label in (("itemType", "type"), ("userId", "user"), ("appId", "app")):
+        if filters.get(key):
+            parts.append(f"{label} {filters[key]}")
+    return ", ".join(parts)
+
+
+def page(rows, limit, key):
+    """(rows of this page, cursor of the next page or None) from limit+1 fetched rows."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (key(rows[-1]) if more and rows else None)
+
+
+# ---- reads ---------------------------------------------------------------------------------
+
+def dashboard(store, settings):
+    """Counts by state, sync times, the scheduler's state and the last hour's chart."""
+    counts = store.console_queue_counts()
+    last = store.last_sync_run()
+    conflicts = store.conflict_counts()
+    return {
+        "counts": counts,
+        "total": sum(counts.values()),
+        "openConflicts": conflicts.get("open", 0),
+        "lastRun": last,
+        "nextSyncTime": next_run_time(),
+        "schedulerRunning": scheduler_enabled(),
+        "intervalMinutes": float(settings["SYNC_INTERVAL_MINUTES"]),
+        "chart": chart(store.sync_minutes(utcnow() - timedelta(minutes=CHART_MINUTES))),
+    }
+
+
+def chart(minutes, now=None):
+    """SVG geometry for items processed and failed per minute over the last hour."""
+    now = now or utcnow()
+    end = int(now.timestamp()) // 60 * 60
+    start = end - (CHART_MINUTES - 1) * 60
+    by_minute = {t: (p, f) for t, p, f in minutes}
+    peak = max([p for _t, p, _f in minutes] + [1])
+    slot = CHART_WIDTH / CHART_MINUTES
+    bars = []
+    for n in range(CHART_MINUTES):
+        t = start + n * 60
+        processed, failed = by_minute.get(t, (0, 0))
+        h_all = round(processed / peak * CHART_HEIGHT, 1)
+        h_failed = round(min(failed, processed or failed) / peak * CHART_HEIGHT, 1)
+        bars.append({"x": round(n * slot + 1, 1), "w": round(slot - 2, 1), "t": t,
+                     "processed": processed, "failed": failed,
+                     "yAll": round(CHART_HEIGHT - h_all, 1), "hAll": h_all,
+                     "yFailed": round(CHART_HEIGHT - h_failed, 1), "hFailed": h_failed})
+    return {"bars": bars, "peak": peak, "width": CHART_WIDTH, "height": CHART_HEIGHT,
+            "processed": sum(b["processed"] for b in bars),
+            "failed": sum(b["failed"] for b in bars)}
+
+
+def queue_list(store, filters, query=None, before=None):
+    """A queue page without payloads: (rows, next cursor); a search ignores the filters."""
+    if query:
+        return store.search_queue(query.strip()[:200], limit=PAGE_SIZE), None
+    rows = store.queue_page(filters, before_id=_int(before), limit=PAGE_SIZE + 1)
+    return page(rows, PAGE_SIZE, lambda r: r["id"])
+
+
+def batch_list(store, source=None, statuses=None, before=None, window=BATCH_WINDOW):
+    """Batch logs of the window (24 h by default), newest first: (rows, next cursor)."""
+    cursor = _batch_cursor(before)
+    rows = store.batch_page(utcnow() - window, source=source or None, statuses=statuses,
+                            before=cursor, limit=PAGE_SIZE + 1)
+    return page(rows, PAGE_SIZE, lambda r: f"{r['startTime'].timestamp()!r}:{r['id']}")
+
+
+def _batch_cursor(text):
+    from datetime import UTC, datetime
+
+    try:
+        at, key = (text or "").split(":")
+        return datetime.fromtimestamp(float(at), UTC), int(key)
+    except ValueError:
+        return None
+
+
+def _int(text):
+    try:
+        return int(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def conflict_list(store, status="open", before=None):
+    """Conflicts without their values, newest first: (rows, next cursor)."""
+    rows = store.conflict_page(status=status or None, before_id=_int(before),
+                               limit=PAGE_SIZE + 1)
+    return page(rows, PAGE_SIZE, lambda r: r["id"])
+
+
+def conflict_view(store, conflict_id):
+    """A conflict with one row per field: base, server and client values, what differs."""
+    conflict = get_conflict(store, None, conflict_id)
+    if conflict is None:
+        return None
+    base, server, client = (conflict.get(k) for k in ("base", "server", "client"))
+    if conflict.get("kind") == "event":
+        # An event's merge is its eventData (the sync engine keeps the rest of the client's).
+        base, server, client = None, (server or {}).get("eventData"), (client or {}).get(
+            "eventData")
+    rows = []
+    if all(isinstance(v, dict | None) for v in (base, server, client)):
+        names = []
+        for side in (base or {}, server or {}, client or {}):
+            names.extend(n for n in side if n not in names)
+        for name in names:
+            values = [(side or {}).get(name, MISSING) for side in (base, server, client)]
+            rows.append({
+                "name": name, "base": values[0], "server": values[1], "client": values[2],
+                "differs": values[1] != values[2],
+                "serverChanged": values[1] != values[0], "clientChanged": values[2] != values[0],
+            })
+    return {"conflict": conflict, "rows": rows, "perField": bool(rows), "server": server}
+
+
+class _Missing:
+    """A field absent from one side."""
+
+    def __repr__(self):
+        return "(absent)"
+
+
+MISSING = _Missing()
+
+
+def merged_from_choices(view, choices):
+    """The merged value built from per-field choices {field: "server"|"client"}.
+
+    A field left unchosen takes the side that changed it (the server when both did).
+    """
+    merged = {}
+    for row in view["rows"]:
+        side = choices.get(row["name"])
+        if side not in ("server", "client"):
+            side = "client" if row["clientChanged"] and not row["serverChanged"] else "server"
+        value = row[side]
+        if value is not MISSING:
+            merged[row["name"]] = value
+    return merged
+
+
+def suggested_merge(view):
+    """The merge shown in the editor: one-sided changes taken, the server's where both changed."""
+    return merged_from_choices(view, {}) if view["perField"] else view["server"]
+
+
+class MergeInvalid(ValueError):
+    """An edited merge that cannot apply; the message says why."""
+
+
+def parse_merge(text):
+    """The JSON object an operator typed, or MergeInvalid."""
+    try:
+        value = json.loads(text or "")
+    except ValueError as exc:
+        raise MergeInvalid(f"That is not valid JSON: {exc}.") from None
+    if not isinstance(value, dict):
+        raise MergeInvalid("The merge must be a JSON object.")
+    return value
+
+
+def resolve(store, settings, conflict_id, resolution, actor, data=None):
+    """Resolve a conflict (the sync engine applies and audits it); ConflictError when refused."""
+    return resolve_conflict(store, settings, None, conflict_id, resolution, data=data,
+                            actor=actor)
+
+
+
+# ---- actions -------------------------------------------------------------------------------
+
+def retry_item(store, item, actor):
+    """Put one failed or dead item back to pending; True when it was."""
+    done = store.retry_queue_items(utcnow(), ids=[item["id"]]) == 1
+    if done:
+        audit.record(store, actor, "queue.retry", f"item:{item['itemId']}",
+                     appId=item["appId"], previousStatus=item["status"])
+    return done
+
+
+def discard_item(store, item, actor):
+    """Delete one failed or dead item from the queue; True when it was."""
+    done = store.discard_queue_items(ids=[item["id"]]) == 1
+    if done:
+        audit.record(store, actor, "queue.discard", f"item:{item['itemId']}",
+                     appId=item["appId"], previousStatus=item["status"],
+                     lastError=item.get("lastError"))
+    return done
+
+
+def bulk(store, action, filters, actor, expected=None):
+    """Retry or discard every failed/dead item matching the filters; returns how many."""
+    if action == "retry":
+        count = store.retry_queue_items(utcnow(), filters=filters)
+    else:
+        count = store.discard_queue_items(filters=filters)
+    audit.record(store, actor, f"queue.bulk_{action}", describe(filters), count=count,
+                 confirmedCount=expected)
+    return count
+
+
+# ---- sync now ------------------------------------------------------------------------------
+
+class SyncRuns:
+    """Sync runs started from the console in this process, followed by token."""
+
+    KEEP = 20
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._runs = {}
+
+    def start(self, app, run, on_done):
+        """Run `run(app)` in a thread, then `on_done(summary)`; returns the token to follow."""
+        token = uuid.uuid4().hex
+        with self._lock:
+            self._runs[token] = {"state": "running", "startedAt": utcnow(), "summary": None}
+            for old in list(self._runs)[:-self.KEEP]:
+                del self._runs[old]
+        thread = threading.Thread(target=self._run, args=(app, token, run, on_done),
+                                  daemon=True, name=f"console-sync-{token[:8]}")
+        thread.start()
+        return token
+
+    def _run(self, app, token, run, on_done):
+        with app.app_context():
+            state, summary = "error", None
+            try:
+                logs = run(app)
+                state, summary = ("busy", None) if logs is None else ("done", summarize(logs))
+                if summary is not None:
+                    on_done(summary)
+            except Exception:
+                log.exception("console sync failed")
+        with self._lock:
+            self._runs[token].update(state=state, summary=summary)
+
+    def get(self, token):
+        """The run's state {state, startedAt, summary}, or None when unknown here."""
+        with self._lock:
+            run = self._runs.get(token)
+            return dict(run) if run else None
+
+
+sync_runs = SyncRuns()
+
+
+def summarize(logs):
+    """One summary of the batch logs a sync run wrote."""
+    logs = list(logs or [])
+    keys = ("itemCount", "successCount", "failureCount", "conflictCount", "duplicateCount")
+    summary = {k: sum(int(log_.get(k) or 0) for log_ in logs) for k in keys}
+    starts = [log_["startTime"] for log_ in logs if log_.get("startTime")]
+    ends = [log_["endTime"] for log_ in logs if log_.get("endTime")]
+    summary["seconds"] = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+    summary["batches"] = len(logs)
+    return summary
+
+
+def record_sync(store, actor, summary):
+    """Audit a console sync."""
+    audit.record(store, actor, "sync.run", "sync", **(summary or {}))
