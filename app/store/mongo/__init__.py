@@ -1,9 +1,10 @@
 """The MongoDB store (production): flask-pymongo, unique indexes, configurable write concern."""
 
 from .accounts import MongoAccounts
+from .console import MongoConsole
 from .core import MongoCore
 from .ingest import MongoIngest
 
 
-class MongoStore(MongoIngest, MongoAccounts, MongoCore):
+class MongoStore(MongoIngest, MongoAccounts, MongoConsole, MongoCore):
     """Every store operation, on one MongoDB database."""

@@ -1,0 +1,212 @@
+"""MongoDB adapter: the console's read side (counts, keyset pages, search) and its actions."""
+
+import heapq
+from datetime import UTC
+
+from pymongo import ASCENDING, DESCENDING
+
+from ..common import QUEUE_STATES
+from .core import object_id, to_doc
+from .ingest import QUEUE_LIST_PROJECTION
+
+ACTIONABLE_STATES = ("failed", "dead")
+BATCH_LIST_PROJECTION = {"results": 0}
+CONFLICT_LIST_PROJECTION = {"base": 0, "server": 0, "client": 0}
+
+
+def _match(filters):
+    query = {}
+    for key in ("appId", "itemType", "userId"):
+        if filters.get(key):
+            query[key] = filters[key]
+    return query
+
+
+def _with_error_count(doc):
+    doc = to_doc(doc)
+    doc["errorCount"] = len(doc.pop("errors", None) or [])
+    return doc
+
+
+class MongoConsole:
+    """What the operator console reads and changes (see the SQLite adapter for the contract)."""
+
+    INDEXES = ({
+        # Per-state counts and pages; look-ups by id use the per-app indexes with every appId.
+        "sync_queue": [([("status", ASCENDING), ("_id", DESCENDING)], {})],
+        "batch_logs": [([("status", ASCENDING), ("startTime", DESCENDING)], {})],
+    },)
+
+    def queue_app_ids(self):
+        """The apps that have queue items."""
+        with self._errors():
+            return sorted(self.db.sync_queue.distinct("appId"))
+
+    def console_queue_counts(self):
+        """Queue items by state, one indexed count each."""
+        with self._errors():
+            return {state: self.db.sync_queue.count_documents({"status": state})
+                    for state in QUEUE_STATES}
+
+    def _queue_find(self, query, before_id, limit):
+        if before_id is not None:
+            oid = object_id(before_id)
+            if oid is None:
+                return []
+            query = dict(query, _id={"$lt": oid})
+        cursor = self.db.sync_queue.find(query, QUEUE_LIST_PROJECTION).sort(
+            "_id", DESCENDING).limit(limit)
+        return [to_doc(d) for d in cursor]
+
+    def queue_page(self, filters, before_id=None, limit=50):
+        """Queue items (no payloads) matching the filters, newest first, ids below `before_id`."""
+        statuses = filters.get("statuses") or [None]
+        with self._errors():
+            pages = []
+            for status in statuses:
+                query = _match(filters)
+                if status is not None:
+                    query["status"] = status
+                pages.append(self._queue_find(query, before_id, limit))
+        if len(pages) == 1:
+            return pages[0]
+        return list(heapq.merge(*pages, key=lambda r: object_id(r["id"]), reverse=True))[:limit]
+
+    def count_queue(self, filters):
+        """How many queue items match the filters."""
+        query = _match(filters)
+        if filters.get("statuses"):
+            query["status"] = {"$in": list(filters["statuses"])}
+        with self._errors():
+            return self.db.sync_queue.count_documents(query)
+
+    def search_queue(self, term, limit=50):
+        """Items whose itemId (eventId for events), batchId or userId is `term`, newest first."""
+        apps = self.queue_app_ids()
+        with self._errors():
+            found = {}
+            for column in ("itemId", "batchId", "userId"):
+                for row in self._queue_find({"appId": {"$in": apps}, column: term}, None, limit):
+                    found.setdefault(row["id"], row)
+        return sorted(found.values(), key=lambda r: object_id(r["id"]), reverse=True)[:limit]
+
+    def queue_item(self, key):
+        """One queue item with its payload by its store id, or None."""
+        oid = object_id(key)
+        if oid is None:
+            return None
+        with self._errors():
+            return to_doc(self.db.sync_queue.find_one({"_id": oid}))
+
+    def _actionable(self, ids, filters):
+        states = [s for s in (filters or {}).get("statuses") or ACTIONABLE_STATES
+                  if s in ACTIONABLE_STATES]
+        query = {"status": {"$in": states}}
+        if ids is not None:
+            query["_id"] = {"$in": [oid for oid in map(object_id, ids) if oid is not None]}
+        else:
+            query.update(_match(filters or {}))
+        return query
+
+    def retry_queue_items(self, now, ids=None, filters=None):
+        """Put failed/dead items back to pending, due now, with fresh attempts; returns how many."""
+        if ids is not None and not ids:
+            return 0
+        with self._errors():
+            return self.db.sync_queue.update_many(self._actionable(ids, filters), {"$set": {
+                "status": "pending", "attempts": 0, "nextAttemptAt": now, "leaseUntil": None,
+                "updatedAt": now}}).modified_count
+
+    def discard_queue_items(self, ids=None, filters=None):
+        """Delete failed/dead items from the queue; returns how many."""
+        if ids is not None and not ids:
+            return 0
+        with self._errors():
+            return self.db.sync_queue.delete_many(self._actionable(ids, filters)).deleted_count
+
+    def batch_page(self, since, source=None, statuses=None, before=None, limit=50):
+        """Batch logs (no per-item results) started since `since`, newest first."""
+        query = {"startTime": {"$gte": since}}
+        if source:
+            query["source"] = source
+        if statuses:
+            query["status"] = {"$in": list(statuses)}
+        if before is not None:
+            at, key = before
+            oid = object_id(key)
+            query["$or"] = [{"startTime": {"$lt": at}}, {"startTime": at, "_id": {"$lt": oid}}]
+        with self._errors():
+            cursor = self.db.batch_logs.find(query, BATCH_LIST_PROJECTION).sort(
+                [("startTime", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+            return [_with_error_count(d) for d in cursor]
+
+    def batch_log(self, key):
+        """One batch log with its per-item results by its store id, or None."""
+        oid = object_id(key)
+        if oid is None:
+            return None
+        with self._errors():
+            return to_doc(self.db.batch_logs.find_one({"_id": oid}))
+
+    def sync_minutes(self, since):
+        """Per minute since `since`: items processed and failed by sync runs."""
+        with self._errors():
+            docs = self.db.batch_logs.find(
+                {"source": {"$in": ["scheduled", "manual"]}, "startTime": {"$gte": since}},
+                {"startTime": 1, "itemCount": 1, "failureCount": 1})
+            minutes = {}
+            for doc in docs:
+                start = doc["startTime"]
+                if start.tzinfo is None:
+                    start = start.replace(tzinfo=UTC)
+                minute = int(start.timestamp()) // 60 * 60
+                processed, failed = minutes.get(minute, (0, 0))
+                minutes[minute] = (processed + (doc.get("itemCount") or 0),
+                                   failed + (doc.get("failureCount") or 0))
+        return [(m, p, f) for m, (p, f) in sorted(minutes.items())]
+
+    def sync_run_totals(self):
+        """Sync runs: how many, and their summed duration in seconds."""
+        with self._errors():
+            docs = self.db.batch_logs.find({"source": {"$in": ["scheduled", "manual"]}},
+                                           {"startTime": 1, "endTime": 1})
+            runs, seconds = 0, 0.0
+            for doc in docs:
+                runs += 1
+                if doc.get("endTime") and doc.get("startTime"):
+                    seconds += (_aware(doc["endTime"]) - _aware(doc["startTime"])).total_seconds()
+        return {"runs": runs, "seconds": seconds}
+
+    def event_type_counts(self):
+        """Applied events by app and type, most frequent first."""
+        with self._errors():
+            rows = self.db.telemetry.aggregate([
+                {"$group": {"_id": {"appId": "$appId", "eventType": "$eventType"},
+                            "count": {"$sum": 1}}}])
+            rows = [{"appId": r["_id"]["appId"], "eventType": r["_id"]["eventType"],
+                     "count": r["count"]} for r in rows]
+        return sorted(rows, key=lambda r: (-r["count"], r["appId"], r["eventType"]))
+
+    def conflict_counts(self):
+        """Conflicts by status."""
+        with self._errors():
+            rows = self.db.conflicts.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+            return {r["_id"]: r["n"] for r in rows}
+
+    def conflict_page(self, status=None, before_id=None, limit=50):
+        """Conflicts (without their values), newest first, ids below `before_id`."""
+        query = {"status": status} if status else {}
+        if before_id is not None:
+            oid = object_id(before_id)
+            if oid is None:
+                return []
+            query["_id"] = {"$lt": oid}
+        with self._errors():
+            cursor = self.db.conflicts.find(query, CONFLICT_LIST_PROJECTION).sort(
+                "_id", DESCENDING).limit(limit)
+            return [to_doc(d) for d in cursor]
+
+
+def _aware(value):
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
