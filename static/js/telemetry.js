@@ -688,6 +688,13 @@
       this.emit('queue:added', { count: records.length });
     }
 
+    _forgetSentElsewhere(queuedIds) {
+      const pending = new Set(this._pending.map((r) => r.itemId));
+      for (const id of Array.from(this._unsent.keys())) {
+        if (!queuedIds.has(id) && !pending.has(id)) this._unsent.delete(id);
+      }
+    }
+
     _acknowledged(itemIds) {
       for (const id of itemIds) this._unsent.delete(id);
     }
@@ -801,7 +808,13 @@
         this._schedule(0);
         return null;
       }
-      return withSenderLock(this.lockName, this.owner, () => this._sendAll(options));
+      const result = await withSenderLock(this.lockName, this.owner, () => this._sendAll(options));
+      if (result === null) {
+        // Another tab sends; forget what it already delivered so page hide does not resend it.
+        const queued = await this.telemetry.storage.all();
+        this.telemetry._forgetSentElsewhere(new Set(queued.map((r) => r.itemId)));
+      }
+      return result;
     }
 
     async _sendAll(options) {
