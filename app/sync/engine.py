@@ -329,41 +329,49 @@ def apply_items(store, config, items, now):
 
 
 class EventWriter:
-    """Events of a batch: deduplicated against telemetry in one look-up, inserted in one go."""
+    """Events of a batch: deduplicated against telemetry in one look-up, inserted in one go.
+
+    Claimed events carry their eventId and payloadHash but not always their payload (SQLite
+    builds telemetry rows from the stored items); the rare event conflict reads both payloads.
+    """
 
     def __init__(self, store, items, now):
         self.store = store
         self.now = now
         wanted = defaultdict(list)
         for item in items:
-            event_id = item["itemData"].get("eventId")
-            if item["itemType"] == "event" and event_id is not None:
-                wanted[item["appId"]].append(event_id)
+            if item["itemType"] == "event" and item.get("eventId") is not None:
+                wanted[item["appId"]].append(item["eventId"])
         self.known = {}
         for app_id, event_ids in wanted.items():
             for event_id, payload_hash in store.event_hashes(app_id, event_ids).items():
                 self.known[(app_id, event_id)] = payload_hash
-        self.pending = {}
+        self.pending = []
+        self.conflicts = []
 
     def apply(self, item, outcome):
-        if item["itemData"].get("eventId") is None:
+        if item.get("eventId") is None:
             raise PermanentError("an event item needs an eventId")
-        key = (item["appId"], item["itemData"]["eventId"])
+        key = (item["appId"], item["eventId"])
         stored_hash = self.known.get(key)
         if stored_hash is None:
-            self.pending[key] = telemetry_document(item, self.now)
+            self.pending.append(item)
             self.known[key] = item["payloadHash"]
             outcome.applied(item)
         elif stored_hash == item["payloadHash"]:
             outcome.duplicate(item)
         else:
-            stored = self.pending.get(key) or self.store.get_event(*key)
-            self.store.add_conflict(event_conflict(item, stored, self.now))
+            self.conflicts.append(item)
             outcome.conflict(item, f"eventId {key[1]} was already stored with another payload")
 
     def flush(self):
+        """Insert the batch's new events, then open a conflict for each clashing payload."""
         if self.pending:
-            self.store.insert_events(list(self.pending.values()))
+            self.store.insert_events(self.pending, self.now, telemetry_document)
+        for item in self.conflicts:
+            stored = self.store.get_event(item["appId"], item["eventId"])
+            full = self.store.get_queue_item(item["appId"], item["itemId"])
+            self.store.add_conflict(event_conflict(full, stored, self.now))
 
 
 def _server_clock(store, record):

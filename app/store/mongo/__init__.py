@@ -4,7 +4,8 @@ from .accounts import MongoAccounts
 from .console import MongoConsole
 from .core import MongoCore
 from .ingest import MongoIngest
+from .sync import MongoSync
 
 
-class MongoStore(MongoIngest, MongoAccounts, MongoConsole, MongoCore):
+class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoCore):
     """Every store operation, on one MongoDB database."""

@@ -18,38 +18,59 @@ CLAIMABLE = (
     "CASE status WHEN 'processing' THEN leaseUntil < :now ELSE nextAttemptAt <= :now END"
 )
 CLAIM_COLUMNS = (
-    "id", "appId", "itemId", "userId", "itemType", "itemData", "meta", "priority",
-    "conflictResolution", "attempts", "batchId", "createdAt", "payloadHash", "clientId", "seq",
-    "recordId", "conflictOf",
+    "id", "appId", "itemId", "userId", "itemType", "priority", "conflictResolution", "batchId",
+    "createdAt", "payloadHash", "clientId", "seq", "recordId", "conflictOf", "attempts",
+    "eventId", "itemData", "meta",
 )
 # The partial index walks open items in claim order, so a claim reads about `limit` rows however
-# long the queue is (done items leave the index).
+# long the queue is (done items leave the index). Events come back without their payload (the
+# telemetry insert reads it in SQL); records, rare and worked on one by one, come with theirs.
 CLAIM_SQL = (
-    "UPDATE sync_queue SET status = 'processing', leaseUntil = :lease, updatedAt = :now, "
-    "attempts = attempts + 1 WHERE id IN ("
-    f"SELECT id FROM sync_queue INDEXED BY sync_queue_open WHERE {CLAIMABLE} "
-    "ORDER BY priority DESC, id LIMIT :limit) "
-    f"RETURNING {', '.join(CLAIM_COLUMNS)}"
+    "SELECT " + ", ".join(CLAIM_COLUMNS[:-4])
+    + ", attempts + 1, CASE itemType WHEN 'event' THEN json_extract(itemData, '$.eventId') END, "
+    "CASE itemType WHEN 'event' THEN NULL ELSE itemData END, "
+    "CASE itemType WHEN 'event' THEN NULL ELSE meta END "
+    f"FROM sync_queue INDEXED BY sync_queue_open WHERE {CLAIMABLE} "
+    "ORDER BY priority DESC, id LIMIT :limit"
+)
+DONE_SQL = (
+    "UPDATE sync_queue SET status = 'done', attempts = attempts + 1, lastError = NULL, "
+    "leaseUntil = NULL, nextAttemptAt = NULL, updatedAt = ? "
+    "WHERE id IN (SELECT value FROM json_each(?))"
 )
 FINISH_SQL = (
     "UPDATE sync_queue SET status = ?, attempts = ?, nextAttemptAt = ?, lastError = ?, "
     "leaseUntil = NULL, updatedAt = ? WHERE id = ?"
 )
-TELEMETRY_COLUMNS = (
-    "appId", "eventId", "userId", "eventType", "eventData", "status", "metadata", "payloadHash",
-    "timestamp", "createdAt",
-)
-TELEMETRY_INSERT_SQL = (
-    f"INSERT INTO telemetry ({', '.join(TELEMETRY_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(TELEMETRY_COLUMNS))}) ON CONFLICT (appId, eventId) DO NOTHING"
-)
+# The telemetry event a queue item becomes, built in SQL from the stored item so a batch of
+# events never passes through Python's JSON codec: the same document as the sync engine's
+# telemetry_document (tests/store/test_sync_contract.py checks that they agree).
+EVENTS_FROM_QUEUE_SQL = """
+INSERT INTO telemetry (appId, eventId, userId, eventType, eventData, status, metadata,
+                       payloadHash, timestamp, createdAt)
+SELECT appId, json_extract(itemData, '$.eventId'), userId, json_extract(itemData, '$.eventType'),
+       json_extract(itemData, '$.eventData'), 'applied',
+       json_set(COALESCE(json_extract(itemData, '$.metadata'), '{}'),
+                '$.serverTimestamp', json_extract(meta, '$.timestamp'),
+                '$.receivedAt', json_extract(meta, '$.receivedAt'),
+                '$.sentAt', json_extract(meta, '$.sentAt'),
+                '$.skewMs', json_extract(meta, '$.skewMs'),
+                '$.clamped', json(CASE WHEN json_extract(meta, '$.clamped') THEN 'true'
+                                       ELSE 'false' END)),
+       payloadHash,
+       COALESCE((julianday(json_extract(meta, '$.timestamp')) - 2440587.5) * 86400.0, createdAt),
+       ?
+FROM sync_queue WHERE id IN (SELECT value FROM json_each(?))
+ON CONFLICT (appId, eventId) DO NOTHING
+"""
 ID_CHUNK = 500
 
 
 def _claimed(row):
     item = dict(zip(CLAIM_COLUMNS, row, strict=True))
-    item["itemData"] = json.loads(item["itemData"])
-    item["meta"] = json.loads(item["meta"]) if item["meta"] else {}
+    if item["itemData"] is not None:
+        item["itemData"] = json.loads(item["itemData"])
+        item["meta"] = json.loads(item["meta"]) if item["meta"] else {}
     item["createdAt"] = from_epoch(item["createdAt"])
     return item
 
@@ -70,7 +91,6 @@ CREATE INDEX IF NOT EXISTS sync_queue_open ON sync_queue (priority DESC, id)
 CREATE INDEX IF NOT EXISTS records_app_changes ON records (appId, changeSeq);
 CREATE INDEX IF NOT EXISTS record_versions_item ON record_versions (appId, itemId);
 CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id);
-CREATE INDEX IF NOT EXISTS telemetry_app_time ON telemetry (appId, timestamp);
 """,)
 
     @contextmanager
@@ -100,27 +120,32 @@ CREATE INDEX IF NOT EXISTS telemetry_app_time ON telemetry (appId, timestamp);
     # Claims and item outcomes.
 
     def claim_items(self, now, lease_until, limit):
-        """Claim up to `limit` due items (priority high to low, then arrival) under a lease."""
+        """Claim up to `limit` due items (priority high to low, then arrival) for this unit.
+
+        Inside sync_unit() the transaction's write lock is the claim: no other process can take
+        these items before the unit commits their outcomes, and a killed process's unit rolls
+        back, leaving them due. So SQLite never shows them `processing` and never needs
+        `lease_until`; items another adapter left processing are claimed once their lease ends.
+        Each item's `attempts` counts this attempt.
+        """
         with self._errors():
-            cur = self.connection().execute(
-                CLAIM_SQL, {"now": to_epoch(now), "lease": to_epoch(lease_until), "limit": limit})
+            cur = self.connection().execute(CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
             cur.row_factory = None
-            items = [_claimed(row) for row in cur]
-        items.sort(key=lambda i: (-i["priority"], i["id"]))
-        return items
+            return [_claimed(row) for row in cur]
 
     def finish_items(self, updates, now):
         """Write claimed items' outcomes (id, status, attempts, nextAttemptAt, lastError)."""
         stamp = to_epoch(now)
+        done = [u["id"] for u in updates if u["status"] == "done"]
+        others = [u for u in updates if u["status"] != "done"]
         with self._errors():
-            self.connection().executemany(FINISH_SQL, [
-                (u["status"], u["attempts"], to_epoch(u.get("nextAttemptAt")), u.get("lastError"),
-                 stamp, u["id"]) for u in updates])
-
-    def retry_items(self, updates, now):
-        """Outcomes for items a failed unit left unapplied, in a transaction of their own."""
-        with self.transaction():
-            self.finish_items(updates, now)
+            conn = self.connection()
+            if done:
+                conn.execute(DONE_SQL, (stamp, json.dumps(done)))
+            if others:
+                conn.executemany(FINISH_SQL, [
+                    (u["status"], u["attempts"], to_epoch(u.get("nextAttemptAt")),
+                     u.get("lastError"), stamp, u["id"]) for u in others])
 
     def set_item_status(self, app_id, item_id, status, now, last_error=None):
         """Set one queue item's status (a resolved conflict's item becomes done)."""
@@ -150,13 +175,15 @@ CREATE INDEX IF NOT EXISTS telemetry_app_time ON telemetry (appId, timestamp);
                 found.update(cur)
         return found
 
-    def insert_events(self, docs):
-        """Insert telemetry documents; one whose (appId, eventId) exists is left alone."""
+    def insert_events(self, items, now, make_document=None):
+        """Store claimed event items as telemetry; an (appId, eventId) already there is kept.
+
+        The rows are built in SQL from the stored items (EVENTS_FROM_QUEUE_SQL), the same
+        documents `make_document` makes in Python on MongoDB.
+        """
         with self._errors():
-            self.connection().executemany(TELEMETRY_INSERT_SQL, [
-                (d["appId"], d["eventId"], d.get("userId"), d["eventType"], dumps(d["eventData"]),
-                 d.get("status", "applied"), dumps(d.get("metadata")), d.get("payloadHash"),
-                 to_epoch(d.get("timestamp")), to_epoch(d["createdAt"])) for d in docs])
+            self.connection().execute(EVENTS_FROM_QUEUE_SQL,
+                                      (to_epoch(now), json.dumps([i["id"] for i in items])))
 
     def get_event(self, app_id, event_id):
         """The stored telemetry event, or None."""
