@@ -43,12 +43,12 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from .api import docs, health, telemetry
+    from .api import docs, health, sync, telemetry
     from .console import bp as console_bp
     from .console.metrics import bp as metrics_bp
     from .extensions import api, csrf
 
-    for module in (telemetry, health):
+    for module in (telemetry, sync, health):
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)
     app.register_blueprint(docs.bp)

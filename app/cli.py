@@ -14,6 +14,7 @@ from .accounts.keys import KeyRequestError, authenticate, create_key, parse_scop
 from .console.auth import ROLES, UserError, create_user
 from .extensions import store
 from .store.common import utcnow
+from .sync.commands import queue, sync
 
 keys = AppGroup("keys", help="Manage API keys.")
 
@@ -120,5 +121,5 @@ def users_list():
 
 def register(app):
     """Attach every command group to the app."""
-    for group in (keys, dev, users):
+    for group in (keys, dev, users, sync, queue):
         app.cli.add_command(group)

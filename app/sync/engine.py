@@ -437,3 +437,19 @@ def apply_record(store, config, item, now, outcome):
                            {"appId": key[0], "kind": "record", "itemId": item["itemId"],
                             "recordType": key[1], "recordId": key[2],
                             "resolution": strategy_choice, "version": version}))
+
+
+def summarize_run(logs, app_id=None):
+    """A run's totals over its batch logs; with `app_id`, only that app's errors are listed."""
+    totals = {key: sum(log[key] for log in logs) for key in (
+        "itemCount", "successCount", "failureCount", "duplicateCount", "conflictCount")}
+    failures, items = totals["failureCount"], totals["itemCount"]
+    status = "success" if not failures else ("error" if failures == items else "partial")
+    errors = [error for log in logs for error in log.get("errors") or []
+              if app_id is None or error.get("appId") == app_id]
+    return dict(totals, status=status,
+                startTime=logs[0]["startTime"] if logs else None,
+                endTime=logs[-1]["endTime"] if logs else None,
+                batches=[{k: v for k, v in log.items() if k not in ("results", "errors")}
+                         for log in logs],
+                errors=errors)
