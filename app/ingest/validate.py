@@ -10,11 +10,14 @@ from functools import cached_property
 from marshmallow import ValidationError
 
 from ..schemas.events import ANY_EVENT_DATA, EVENT_DATA_SCHEMAS
+from ..schemas.fastload import FastLoader
 from ..schemas.telemetry import EventItemSchema, RecordItemSchema
 from ..store.common import EncodedJson, uuid7
 
-EVENT_ITEM = EventItemSchema()
-RECORD_ITEM = RecordItemSchema()
+EVENT_ITEM = FastLoader(EventItemSchema())
+RECORD_ITEM = FastLoader(RecordItemSchema())
+EVENT_DATA = {event_type: FastLoader(schema) for event_type, schema in EVENT_DATA_SCHEMAS.items()}
+ANY_DATA = FastLoader(ANY_EVENT_DATA)
 # Derived eventIds (an item without one) are UUIDv5 names under this namespace.
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d8c2e-3b7a-4f5e-9c1d-2a8b7e6f5d4c")
 MAX_NESTING = 32
@@ -141,11 +144,11 @@ def payload_hash(user_id, item_type, text):
                            digest_size=16).hexdigest()
 
 
-def load(schema, raw):
+def load(loader, raw):
     if not isinstance(raw, dict):
         raise Rejected({"_item": ["Each item must be a JSON object."]})
     try:
-        return schema.load(raw)
+        return loader(raw)
     except ValidationError as exc:
         raise Rejected(exc.messages) from None
 
@@ -178,18 +181,18 @@ def event_document(raw, index, envelope, rules):
     loaded.setdefault("eventData", {})
     loaded.setdefault("metadata", {})
     event_type = loaded["eventType"]
-    schema = EVENT_DATA_SCHEMAS.get(event_type)
-    if schema is None:
+    data_loader = EVENT_DATA.get(event_type)
+    if data_loader is None:
         if rules.strict_event_types:
             raise Rejected({"eventType": [
                 f"Unknown event type {event_type!r} (STRICT_EVENT_TYPES is on)."]})
-        schema = ANY_EVENT_DATA
+        data_loader = ANY_DATA
     problems = bad_keys(loaded["eventData"], "eventData", {})
     bad_keys(loaded["metadata"], "metadata", problems)
     if problems:
         raise Rejected(problems)
     try:
-        event_data = schema.load(loaded["eventData"])
+        event_data = data_loader(loaded["eventData"])
     except ValidationError as exc:
         raise Rejected({"eventData": exc.messages}) from None
     metadata = loaded["metadata"]

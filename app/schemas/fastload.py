@@ -1,0 +1,139 @@
+"""A fast path for loading marshmallow schemas on the ingest hot path.
+
+Ingest validates every item of every batch, and marshmallow's per-field machinery costs more
+than everything else a batch does. `FastLoader` reads a schema's own fields and validators once
+and loads the common, well-formed case directly: exact JSON types only (str for String, int for
+Integer, int or float for Float, bool for Boolean, dict for Dict), the fields' own validators,
+the schema's unknown-field policy. Whenever anything is out of the ordinary — a missing required
+field, a value needing conversion, a failing validator, an unsupported field — it declines
+(returns None) and the caller loads with marshmallow, which has the last word and writes the
+error messages. tests/schemas/test_fastload.py checks that both always agree.
+"""
+
+import math
+
+from marshmallow import EXCLUDE, INCLUDE, RAISE, ValidationError, fields, missing
+
+from .telemetry import ID_RE, Identifier
+
+DECLINE = object()
+
+
+def _string(value):
+    return value if type(value) is str else DECLINE
+
+
+def _integer(value):
+    return value if type(value) is int else DECLINE
+
+
+def _float(value, allow_nan):
+    kind = type(value)
+    if kind is not float and kind is not int:
+        return DECLINE
+    try:
+        number = float(value)
+    except OverflowError:
+        return DECLINE
+    if not allow_nan and not math.isfinite(number):
+        return DECLINE
+    return number
+
+
+def _boolean(value):
+    return value if type(value) is bool else DECLINE
+
+
+def _mapping(value):
+    return dict(value) if type(value) is dict else DECLINE
+
+
+def _identifier(value):
+    return value if type(value) is str and ID_RE.match(value) is not None else DECLINE
+
+
+def _raw(value):
+    return value
+
+
+def _converter(field):
+    """The fast conversion of a field, or None when the field is not one the fast path knows."""
+    kind = type(field)
+    if kind is Identifier:
+        return _identifier
+    if kind is fields.String:
+        return _string
+    if kind is fields.Integer:
+        return _integer
+    if kind is fields.Float:
+        allow_nan = bool(field.allow_nan)
+        return lambda value: _float(value, allow_nan)
+    if kind is fields.Boolean:
+        return _boolean
+    if kind is fields.Dict and field.key_field is None and field.value_field is None:
+        return _mapping
+    if kind is fields.Raw:
+        return _raw
+    return None
+
+
+class FastLoader:
+    """Loads a schema's well-formed inputs without marshmallow's machinery, or declines."""
+
+    def __init__(self, schema):
+        self.schema = schema
+        self.unknown = schema.unknown
+        self.plan = self._plan(schema)
+        self.known = frozenset(key for key, *_ in self.plan or ())
+
+    @staticmethod
+    def _plan(schema):
+        if any(schema._hooks.values()) or schema.unknown not in (RAISE, INCLUDE, EXCLUDE):
+            # Hooks and schema validators run only in marshmallow: never skip them.
+            return None
+        plan = []
+        for name, field in schema.load_fields.items():
+            convert = _converter(field)
+            if convert is None or field.allow_none:
+                return None
+            key = field.data_key if field.data_key is not None else name
+            plan.append((key, field.attribute or name, convert, tuple(field.validators),
+                         field.required, field.load_default))
+        return plan
+
+    def load(self, data):
+        """The loaded data, exactly as `schema.load(data)` would return it, or None."""
+        if self.plan is None or type(data) is not dict:
+            return None
+        out = {}
+        for key, attr, convert, validators, required, default in self.plan:
+            value = data.get(key, missing)
+            if value is missing:
+                if required:
+                    return None
+                if default is not missing:
+                    out[attr] = default() if callable(default) else default
+                continue
+            value = convert(value)
+            if value is DECLINE:
+                return None
+            for validator in validators:
+                try:
+                    if validator(value) is False:
+                        return None
+                except ValidationError:
+                    return None
+            out[attr] = value
+        if not self.known.issuperset(data):
+            if self.unknown == RAISE:
+                return None
+            if self.unknown == INCLUDE:
+                for key, value in data.items():
+                    if key not in self.known:
+                        out[key] = value
+        return out
+
+    def __call__(self, data):
+        """Load `data`: the fast path when it can, marshmallow otherwise (which may raise)."""
+        loaded = self.load(data)
+        return loaded if loaded is not None else self.schema.load(data)
