@@ -3,6 +3,7 @@
 import json
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import click
@@ -101,7 +102,7 @@ users = AppGroup("users", help="Manage console users.")
 def users_create(username, role, password_stdin):
     """Make a console user; the password is read from stdin or prompted for."""
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:

@@ -36,9 +36,11 @@ class Console:
         self.token = None
 
     def login(self, username, password=PASSWORD):
+        response = self.client.post("/console/login", data={
+            "username": username, "password": password, "csrf_token": csrf_token(self.client)})
+        # Signing in starts a new session, and with it a new CSRF token.
         self.token = csrf_token(self.client)
-        return self.client.post("/console/login", data={
-            "username": username, "password": password, "csrf_token": self.token})
+        return response
 
     def get(self, url, **kwargs):
         return self.client.get(url, **kwargs)
@@ -87,3 +89,9 @@ def set_status(store, item_id, status, error="the store timed out"):
     with store.transaction() as conn:
         conn.execute("UPDATE sync_queue SET status = ?, lastError = ?, attempts = 3 "
                      "WHERE itemId = ?", (status, error, item_id))
+
+
+def record(record_id, base_version, data, record_type="user_settings", **extra):
+    """A record edit item."""
+    return {"itemType": record_type, "itemId": f"edit-{uuid.uuid4().hex[:12]}",
+            "recordId": record_id, "baseVersion": base_version, "data": data, **extra}
