@@ -11,9 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config=None):
     """Build the app; `config` (a mapping) overrides the profile and the environment."""
+    settings = load_config(config)
     app = Flask(__name__, static_folder=str(ROOT / "static"),
-                template_folder=str(ROOT / "templates"), instance_path=str(ROOT / "instance"))
-    app.config.update(load_config(config))
+                template_folder=str(ROOT / "templates"),
+                instance_path=str(settings.get("INSTANCE_PATH") or ROOT / "instance"))
+    app.config.update(settings)
     app.json.sort_keys = False
     from .logging import configure_logging
 

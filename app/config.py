@@ -36,6 +36,8 @@ SETTINGS = {
     "MONGODB_WRITE_CONCERN": ("majority", str),
     "MONGODB_JOURNAL": (True, _bool),
     "SQLITE_PATH": ("instance/prepmate.sqlite3", str),
+    # Where local files such as the dev credentials live (default: instance/ in the project).
+    "INSTANCE_PATH": (None, str),
     # FULL fsyncs the WAL on every commit, so an acknowledged batch survives power loss too.
     "SQLITE_SYNCHRONOUS": ("FULL", str),
     # How long a write waits for another process's transaction before answering 503.

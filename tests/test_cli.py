@@ -27,3 +27,30 @@ def test_keys_create_refuses_unknown_scopes(runner, store):
     assert result.exit_code != 0
     assert "scopes" in result.output
     assert store.list_api_keys() == []
+
+
+def test_dev_credentials_are_made_once_and_work(tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(tmp_path, APP_ENV="development", INSTANCE_PATH=str(tmp_path / "instance"))
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["dev", "credentials"])
+    assert first.exit_code == 0, first.output
+    assert runner.invoke(args=["dev", "credentials"]).output == first.output
+    key = first.output.split("Dev API key ........ ")[1].split()[0]
+    login = first.output.split("Dev console login .. ")[1].split()
+    username, password = login[0], login[2]
+    client = app.test_client()
+    status = client.get("/api/telemetry/status", headers={"Authorization": f"Bearer {key}"})
+    assert status.status_code == 200
+    from app.console.auth import authenticate
+    from app.extensions import store
+
+    assert authenticate(store.get(app), username, password) is not None
+    assert (tmp_path / "instance" / "dev-credentials.json").stat().st_mode & 0o077 == 0
+
+
+def test_dev_credentials_refuse_other_profiles(runner):
+    result = runner.invoke(args=["dev", "credentials"])
+    assert result.exit_code != 0
+    assert "development" in result.output
