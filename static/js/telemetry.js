@@ -587,15 +587,14 @@
           this.emit('sync:error', { error: 'pull_failed', status: res.status, recordType, body });
           throw error;
         }
-        const records = (body && (body.records || body.items)) || [];
+        const records = (body && body.records) || [];
         for (const record of records) {
           const id = record.recordId;
           if (id === undefined || record.version === undefined) continue;
           this._versions[versionKey(recordType, String(id))] = record.version;
           pulled.push(record);
         }
-        const next = body && firstDefined(body.checkpoint, body.nextCheckpoint, body.next,
-          body.since);
+        const next = body ? body.nextSince : undefined;
         const progressed = next !== undefined && next !== null && next !== since;
         if (progressed) since = next;
         if (!records.length || !progressed || (body && body.hasMore === false)) break;
@@ -698,13 +697,6 @@
     _acknowledged(itemIds) {
       for (const id of itemIds) this._unsent.delete(id);
     }
-  }
-
-  function firstDefined() {
-    for (let i = 0; i < arguments.length; i += 1) {
-      if (arguments[i] !== undefined) return arguments[i];
-    }
-    return undefined;
   }
 
   // --- SyncService: sends the queue, one tab at a time ---

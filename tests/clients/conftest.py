@@ -84,6 +84,22 @@ class ServerCounts:
 
 
 @pytest.fixture
+def records_api(live_server):
+    """Skips a test when the server does not serve the records pull endpoint."""
+    rules = {rule.rule for rule in live_server.app.url_map.iter_rules()}
+    if "/api/telemetry/records" not in rules:
+        pytest.skip("the server does not serve GET /api/telemetry/records")
+
+
+@pytest.fixture
+def apply_queue(live_server, store):
+    """Runs the server's sync engine once, as "Sync now" would."""
+    from app.sync.engine import run_sync
+
+    return lambda: run_sync(store, live_server.app.config, source="manual")
+
+
+@pytest.fixture
 def counts(live_server):
     """Counts in the live server's store."""
     return ServerCounts(live_server.app)

@@ -76,7 +76,8 @@ class SdkBrowser:
     def _record(self, request):
         if request.url.endswith("/api/telemetry/batch") and request.method == "POST":
             body = json.loads(request.post_data)
-            self.batches.append((body["batchId"], [i["eventId"] for i in body["items"]]))
+            ids = [item.get("eventId") or item["itemId"] for item in body["items"]]
+            self.batches.append((body["batchId"], ids))
 
     def open(self, extra=""):
         page = self.context.new_page()
@@ -329,3 +330,27 @@ def test_a_refused_key_keeps_the_queue(chromium, live_server, unique_user, count
         assert counts.events([unique_user])[0] == 0
     finally:
         browser.close()
+
+
+def test_records_save_and_pull(records_api, sdk_browser, counts, unique_user, apply_queue):
+    page = sdk_browser.open()
+    page.evaluate(
+        """async () => {
+          telemetry.saveRecord('user_settings', 's1', { theme: 'dark' });
+          telemetry.saveRecord('user_settings', 's1', { theme: 'light' });
+          await telemetry.persisted();
+        }"""
+    )
+    deadline = time.monotonic() + 10
+    query = "SELECT COUNT(*) FROM sync_queue WHERE itemType = 'user_settings' AND userId = ?"
+    while counts.query(query, (unique_user,))[0][0] < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert wait_queue_empty(page) == 0
+    apply_queue()
+
+    pulled = page.evaluate("telemetry.pullRecords('user_settings')")
+    assert [(r["recordId"], r["version"], r["data"]) for r in pulled] == [
+        ("s1", 2, {"theme": "light"})
+    ]
+    assert page.evaluate("telemetry.knownVersion('user_settings', 's1')") == 2
+    assert page.evaluate("telemetry.pullRecords('user_settings')") == []

@@ -292,3 +292,33 @@ def test_use_after_shutdown_raises(make_client):
     with pytest.raises(TelemetryError):
         client.capture_event("sdk_python_test", {})
     assert os.getpid()  # the process goes on normally
+
+
+def test_records_round_trip_through_the_server(
+    records_api, make_client, apply_queue, tmp_path, unique_user
+):
+    client = make_client()
+    client.save_record("user_settings", "s1", {"theme": "dark"})
+    client.save_record("user_settings", "s1", {"theme": "light", "font": "large"})
+    assert client.flush(timeout=10)
+    apply_queue()
+
+    pulled = client.pull_records("user_settings")
+    assert [(r["recordId"], r["version"]) for r in pulled] == [("s1", 2)]
+    assert pulled[0]["data"] == {"theme": "light", "font": "large"}
+    assert client.known_version("user_settings", "s1") == 2
+
+    # Another device of the same user edits the record on top of version 2.
+    other = make_client(queue_path=str(tmp_path / "other-device.sqlite3"))
+    other.pull_records("user_settings")
+    other.save_record("user_settings", "s1", {"theme": "blue", "font": "large"})
+    assert other.flush(timeout=10)
+    apply_queue()
+
+    assert [r["version"] for r in client.pull_records("user_settings")] == [3]
+    assert client.pull_records("user_settings") == []  # nothing new since the checkpoint
+    client.save_record("user_settings", "s1", {"theme": "green", "font": "large"})
+    assert client.flush(timeout=10)
+    apply_queue()
+    latest = other.pull_records("user_settings")
+    assert [(r["version"], r["data"]["theme"]) for r in latest] == [(4, "green")]

@@ -283,17 +283,14 @@ class TelemetryClient:
             body = self._json(resp)
             if resp.status_code != 200:
                 raise self._error_from(resp, body)
-            records = body.get("records") or body.get("items") or []
+            records = body.get("records") or []
             versions = {}
             for record in records:
                 if "recordId" in record and "version" in record:
                     versions[str(record["recordId"])] = record["version"]
                     pulled.append(record)
             self._queue.set_versions(record_type, versions)
-            nxt = next(
-                (body[k] for k in ("checkpoint", "nextCheckpoint", "next", "since") if k in body),
-                None,
-            )
+            nxt = body.get("nextSince")
             progressed = nxt not in (None, since)
             if progressed:
                 since = nxt
