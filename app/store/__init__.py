@@ -36,7 +36,8 @@ def create_store(settings, app=None):
         import mongomock
 
         client = mongomock.MongoClient(tz_aware=True)
-        return MongoStore(client.get_database(_database_name(uri)))
+        return MongoStore(client.get_database(_database_name(uri)),
+                          retention_days=settings.get("RETENTION_DAYS"))
     from flask_pymongo import PyMongo
 
     write_concern = settings.get("MONGODB_WRITE_CONCERN", "majority")
@@ -46,4 +47,5 @@ def create_store(settings, app=None):
         journal=bool(settings.get("MONGODB_JOURNAL", True)),
         serverSelectionTimeoutMS=5000,
     )
-    return MongoStore(mongo.cx.get_database(_database_name(uri)))
+    return MongoStore(mongo.cx.get_database(_database_name(uri)),
+                      retention_days=settings.get("RETENTION_DAYS"))

@@ -48,11 +48,29 @@ def run_exclusive(app, source):
             return the_store.acquire_lock(LOCK_NAME, owner, now + lease, now)
 
         try:
-            return run_sync(the_store, app.config, source=source, heartbeat=renew)
+            logs = run_sync(the_store, app.config, source=source, heartbeat=renew)
+            prune_if_due(the_store, app.config)
+            return logs
         finally:
             the_store.release_lock(LOCK_NAME, owner)
     finally:
         _in_process.release()
+
+
+PRUNE_EVERY = timedelta(hours=1)
+_last_prune = {"at": None}
+
+
+def prune_if_due(the_store, settings, now=None):
+    """With RETENTION_DAYS set, delete what is older, at most once an hour per process."""
+    days = float(settings.get("RETENTION_DAYS") or 0)
+    now = now or utcnow()
+    if days <= 0 or (_last_prune["at"] and now - _last_prune["at"] < PRUNE_EVERY):
+        return None
+    _last_prune["at"] = now
+    removed = the_store.prune_expired(now - timedelta(days=days))
+    log.info("retention: removed %s", removed)
+    return removed
 
 
 def run_scheduled(source="scheduled"):

@@ -164,3 +164,22 @@ def test_uuid7_ids_sort_by_time():
     assert len(set(ids)) == 50
     assert all(i[14] == "7" for i in ids)
     assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)
+
+
+def test_prune_expired_removes_old_done_items_and_logs_only(store):
+    old = utcnow() - timedelta(days=40)
+    items = [queue_item(f"e{i}") for i in range(4)]
+    for item in items[:3]:
+        item["createdAt"] = item["updatedAt"] = old
+    items[1]["status"] = "done"
+    items[2]["status"] = "dead"
+    store.ingest("app1", items)
+    log = batch_log("b-old", [])
+    log["startTime"] = old
+    store.ingest("app1", [queue_item("x1")], batch_id="b-old", make_batch_log=lambda o: log)
+    removed = store.prune_expired(utcnow() - timedelta(days=30))
+    assert removed["sync_queue"] == 1 and removed["batch_logs"] == 1
+    assert store.get_queue_item("app1", "e1") is None  # done and old
+    assert store.get_queue_item("app1", "e2")["status"] == "dead"  # kept for operators
+    assert store.get_queue_item("app1", "e0") is not None  # pending is never pruned
+    assert store.get_batch_log("app1", "b-old") is None

@@ -4,8 +4,10 @@ from .accounts import MongoAccounts
 from .console import MongoConsole
 from .core import MongoCore
 from .ingest import MongoIngest
+from .retention import MongoRetention
 from .sync import MongoSync
 
 
-class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoCore):
+class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
+                 MongoCore):
     """Every store operation, on one MongoDB database."""

@@ -94,6 +94,12 @@ class MongoCore:
                     for collection, specs in indexes.items():
                         for keys, options in specs:
                             self.db[collection].create_index(keys, **options)
+            if self.retention_days:
+                from .retention import ttl_indexes
+
+                for collection, specs in ttl_indexes(self.retention_days).items():
+                    for keys, options in specs:
+                        self.db[collection].create_index(keys, **options)
 
     def ping(self):
         """Raise StoreUnavailable unless the server answers."""

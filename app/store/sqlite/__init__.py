@@ -4,8 +4,10 @@ from .accounts import SqliteAccounts
 from .console import SqliteConsole
 from .core import SqliteCore
 from .ingest import SqliteIngest
+from .retention import SqliteRetention
 from .sync import SqliteSync
 
 
-class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteCore):
+class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
+                  SqliteCore):
     """Every store operation, on one SQLite file."""
