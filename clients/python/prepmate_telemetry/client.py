@@ -334,18 +334,23 @@ class TelemetryClient:
         self._closed = True
         self._stop.set()
         self._wake.set()
+        if not flushed:
+            logger.warning("telemetry shutting down with items left on disk at %s", self.queue_path)
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(timeout or 0, 1.0))
+        _clients.discard(self)
+        if thread is not None and thread.is_alive():
+            # A request is still on the wire; its answer is settled when it comes (or the
+            # batch is resent, same batchId, by the next client to open the queue).
+            logger.debug("telemetry sender still busy at shutdown; leaving the queue open")
+            return False
         try:
             self._queue.release_lease(self._owner)
         except Exception:
             logger.exception("could not release the telemetry queue lease")
         self._session.close()
         self._queue.close()
-        _clients.discard(self)
-        if not flushed:
-            logger.warning("telemetry shut down with items left on disk at %s", self.queue_path)
         return flushed
 
     # --- internals ---
