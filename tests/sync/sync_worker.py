@@ -1,0 +1,36 @@
+"""A sync process for the concurrency test: runs run_sync over a SQLite file.
+
+Usage: python -m tests.sync.sync_worker PATH [slow|paced]. "slow" prints "applying" and pauses
+inside its first batch (holding it, to be killed there); "paced" pauses between batches so that
+two processes take turns. Prints the number of items it applied when done.
+"""
+
+import sys
+import time
+
+from app import create_app
+from app.extensions import store as store_ext
+from app.sync.engine import run_sync
+
+
+def main(path, mode=None):
+    app = create_app({"APP_ENV": "testing", "SQLITE_PATH": path, "SYNC_BATCH_SIZE": 50,
+                      "SYNC_LEASE_SECONDS": 2, "SYNC_RUN_BUDGET_SECONDS": 120})
+    with app.app_context():
+        store = store_ext.get(app)
+        if mode == "slow":
+            insert_events = store.insert_events
+
+            def insert_slowly(items, now, make_document=None):
+                insert_events(items, now, make_document)
+                print("applying", flush=True)
+                time.sleep(60)
+
+            store.insert_events = insert_slowly
+        heartbeat = (lambda: time.sleep(0.03)) if mode == "paced" else None
+        logs = run_sync(store, app.config, source="manual", heartbeat=heartbeat)
+        print(sum(log["successCount"] for log in logs), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
