@@ -1,6 +1,7 @@
 """Console fixtures: users of each role, signed-in clients, and data made through the ingest API."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -95,3 +96,50 @@ def record(record_id, base_version, data, record_type="user_settings", **extra):
     """A record edit item."""
     return {"itemType": record_type, "itemId": f"edit-{uuid.uuid4().hex[:12]}",
             "recordId": record_id, "baseVersion": base_version, "data": data, **extra}
+
+
+class BrowserWorker:
+    """Headless Chromium driven from a thread of its own.
+
+    Playwright's sync API allows one running instance per thread, and other test packages keep
+    theirs open for the whole session; a dedicated thread lets both run in one pytest process.
+    """
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-browser")
+        self._playwright = None
+        self._browser = None
+
+    def _launch(self):
+        from playwright.sync_api import sync_playwright
+
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM,
+                                                         args=CHROMIUM_ARGS)
+
+    def run(self, scenario, *args, timeout=90):
+        """Run scenario(browser, *args) in the browser's thread; its exceptions come back."""
+
+        def call():
+            if self._browser is None:
+                self._launch()
+            return scenario(self._browser, *args)
+
+        return self._pool.submit(call).result(timeout=timeout)
+
+    def close(self):
+        def stop():
+            if self._browser is not None:
+                self._browser.close()
+                self._playwright.stop()
+
+        self._pool.submit(stop).result(timeout=30)
+        self._pool.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """browser.run(scenario, ...) drives Chromium (Debian's, headless) in its own thread."""
+    worker = BrowserWorker()
+    yield worker
+    worker.close()
