@@ -1,0 +1,125 @@
+"""The timed and eager sync: an accepted batch is applied within seconds without a manual sync,
+and under two gunicorn workers only one sync runs at a time."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from app.accounts.keys import create_key
+from app.extensions import scheduler
+from app.store import create_store
+from app.sync.jobs import start_scheduler
+
+from .helpers import event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def app_config():
+    # A long interval: only the eager run can apply a batch within seconds.
+    return {"ENABLE_SCHEDULED_SYNC": True, "SYNC_INTERVAL_MINUTES": 60,
+            "SYNC_EAGER_DELAY_SECONDS": 0.3}
+
+
+@pytest.fixture
+def running_scheduler(app):
+    assert start_scheduler(app)
+    yield scheduler
+    scheduler.remove_all_jobs()
+    scheduler.shutdown(wait=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_an_accepted_batch_is_applied_within_seconds(client, auth, store, running_scheduler):
+    status = client.get("/api/telemetry/status", headers=auth).get_json()["syncStatus"]
+    assert status["schedulerRunning"] and status["nextSyncTime"]
+    response = client.post("/api/telemetry/batch", headers=auth, json={
+        "batchId": "b1", "userId": "u1", "items": [event("e1"), event("e2")]})
+    assert response.status_code == 202
+    sent = time.monotonic()
+    assert wait_for(lambda: store.queue_counts() == {"done": 2}, 4)
+    assert time.monotonic() - sent < 4
+    status = client.get("/api/telemetry/status", headers=auth).get_json()["syncStatus"]
+    assert status["lastSyncTime"] and status["pendingItems"] == 0 and status["doneItems"] == 2
+
+
+def post(url, key, body):
+    request = urllib.request.Request(
+        f"{url}/api/telemetry/batch", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
+    db = str(tmp_path / "workers.sqlite3")
+    store = create_store({"SQLITE_PATH": db})
+    store.init_schema()
+    key, _doc = create_key(store, "testapp", ["ingest", "read"])
+    port = free_port()
+    env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=db, ENABLE_SCHEDULED_SYNC="true",
+               SYNC_INTERVAL_MINUTES="0.01", SYNC_EAGER_DELAY_SECONDS="0.2",
+               SYNC_BATCH_SIZE="20", SYNC_MAX_QUEUE="100000")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: _up(url), 30), "gunicorn did not start"
+        sent = []
+
+        def sender(n):
+            for i in range(8):
+                answer = post(url, key, {"batchId": f"b{n}-{i}", "userId": f"u{n}",
+                                         "items": [event() for _ in range(25)]})
+                sent.append(answer["accepted"])
+                time.sleep(0.25)
+
+        threads = [threading.Thread(target=sender, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert wait_for(lambda: store.queue_counts() == {"done": sum(sent)}, 20)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert sum(sent) == 400
+    assert store.scalar("SELECT COUNT(*) FROM telemetry") == 400
+    logs = sorted(store.sync_logs(limit=100_000), key=lambda log: log["startTime"])
+    assert sum(log["successCount"] for log in logs) == 400
+    assert {log["source"] for log in logs} == {"scheduled"}
+    for earlier, later in zip(logs, logs[1:], strict=False):
+        assert earlier["endTime"] <= later["startTime"], (earlier, later)
+    store.close()
+
+
+def _up(url):
+    try:
+        urllib.request.urlopen(f"{url}/api/health", timeout=1).close()
+        return True
+    except OSError:
+        return False
