@@ -50,6 +50,15 @@ def make_client(live_server, ingest_key, unique_user, queue_path):
         client.shutdown(timeout=2)
 
 
+def queued(queue_path):
+    """Items left in a client's queue file."""
+    queue = DiskQueue(queue_path)
+    try:
+        return queue.count()
+    finally:
+        queue.close()
+
+
 def run_sender(mode, live_server, key, queue_path, count, user_id, **popen):
     args = [
         sys.executable,
@@ -100,6 +109,7 @@ def test_sigkill_while_sending_then_restart_delivers_5000_exactly(
         sender.stdout.close()
     at_kill = counts.events([unique_user])[0]
     assert 1000 <= at_kill < 5000, "the kill must land in the middle of sending"
+    assert queued(queue_path) > 0
 
     resumed = run_sender("resume", live_server, ingest_key, queue_path, 0, unique_user)
     try:
@@ -109,7 +119,7 @@ def test_sigkill_while_sending_then_restart_delivers_5000_exactly(
         resumed.stdout.close()
 
     assert counts.events([unique_user]) == (5000, 5000, 0)
-    assert DiskQueue(queue_path).count() == 0
+    assert queued(queue_path) == 0
 
 
 def test_a_batch_the_server_took_before_a_crash_is_resent_with_its_batch_id(
