@@ -10,7 +10,7 @@ kept with each version, seqs by keeping the highest.
 import uuid
 from contextlib import nullcontext
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError
 
 from ..errors import StoreUnavailable
@@ -77,20 +77,30 @@ class MongoSync:
         return items
 
     def finish_items(self, updates, now):
-        """Write claimed items' outcomes where this worker's claim still holds."""
-        if not updates:
-            return
-        ops = []
-        for u in updates:
-            match = {"_id": object_id(u["id"])}
-            if u.get("leaseOwner"):
-                match["leaseOwner"] = u["leaseOwner"]
-            ops.append(UpdateOne(match, {"$set": {
-                "status": u["status"], "attempts": u["attempts"],
-                "nextAttemptAt": u.get("nextAttemptAt"), "lastError": u.get("lastError"),
-                "leaseUntil": None, "leaseOwner": None, "updatedAt": now}}))
+        """Write claimed items' outcomes where this worker's claim still holds.
+
+        Done items (nearly all) take one update per claim; the others one each.
+        """
+        done = {}
         with self._errors():
-            self.db.sync_queue.bulk_write(ops, ordered=False)
+            for u in updates:
+                match = {"_id": object_id(u["id"])}
+                if u.get("leaseOwner"):
+                    match["leaseOwner"] = u["leaseOwner"]
+                if u["status"] == "done":
+                    done.setdefault(u.get("leaseOwner"), []).append(match["_id"])
+                    continue
+                self.db.sync_queue.update_one(match, {"$set": {
+                    "status": u["status"], "attempts": u["attempts"],
+                    "nextAttemptAt": u.get("nextAttemptAt"), "lastError": u.get("lastError"),
+                    "leaseUntil": None, "leaseOwner": None, "updatedAt": now}})
+            for owner, ids in done.items():
+                match = {"_id": {"$in": ids}}
+                if owner:
+                    match["leaseOwner"] = owner
+                self.db.sync_queue.update_many(match, {"$set": {
+                    "status": "done", "nextAttemptAt": None, "lastError": None,
+                    "leaseUntil": None, "leaseOwner": None, "updatedAt": now}})
 
     def set_item_status(self, app_id, item_id, status, now, last_error=None):
         """Set one queue item's status (a resolved conflict's item becomes done)."""
@@ -287,8 +297,7 @@ class MongoSync:
         if not seqs:
             return
         with self._errors():
-            self.db.client_seqs.bulk_write([
-                UpdateOne({"appId": app_id, "clientId": client_id},
-                          {"$max": {"lastSeq": seq}}, upsert=True)
-                for client_id, seq in seqs.items()], ordered=False)
+            for client_id, seq in seqs.items():
+                self.db.client_seqs.update_one({"appId": app_id, "clientId": client_id},
+                                               {"$max": {"lastSeq": seq}}, upsert=True)
 

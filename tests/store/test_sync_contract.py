@@ -1,0 +1,153 @@
+"""The store contract of the sync engine's operations, on every adapter (SQLite, mongomock, and
+MongoDB when TEST_MONGODB_URI is set)."""
+
+from datetime import timedelta
+
+import pytest
+
+from app.store import StoreUnavailable
+from app.store.common import utcnow
+from app.sync.documents import telemetry_document
+
+from .helpers import queue_item
+
+LEASE = timedelta(seconds=60)
+
+
+def event_item(item_id, app_id="app1", priority=0, data=None):
+    item = queue_item(item_id, app_id=app_id, priority=priority, data=data or {
+        "eventId": item_id, "eventType": "lesson_viewed", "eventData": {"n": 1, "tags": ["a"]},
+        "metadata": {"clientTimestamp": "2026-01-01T10:00:00+00:00", "os": "ios"}})
+    item["meta"] = {"receivedAt": "2026-01-01T10:00:05+00:00",
+                    "timestamp": "2026-01-01T10:00:02.250000+00:00",
+                    "sentAt": "2026-01-01T10:00:03+00:00", "skewMs": -2000, "clamped": False}
+    return item
+
+
+def claim(store, now=None, limit=10):
+    now = now or utcnow()
+    with store.sync_unit():
+        items = store.claim_items(now, now + LEASE, limit)
+        store.finish_items([{"id": i["id"], "status": "done", "attempts": i["attempts"],
+                             "leaseOwner": i.get("leaseOwner")} for i in items], now)
+    return items
+
+
+def test_claims_take_priority_first_then_arrival_and_finish_them(store):
+    store.ingest("app1", [event_item("a"), event_item("b", priority=5), event_item("c")])
+    first = claim(store, limit=2)
+    assert [i["itemId"] for i in first] == ["b", "a"]
+    assert first[0]["eventId"] == "b" and first[0]["attempts"] == 1
+    assert [i["itemId"] for i in claim(store)] == ["c"]
+    assert claim(store) == []
+    assert store.queue_counts() == {"done": 3}
+
+
+def test_a_claim_whose_unit_dies_is_claimable_again_after_the_lease(store):
+    store.ingest("app1", [event_item("a")])
+    now = utcnow()
+    with pytest.raises(RuntimeError), store.sync_unit():
+        assert len(store.claim_items(now, now + LEASE, 10)) == 1
+        raise RuntimeError("worker died")
+    [again] = claim(store, now + LEASE + timedelta(seconds=1))
+    assert again["itemId"] == "a"
+
+
+def test_items_not_yet_due_are_not_claimed(store):
+    item = event_item("a")
+    item["nextAttemptAt"] = utcnow() + timedelta(minutes=5)
+    store.ingest("app1", [item])
+    assert claim(store) == []
+    assert len(claim(store, utcnow() + timedelta(minutes=6))) == 1
+
+
+def test_events_are_stored_once_as_the_engine_builds_them(store):
+    store.ingest("app1", [event_item("a"), event_item("b")])
+    now = utcnow()
+    with store.sync_unit():
+        items = store.claim_items(now, now + LEASE, 10)
+        store.insert_events(items, now, telemetry_document)
+        store.insert_events(items[:1], now, telemetry_document)
+    expected = telemetry_document(store.get_queue_item("app1", "a"), now)
+    stored = store.get_event("app1", "a")
+    for field in ("appId", "eventId", "userId", "eventType", "eventData", "status", "metadata",
+                  "payloadHash"):
+        assert stored[field] == expected[field], field
+    assert abs(stored["timestamp"] - expected["timestamp"]) < timedelta(milliseconds=1)
+    assert abs(stored["createdAt"] - now) < timedelta(milliseconds=1)
+    assert store.event_hashes("app1", ["a", "b", "zz"]) == {
+        "a": expected["payloadHash"], "b": store.get_queue_item("app1", "b")["payloadHash"]}
+    assert store.event_hashes("app2", ["a"]) == {}
+
+
+def test_event_counts_by_type_and_day(store):
+    store.ingest("app1", [event_item("a"), event_item("b")])
+    now = utcnow()
+    with store.sync_unit():
+        store.insert_events(store.claim_items(now, now + LEASE, 10), now, telemetry_document)
+    by_type, by_day = store.event_counts("app1")
+    assert by_type == [{"eventType": "lesson_viewed", "count": 2}]
+    assert by_day == [{"day": "2026-01-01", "eventType": "lesson_viewed", "count": 2}]
+    start = utcnow().replace(year=2026, month=1, day=2)
+    assert store.event_counts("app1", start=start) == ([], [])
+
+
+def record(version, data, app_id="app1", record_id="r1", item_id=None):
+    return {"appId": app_id, "recordType": "note", "recordId": record_id, "userId": "u1",
+            "version": version, "data": data, "updatedAt": utcnow(), "updatedBy": "u1",
+            "itemId": item_id}
+
+
+def test_record_versions_are_all_kept_and_changes_are_numbered_per_app(store):
+    with store.sync_unit():
+        store.write_record(record(1, {"t": 1}, item_id="i1"), 0)
+        store.write_record(record(1, {"x": 1}, record_id="r2"), 0)
+        store.write_record(record(2, {"t": 2}, item_id="i2"), 1)
+        store.write_record(record(1, {"o": 1}, app_id="app2"), 0)
+    current = store.get_record("app1", "note", "r1")
+    assert (current["version"], current["data"], current["changeSeq"]) == (2, {"t": 2}, 3)
+    assert store.get_record_version("app1", "note", "r1", 1)["data"] == {"t": 1}
+    assert store.version_written_by("app1", "i2")["version"] == 2
+    assert store.version_written_by("app1", "nope") is None
+    changes = store.records_changed("app1", since=1)
+    assert [(r["recordId"], r["changeSeq"]) for r in changes] == [("r2", 2), ("r1", 3)]
+    assert store.records_changed("app2")[0]["changeSeq"] == 1
+    assert store.records_changed("app1", record_type="task") == []
+    with pytest.raises(StoreUnavailable), store.sync_unit():
+        store.write_record(record(2, {"stale": True}), 1)
+    assert store.get_record("app1", "note", "r1")["data"] == {"t": 2}
+
+
+def test_conflicts_are_kept_listed_and_closed_once(store):
+    now = utcnow()
+    doc = {"appId": "app1", "itemId": "i1", "kind": "record", "recordType": "note",
+           "recordId": "r1", "base": {"t": 0}, "server": {"t": 1}, "client": {"t": 2},
+           "fields": ["t"], "strategy": "manual", "status": "open", "createdAt": now}
+    with store.sync_unit():
+        first = store.add_conflict(doc)
+        second = store.add_conflict(dict(doc, itemId="i2"))
+        store.add_conflict(dict(doc, appId="app2"))
+    got = store.get_conflict("app1", first["id"])
+    assert (got["server"], got["client"], got["fields"]) == ({"t": 1}, {"t": 2}, ["t"])
+    assert store.get_conflict("app2", first["id"]) is None
+    assert store.get_conflict(None, first["id"])["itemId"] == "i1"
+    assert store.get_conflict("app1", "not-an-id") is None
+    listed = store.list_conflicts("app1", status="open")
+    assert [c["itemId"] for c in listed] == ["i2", "i1"]
+    assert [c["itemId"] for c in store.list_conflicts("app1", before_id=second["id"])] == ["i1"]
+    assert len(store.list_conflicts(None)) == 3
+    with store.sync_unit():
+        assert store.close_conflict(first["id"], "client", "alice", now)
+        assert not store.close_conflict(first["id"], "server", "bob", now)
+    closed = store.get_conflict("app1", first["id"])
+    assert (closed["status"], closed["resolution"], closed["resolvedBy"]) == (
+        "resolved", "client", "alice")
+    assert [c["itemId"] for c in store.list_conflicts("app1", status="open")] == ["i2"]
+
+
+def test_client_seqs_only_move_forward(store):
+    with store.sync_unit():
+        store.save_client_seqs("app1", {"c1": 5, "c2": 1})
+        store.save_client_seqs("app1", {"c1": 3})
+    assert store.client_seqs("app1", ["c1", "c2", "c3"]) == {"c1": 5, "c2": 1}
+    assert store.client_seqs("app2", ["c1"]) == {}
