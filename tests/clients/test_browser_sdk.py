@@ -354,3 +354,23 @@ def test_records_save_and_pull(records_api, sdk_browser, counts, unique_user, ap
     ]
     assert page.evaluate("telemetry.knownVersion('user_settings', 's1')") == 2
     assert page.evaluate("telemetry.pullRecords('user_settings')") == []
+
+
+MODULE_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
+<script type="module">
+import { TelemetryService, SyncService } from '/static/js/telemetry.mjs';
+window.moduleOk = typeof TelemetryService === 'function' && typeof SyncService === 'function'
+  && TelemetryService === window.TelemetryService;
+</script></body></html>"""
+
+
+def test_the_es_module_exports_the_same_classes(sdk_browser):
+    sdk_browser.context.route(
+        f"{sdk_browser.base}/__sdk_module_test__",
+        lambda route: route.fulfill(status=200, content_type="text/html", body=MODULE_PAGE),
+    )
+    page = sdk_browser.context.new_page()
+    page.on("pageerror", lambda exc: sdk_browser.errors.append(str(exc)))
+    page.goto(f"{sdk_browser.base}/__sdk_module_test__")
+    page.wait_for_function("() => window.moduleOk !== undefined")
+    assert page.evaluate("window.moduleOk") is True
