@@ -42,6 +42,38 @@ class SqliteConsole:
     """What the operator console reads and changes, fast on a queue of a million items."""
 
     DDL = (
+        # Applied events by app and type, kept by triggers on the sync engine's telemetry writes
+        # (not on ingest), so the events page reads a handful of rows instead of every event.
+        # The first run fills it from the events already stored.
+        """
+        BEGIN IMMEDIATE;
+        CREATE TABLE IF NOT EXISTS event_type_counts (
+            appId TEXT NOT NULL, eventType TEXT NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY (appId, eventType)
+        );
+        INSERT INTO event_type_counts (appId, eventType, n)
+            SELECT appId, eventType, COUNT(*) FROM telemetry
+            WHERE NOT EXISTS (SELECT 1 FROM sqlite_master
+                              WHERE type = 'trigger' AND name = 'telemetry_count_insert')
+            GROUP BY appId, eventType;
+        CREATE TRIGGER IF NOT EXISTS telemetry_count_insert AFTER INSERT ON telemetry BEGIN
+            INSERT INTO event_type_counts (appId, eventType, n) VALUES (NEW.appId, NEW.eventType, 1)
+            ON CONFLICT (appId, eventType) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER IF NOT EXISTS telemetry_count_delete AFTER DELETE ON telemetry BEGIN
+            UPDATE event_type_counts SET n = n - 1
+            WHERE appId = OLD.appId AND eventType = OLD.eventType;
+        END;
+        CREATE TRIGGER IF NOT EXISTS telemetry_count_update
+        AFTER UPDATE OF appId, eventType ON telemetry
+        WHEN OLD.appId IS NOT NEW.appId OR OLD.eventType IS NOT NEW.eventType BEGIN
+            UPDATE event_type_counts SET n = n - 1
+            WHERE appId = OLD.appId AND eventType = OLD.eventType;
+            INSERT INTO event_type_counts (appId, eventType, n) VALUES (NEW.appId, NEW.eventType, 1)
+            ON CONFLICT (appId, eventType) DO UPDATE SET n = n + 1;
+        END;
+        COMMIT;
+        """,
         # Per-state counts and per-state keyset pages, newest first, without a sort.
         "CREATE INDEX IF NOT EXISTS sync_queue_status_id ON sync_queue (status, id);"
         # Batch errors (status partial/error) without scanning every successful batch.
@@ -245,8 +277,8 @@ class SqliteConsole:
     def event_type_counts(self):
         """Applied events by app and type, most frequent first."""
         return self.query(
-            "SELECT appId, eventType, COUNT(*) AS count FROM telemetry "
-            "GROUP BY appId, eventType ORDER BY count DESC, appId, eventType")
+            "SELECT appId, eventType, n AS count FROM event_type_counts WHERE n > 0 "
+            "ORDER BY count DESC, appId, eventType")
 
     def conflict_counts(self):
         """Conflicts by status."""
