@@ -39,6 +39,8 @@ RECORD_TYPE = validate.Regexp(
     error="Must start with a letter, use letters, digits or _.- and not be 'event'.",
 )
 UserId = validate.Length(min=1, max=256)
+# Sequence numbers and versions: whole numbers both stores can hold (64-bit).
+Counter = validate.Range(min=0, max=2**53)
 
 
 class MetadataSchema(Schema):
@@ -66,7 +68,7 @@ class TrackSchema(BaseSchema):
         "description": "When the client sent this request, by its own clock: corrects skew."})
     priority = fields.Integer(load_default=0, validate=validate.Range(min=-100, max=100))
     clientId = Identifier()
-    seq = fields.Integer(validate=validate.Range(min=0))
+    seq = fields.Integer(validate=Counter)
 
 
 class EventItemSchema(BaseSchema):
@@ -87,7 +89,7 @@ class EventItemSchema(BaseSchema):
     metadata = fields.Dict()
     priority = fields.Integer(validate=validate.Range(min=-100, max=100))
     clientId = Identifier()
-    seq = fields.Integer(validate=validate.Range(min=0))
+    seq = fields.Integer(validate=Counter)
 
 
 class RecordItemSchema(BaseSchema):
@@ -96,7 +98,7 @@ class RecordItemSchema(BaseSchema):
     itemType = fields.String(required=True, validate=RECORD_TYPE)
     itemId = Identifier(required=True)
     recordId = Identifier(required=True)
-    baseVersion = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
+    baseVersion = fields.Integer(required=True, validate=Counter, metadata={
         "description": "The record version this edit started from (0 for a new record)."})
     data = fields.Dict(required=True)
     clientTimestamp = fields.AwareDateTime()
@@ -104,7 +106,7 @@ class RecordItemSchema(BaseSchema):
     userId = fields.String(validate=UserId)
     priority = fields.Integer(load_default=0, validate=validate.Range(min=-100, max=100))
     clientId = Identifier()
-    seq = fields.Integer(validate=validate.Range(min=0))
+    seq = fields.Integer(validate=Counter)
 
 
 class BatchSchema(BaseSchema):

@@ -272,3 +272,12 @@ def test_a_clock_wrong_enough_to_overflow_is_clamped_not_an_error(client, auth, 
     assert response.status_code == 202
     meta = store.get_queue_item("testapp", "e1")["meta"]
     assert meta["clamped"] is True and meta["timestamp"] == meta["receivedAt"]
+
+
+@pytest.mark.parametrize("field, value", [("seq", 2**64), ("baseVersion", 10**30)])
+def test_numbers_too_large_to_store_are_rejected(client, auth, store, field, value):
+    item = record_item("r1")
+    item[field] = value
+    response = client.post(URL, json=batch([item, event_item("ok")]), headers=auth)
+    assert response.json["results"][0]["status"] == "rejected"
+    assert field in response.json["results"][0]["fields"]
