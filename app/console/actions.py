@@ -49,8 +49,11 @@ def bulk():
     expected = request.form.get("count", type=int)
     count = services.bulk(the_store(), action, filters, actor(), expected=expected)
     done = "put back in the queue" if action == "retry" else "discarded"
-    flash(f"{count} item{'s' if count != 1 else ''} {done} ({services.describe(filters)}).",
-          "success")
+    note = ""
+    if expected is not None and expected != count:
+        note = f" The confirmation showed {expected}; the queue changed in between."
+    flash(f"{count} item{'s' if count != 1 else ''} {done} ({services.describe(filters)})."
+          f"{note}", "success")
     return redirect(url_for("console.errors", **services.filter_args(filters)), 303)
 
 

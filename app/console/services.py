@@ -110,7 +110,7 @@ def queue_list(store, filters, query=None, before=None):
     """A queue page without payloads: (rows, next cursor); a search ignores the filters."""
     if query:
         return store.search_queue(query.strip()[:200], limit=PAGE_SIZE), None
-    rows = store.queue_page(filters, before_id=_int(before), limit=PAGE_SIZE + 1)
+    rows = store.queue_page(filters, before_id=before or None, limit=PAGE_SIZE + 1)
     return page(rows, PAGE_SIZE, lambda r: r["id"])
 
 
@@ -127,21 +127,14 @@ def _batch_cursor(text):
 
     try:
         at, key = (text or "").split(":")
-        return datetime.fromtimestamp(float(at), UTC), int(key)
-    except ValueError:
-        return None
-
-
-def _int(text):
-    try:
-        return int(text) if text not in (None, "") else None
+        return datetime.fromtimestamp(float(at), UTC), key
     except ValueError:
         return None
 
 
 def conflict_list(store, status="open", before=None):
     """Conflicts without their values, newest first: (rows, next cursor)."""
-    rows = store.conflict_page(status=status or None, before_id=_int(before),
+    rows = store.conflict_page(status=status or None, before_id=before or None,
                                limit=PAGE_SIZE + 1)
     return page(rows, PAGE_SIZE, lambda r: r["id"])
 

@@ -134,6 +134,8 @@ class MongoConsole:
         if before is not None:
             at, key = before
             oid = object_id(key)
+            if oid is None:
+                return []
             query["$or"] = [{"startTime": {"$lt": at}}, {"startTime": at, "_id": {"$lt": oid}}]
         with self._errors():
             cursor = self.db.batch_logs.find(query, BATCH_LIST_PROJECTION).sort(

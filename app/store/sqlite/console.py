@@ -139,8 +139,11 @@ class SqliteConsole:
     def queue_page(self, filters, before_id=None, limit=50):
         """Queue items (no payloads) matching the filters, newest first, ids below `before_id`.
 
-        `filters` may hold statuses (a list), itemType, userId and appId.
+        `filters` may hold statuses (a list), itemType, userId and appId. A cursor that is not
+        an id finds nothing.
         """
+        if before_id is not None and not str(before_id).isdigit():
+            return []
         statuses = filters.get("statuses") or [None]
         app_ids = self.queue_app_ids() if filters.get("userId") else None
         with self.reading() as conn:
@@ -243,6 +246,8 @@ class SqliteConsole:
             params.extend(statuses)
         if before is not None:
             at, key = before
+            if not str(key).isdigit():
+                return []
             clauses.append("(startTime < ? OR (startTime = ? AND id < ?))")
             params.extend((to_epoch(at), to_epoch(at), int(key)))
         return self.query(
@@ -287,6 +292,8 @@ class SqliteConsole:
 
     def conflict_page(self, status=None, before_id=None, limit=50):
         """Conflicts (without their values), newest first, ids below `before_id`."""
+        if before_id is not None and not str(before_id).isdigit():
+            return []
         clauses, params = [], []
         if status:
             clauses.append("status = ?")
