@@ -30,7 +30,7 @@ from datetime import timedelta
 
 from ..accounts import audit
 from ..store.common import utcnow, uuid7
-from ..store.errors import StoreUnavailable
+from ..store.errors import StoreError, StoreUnavailable
 from .conflicts import choose_strategy, event_conflict, record_conflict
 from .documents import item_time, telemetry_document, write_version
 from .merge import same, three_way_merge
@@ -314,14 +314,17 @@ def apply_items(store, config, items, now):
             else:
                 with store.savepoint():
                     apply_record(store, config, item, now, outcome)
-        except StoreUnavailable as exc:
+        except StoreError as exc:
+            # Unreachable store, or (MongoDB) another worker's write got in first: try again.
             outcome.retry(item, str(exc))
             continue
         except PermanentError as exc:
             outcome.dead(item, str(exc))
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("item %s can never apply: %r", item["itemId"], exc)
-            outcome.dead(item, f"malformed item: {exc!r}")
+        except Exception as exc:
+            # Whatever else breaks on one item would break on it every time: it must not hold
+            # up the items behind it.
+            log.exception("item %s of %s can never apply", item["itemId"], item["appId"])
+            outcome.dead(item, f"cannot apply: {exc!r}")
         sequences.passed(item)
     events.flush()
     sequences.save(store)

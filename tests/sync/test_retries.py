@@ -126,3 +126,22 @@ def test_a_gap_that_never_fills_is_skipped_after_the_hold(client, auth, store, a
     send(client, auth, [event("s2", seq=2)], clientId="c1")
     [log] = sync(app, store, at=later(32))
     assert log["duplicateCount"] == 1
+
+
+def test_an_item_that_breaks_unexpectedly_is_dead_and_the_rest_apply(
+        client, auth, store, app, monkeypatch):
+    send(client, auth, [edit("bad", "r1", 0, {"t": 1}), edit("good", "r2", 0, {"t": 1}),
+                        event("e1")])
+    version_written_by = store.version_written_by
+
+    def broken(app_id, item_id):
+        if item_id == "bad":
+            raise RuntimeError("unexpected")
+        return version_written_by(app_id, item_id)
+
+    monkeypatch.setattr(store, "version_written_by", broken)
+    [log] = sync(app, store)
+    assert (log["successCount"], log["failureCount"]) == (2, 1)
+    assert item(store, "bad")["status"] == "dead"
+    assert "unexpected" in item(store, "bad")["lastError"]
+    assert store.get_record("testapp", "note", "r1") is None

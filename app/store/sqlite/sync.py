@@ -27,7 +27,8 @@ CLAIM_COLUMNS = (
 # telemetry insert reads it in SQL); records, rare and worked on one by one, come with theirs.
 CLAIM_SQL = (
     "SELECT " + ", ".join(CLAIM_COLUMNS[:-4])
-    + ", attempts + 1, CASE itemType WHEN 'event' THEN json_extract(itemData, '$.eventId') END, "
+    # An event's itemId is its eventId, or for a re-used eventId (a variant) conflictOf is.
+    + ", attempts + 1, CASE itemType WHEN 'event' THEN COALESCE(conflictOf, itemId) END, "
     "CASE itemType WHEN 'event' THEN NULL ELSE itemData END, "
     "CASE itemType WHEN 'event' THEN NULL ELSE meta END "
     f"FROM sync_queue INDEXED BY sync_queue_open WHERE {CLAIMABLE} "
