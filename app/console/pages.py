@@ -96,8 +96,9 @@ def errors():
     rows, cursor = services.queue_list(the_store(), filters, before=request.args.get("before"))
     batch_errors, _ = services.batch_list(the_store(), statuses=["partial", "error"])
     return render("console/errors.html", "console/partials/error_results.html", rows=rows,
-                  cursor=cursor, filters=filters, args=services.filter_args(filters),
-                  batch_errors=batch_errors, states=services.ERROR_STATES)
+                  cursor=cursor, filters=filters, matching=the_store().count_queue(filters),
+                  args=services.filter_args(filters), batch_errors=batch_errors,
+                  states=services.ERROR_STATES)
 
 
 @bp.get("/errors/bulk")

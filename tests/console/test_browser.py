@@ -67,11 +67,18 @@ def test_operator_sees_pending_items_and_syncs_without_a_reload(browser, live_se
         assert tab.count("pending") == "0"
         assert page.evaluate("window.__sameDocument") is True
         # The live counters can be paused and resumed by the user.
+        polls = []
+        page.on("request", lambda r: r.url.endswith("/console/") and r.headers.get(
+            "hx-request") and polls.append(r.url))
         toggle = page.locator("[data-live-toggle]")
         toggle.click()
         assert toggle.get_attribute("aria-pressed") == "true"
+        page.wait_for_timeout(5_600)
+        assert polls == []
         toggle.click()
         assert toggle.get_attribute("aria-pressed") == "false"
+        page.wait_for_timeout(5_600)
+        assert polls
         # Every page loads without a JavaScript error; the queue search swaps its results.
         for path in ("/console/queue", "/console/batches", "/console/errors",
                      "/console/conflicts", "/console/events", "/console/audit"):
