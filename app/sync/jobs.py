@@ -11,7 +11,7 @@ import click
 
 from ..extensions import scheduler, store
 from ..store.common import utcnow
-from .scheduling import JOB_FUNC, SCHEDULED_JOB_ID
+from .scheduling import JOB_FUNC, SCHEDULED_JOB_ID, sync_soon
 
 log = logging.getLogger("prepmate.scheduler")
 
@@ -73,12 +73,17 @@ def prune_if_due(the_store, settings, now=None):
     return removed
 
 
-def run_scheduled(source="scheduled"):
-    """The job the scheduler runs: run_exclusive inside the app's context."""
+def run_scheduled(source="scheduled", eager=False):
+    """The job the scheduler runs: run_exclusive inside the app's context.
+
+    An eager run that finds another run in progress asks again a little later: the other run
+    may have made its last claim before the batch that asked for this one arrived.
+    """
     app = scheduler.app
     with app.app_context():
         try:
-            run_exclusive(app, source)
+            if run_exclusive(app, source) is None and eager:
+                sync_soon()
         except Exception:
             log.exception("scheduled sync failed")
 

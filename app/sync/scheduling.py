@@ -31,7 +31,7 @@ def sync_soon():
     delay = float(current_app.config.get("SYNC_EAGER_DELAY_SECONDS", 2.0))
     try:
         scheduler.add_job(
-            id=EAGER_JOB_ID, func=JOB_FUNC, kwargs={"source": "scheduled"},
+            id=EAGER_JOB_ID, func=JOB_FUNC, kwargs={"source": "scheduled", "eager": True},
             trigger="date", run_date=utcnow() + timedelta(seconds=delay),
             replace_existing=False, misfire_grace_time=60,
         )

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ import pytest
 from app.accounts.keys import create_key
 from app.extensions import scheduler
 from app.store import create_store
-from app.sync.jobs import start_scheduler
+from app.store.common import utcnow
+from app.sync.jobs import LOCK_NAME, start_scheduler
 
 from .helpers import event
 
@@ -64,6 +66,19 @@ def test_an_accepted_batch_is_applied_within_seconds(client, auth, store, runnin
     assert time.monotonic() - sent < 4
     status = client.get("/api/telemetry/status", headers=auth).get_json()["syncStatus"]
     assert status["lastSyncTime"] and status["pendingItems"] == 0 and status["doneItems"] == 2
+
+
+def test_an_eager_sync_that_finds_another_run_going_tries_again(client, auth, store,
+                                                                running_scheduler):
+    now = utcnow()
+    store.acquire_lock(LOCK_NAME, "another-host", now + timedelta(minutes=1), now)
+    response = client.post("/api/telemetry/batch", headers=auth, json={
+        "batchId": "b1", "userId": "u1", "items": [event("e1")]})
+    assert response.status_code == 202
+    time.sleep(1.5)
+    assert store.queue_counts() == {"pending": 1}
+    store.release_lock(LOCK_NAME, "another-host")
+    assert wait_for(lambda: store.queue_counts() == {"done": 1}, 3)
 
 
 def post(url, key, body):
