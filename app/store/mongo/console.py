@@ -5,7 +5,6 @@ from datetime import UTC
 
 from pymongo import ASCENDING, DESCENDING
 
-from ..common import QUEUE_STATES
 from .core import object_id, to_doc
 from .ingest import QUEUE_LIST_PROJECTION
 
@@ -43,10 +42,8 @@ class MongoConsole:
             return sorted(self.db.sync_queue.distinct("appId"))
 
     def console_queue_counts(self):
-        """Queue items by state, one indexed count each."""
-        with self._errors():
-            return {state: self.db.sync_queue.count_documents({"status": state})
-                    for state in QUEUE_STATES}
+        """Queue items by state, every state present (zeros too)."""
+        return self.state_counts()
 
     def _queue_find(self, query, before_id, limit):
         if before_id is not None:

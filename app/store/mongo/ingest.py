@@ -3,7 +3,7 @@
 from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from ..common import OPEN_STATES, EncodedJson, classify, variant_item_id
+from ..common import OPEN_STATES, QUEUE_STATES, EncodedJson, classify, variant_item_id
 from ..errors import BacklogFull
 from .core import to_doc
 
@@ -96,16 +96,19 @@ class MongoIngest:
             return [to_doc(d) for d in cursor]
 
     def queue_counts(self, app_id=None, user_id=None):
-        """Queue entries by status, optionally of one app and user."""
+        """Queue entries by status (states with none left out), optionally of one app and user."""
+        return {state: n for state, n in self.state_counts(app_id, user_id).items() if n}
+
+    def state_counts(self, app_id=None, user_id=None):
+        """Every state's count, one indexed count each."""
         match = {}
         if app_id is not None:
             match["appId"] = app_id
         if user_id is not None:
             match["userId"] = user_id
         with self._errors():
-            rows = self.db.sync_queue.aggregate(
-                [{"$match": match}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
-            return {row["_id"]: row["n"] for row in rows}
+            return {state: self.db.sync_queue.count_documents(dict(match, status=state))
+                    for state in QUEUE_STATES}
 
     def get_queue_item(self, app_id, item_id):
         """One queue entry with its payload, or None; app_id None searches every app."""

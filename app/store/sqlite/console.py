@@ -2,7 +2,6 @@
 
 import heapq
 
-from ..common import QUEUE_STATES
 from .core import to_epoch
 from .ingest import QUEUE_LIST_COLUMNS
 
@@ -74,8 +73,6 @@ class SqliteConsole:
         END;
         COMMIT;
         """,
-        # Per-state counts and per-state keyset pages, newest first, without a sort.
-        "CREATE INDEX IF NOT EXISTS sync_queue_status_id ON sync_queue (status, id);"
         # Batch errors (status partial/error) without scanning every successful batch.
         "CREATE INDEX IF NOT EXISTS batch_logs_status ON batch_logs (status, startTime);"
         # Sync runs' chart and duration totals from the index alone.
@@ -91,31 +88,8 @@ class SqliteConsole:
             return [row[0] for row in cur]
 
     def console_queue_counts(self):
-        """Queue items by state, fast on a large queue.
-
-        One indexed COUNT per small state; the big `done` state is the table's total (SQLite
-        counts a whole b-tree without decoding rows) less the others, all in one read snapshot.
-        """
-        with self.reading() as conn:
-            conn.execute("BEGIN")
-            try:
-                counts = {}
-                for state in QUEUE_STATES:
-                    if state != "done":
-                        counts[state] = self._count(
-                            conn, "SELECT COUNT(*) FROM sync_queue INDEXED BY "
-                            "sync_queue_status_id WHERE status = ?", (state,))
-                total = self._count(conn, "SELECT COUNT(*) FROM sync_queue")
-            finally:
-                conn.execute("COMMIT")
-        counts["done"] = total - sum(counts.values())
-        return counts
-
-    @staticmethod
-    def _count(conn, sql, params=()):
-        cur = conn.execute(sql, params)
-        cur.row_factory = None
-        return cur.fetchone()[0]
+        """Queue items by state, every state present (zeros too), fast on a large queue."""
+        return self.state_counts()
 
     def _queue_sql(self, filters, status, before_id, limit, app_ids=None):
         clauses, params = _where(filters)

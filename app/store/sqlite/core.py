@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS sync_queue (
     UNIQUE (appId, itemId)
 );
 CREATE INDEX IF NOT EXISTS sync_queue_claim ON sync_queue (status, priority, nextAttemptAt);
+CREATE INDEX IF NOT EXISTS sync_queue_status_id ON sync_queue (status, id);
 CREATE INDEX IF NOT EXISTS sync_queue_user ON sync_queue (appId, userId, status);
 CREATE INDEX IF NOT EXISTS sync_queue_batch ON sync_queue (appId, batchId);
 CREATE TABLE IF NOT EXISTS batch_logs (

@@ -1,6 +1,6 @@
 """SQLite adapter: the ingest write path (queue inserts with dedupe) and batch look-ups."""
 
-from ..common import OPEN_STATES, classify, variant_item_id
+from ..common import OPEN_STATES, QUEUE_STATES, classify, variant_item_id
 from ..errors import BacklogFull
 from .core import dumps, to_epoch
 
@@ -115,19 +115,44 @@ class SqliteIngest:
             "ORDER BY id", (app_id, batch_id))
 
     def queue_counts(self, app_id=None, user_id=None):
-        """Queue entries by status, optionally of one app and user."""
-        where, params = [], []
+        """Queue entries by status (states with none left out), optionally of one app and user."""
+        if user_id is None:
+            return {state: n for state, n in self.state_counts(app_id).items() if n}
+        sql = "SELECT status, COUNT(*) AS n FROM sync_queue WHERE userId = ?"
+        params = [user_id]
         if app_id is not None:
-            where.append("appId = ?")
+            sql += " AND appId = ?"
             params.append(app_id)
-        if user_id is not None:
-            where.append("userId = ?")
-            params.append(user_id)
-        sql = "SELECT status, COUNT(*) AS n FROM sync_queue"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
         rows = self.query(sql + " GROUP BY status", params)
         return {row["status"]: row["n"] for row in rows}
+
+    def state_counts(self, app_id=None):
+        """Every state's count, fast on a large queue: one indexed COUNT per small state, and
+        the big `done` state as the total less the others, all in one read snapshot."""
+        app_filter, params = ("", ()) if app_id is None else (" AND appId = ?", (app_id,))
+        counts = {}
+        with self.reading() as conn:
+            conn.execute("BEGIN")
+            try:
+                for state in QUEUE_STATES:
+                    if state != "done":
+                        counts[state] = self._count_one(
+                            conn, "SELECT COUNT(*) FROM sync_queue INDEXED BY "
+                            f"sync_queue_status_id WHERE status = ?{app_filter}",
+                            (state, *params))
+                total = self._count_one(
+                    conn, "SELECT COUNT(*) FROM sync_queue"
+                    + (" WHERE appId = ?" if app_id is not None else ""), params)
+            finally:
+                conn.execute("COMMIT")
+        counts["done"] = total - sum(counts.values())
+        return counts
+
+    @staticmethod
+    def _count_one(conn, sql, params):
+        cur = conn.execute(sql, params)
+        cur.row_factory = None
+        return cur.fetchone()[0]
 
     def get_queue_item(self, app_id, item_id):
         """One queue entry with its payload, or None; app_id None searches every app."""
