@@ -144,8 +144,3 @@ def browser():
     yield worker
     worker.close()
 
-
-def set_status_mongo(store, item_id, status, error="the store timed out"):
-    """set_status on the MongoDB store."""
-    store.db.sync_queue.update_one({"itemId": item_id}, {"$set": {
-        "status": status, "lastError": error, "attempts": 3}})
