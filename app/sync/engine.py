@@ -265,7 +265,7 @@ class ClientSequences:
         self.changed = defaultdict(dict)
 
     def check(self, item, now):
-        """"apply", "duplicate" or "hold" for an item, by its client's sequence."""
+        """What the client's sequence says of an item: "apply", "duplicate" or "hold"."""
         key = _client_group(item)
         if key is None:
             return "apply"
@@ -288,6 +288,7 @@ class ClientSequences:
             self.changed[key[0]][key[1]] = item["seq"]
 
     def save(self, store):
+        """Store the clients' new last seqs (inside the batch's unit)."""
         for app_id, seqs in self.changed.items():
             store.save_client_seqs(app_id, seqs)
 
