@@ -88,6 +88,7 @@ def run_sync(store, settings, source="manual", *, clock=utcnow, heartbeat=None):
     """
     config = SyncSettings.from_settings(settings)
     deadline = time.monotonic() + config.budget
+    started = clock()
     logs = []
     while True:
         batch_log = sync_batch(store, config, source, clock)
@@ -101,8 +102,8 @@ def run_sync(store, settings, source="manual", *, clock=utcnow, heartbeat=None):
             log.info("sync run stopped at its %.0f s budget", config.budget)
             break
     if not logs:
-        now = clock()
-        empty = Outcome(config, now, []).batch_log(source, now)
+        # The whole run, waits for the store's lock included, is what the empty log spans.
+        empty = Outcome(config, started, []).batch_log(source, clock())
         with store.sync_unit():
             store.add_sync_log(empty)
         logs.append(empty)

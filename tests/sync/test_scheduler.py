@@ -95,9 +95,12 @@ def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
     store.init_schema()
     key, _doc = create_key(store, "testapp", ["ingest", "read"])
     port = free_port()
+    # Both workers start together, so their timers fire together (first run 5 s after start,
+    # then every 3 s), and one-item batches make a run of 2000 items last seconds: without the
+    # lease the second worker's run would overlap the first's.
     env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=db, ENABLE_SCHEDULED_SYNC="true",
-               SYNC_INTERVAL_MINUTES="0.01", SYNC_EAGER_DELAY_SECONDS="0.2",
-               SYNC_BATCH_SIZE="20", SYNC_MAX_QUEUE="100000")
+               SYNC_INTERVAL_MINUTES="0.05", SYNC_EAGER_DELAY_SECONDS="60",
+               SYNC_BATCH_SIZE="1", SYNC_MAX_QUEUE="100000")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
@@ -107,11 +110,10 @@ def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
         sent = []
 
         def sender(n):
-            for i in range(8):
+            for i in range(2):
                 answer = post(url, key, {"batchId": f"b{n}-{i}", "userId": f"u{n}",
-                                         "items": [event() for _ in range(25)]})
+                                         "items": [event() for _ in range(500)]})
                 sent.append(answer["accepted"])
-                time.sleep(0.25)
 
         threads = [threading.Thread(target=sender, args=(n,)) for n in range(2)]
         for t in threads:
@@ -122,10 +124,10 @@ def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert sum(sent) == 400
-    assert store.scalar("SELECT COUNT(*) FROM telemetry") == 400
+    assert sum(sent) == 2000
+    assert store.scalar("SELECT COUNT(*) FROM telemetry") == 2000
     logs = sorted(store.sync_logs(limit=100_000), key=lambda log: log["startTime"])
-    assert sum(log["successCount"] for log in logs) == 400
+    assert sum(log["successCount"] for log in logs) == 2000
     assert {log["source"] for log in logs} == {"scheduled"}
     for earlier, later in zip(logs, logs[1:], strict=False):
         assert earlier["endTime"] <= later["startTime"], (earlier, later)
