@@ -49,6 +49,8 @@ SETTINGS = {
     "SYNC_LEASE_SECONDS": (60, int),
     "SYNC_EAGER_DELAY_SECONDS": (2.0, float),
     "SYNC_RUN_BUDGET_SECONDS": (30.0, float),
+    # How long an item after a gap in its client's seq waits for the missing one.
+    "SYNC_SEQ_HOLD_SECONDS": (60.0, float),
     "SYNC_BACKOFF_BASE_SECONDS": (5.0, float),
     "SYNC_BACKOFF_MAX_SECONDS": (3600.0, float),
     "ENABLE_SCHEDULED_SYNC": (True, _bool),

@@ -8,6 +8,8 @@ from .base import BaseSchema
 
 STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual")
 ITEM_STATES = ("accepted", "duplicate", "rejected")
+# What a sync run did with each item it claimed.
+SYNC_OUTCOMES = ("applied", "duplicate", "conflict", "held", "retry", "dead")
 # Ids the client makes: letters, digits and a few separators ("~" is kept for the server's use).
 ID_PATTERN = r"^[A-Za-z0-9_.:@\-]{1,128}$"
 ID_RE = re.compile(ID_PATTERN)
@@ -137,8 +139,10 @@ class ItemResultSchema(Schema):
 
     index = fields.Integer()
     itemId = fields.String(allow_none=True)
-    status = fields.String(metadata={"enum": list(ITEM_STATES)})
-    fields_ = fields.Dict(data_key="fields")
+    status = fields.String(metadata={
+        "enum": sorted(set(ITEM_STATES) | set(SYNC_OUTCOMES)),
+        "description": "Ingest outcome (client batches) or sync outcome (sync runs)."})
+    fields_ = fields.Dict(data_key="fields", attribute="fields")
     syncStatus = fields.String(metadata={
         "description": "Where the item is now in the sync queue (batch status only)."})
     lastError = fields.String(allow_none=True)

@@ -75,6 +75,7 @@ def test_batch_status_shows_each_items_outcome_and_queue_state(client, auth):
     assert log["status"] == "partial"
     assert log["results"][0]["syncStatus"] == "pending"
     assert log["results"][1]["status"] == "rejected"
+    assert "score" in log["results"][1]["fields"]["eventData"]
     assert client.get("/api/telemetry/batch/nope", headers=auth).status_code == 404
 
 

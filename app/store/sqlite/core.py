@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS sync_queue (
     recordId TEXT, conflictOf TEXT,
     UNIQUE (appId, itemId)
 );
-CREATE INDEX IF NOT EXISTS sync_queue_claim ON sync_queue (status, priority, nextAttemptAt);
+-- Claims walk the sync engine's partial index of open items (app/store/sqlite/sync.py).
+DROP INDEX IF EXISTS sync_queue_claim;
 CREATE INDEX IF NOT EXISTS sync_queue_status_id ON sync_queue (status, id);
 CREATE INDEX IF NOT EXISTS sync_queue_user ON sync_queue (appId, userId, status);
 CREATE INDEX IF NOT EXISTS sync_queue_batch ON sync_queue (appId, batchId);
