@@ -21,6 +21,8 @@ ANY_DATA = FastLoader(ANY_EVENT_DATA)
 # Derived eventIds (an item without one) are UUIDv5 names under this namespace.
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d8c2e-3b7a-4f5e-9c1d-2a8b7e6f5d4c")
 MAX_NESTING = 32
+# One encoder for every item: json.dumps with options builds a new encoder per call.
+CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def server_meta(client_ts, envelope, rules):
 
 def encode(value):
     """Canonical JSON text (sorted keys, compact) carrying its value."""
-    return EncodedJson(json.dumps(value, sort_keys=True, separators=(",", ":")), value)
+    return EncodedJson(CANONICAL.encode(value), value)
 
 
 def payload_hash(user_id, item_type, text):

@@ -98,6 +98,10 @@ CREATE TABLE IF NOT EXISTS client_seqs (
 """
 
 
+# One encoder for every row: json.dumps with options builds a new encoder per call.
+COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def to_epoch(value):
     """A datetime (or None) as epoch seconds for storage."""
     if value is None or isinstance(value, int | float):
@@ -114,7 +118,7 @@ def from_epoch(value):
 
 def dumps(value):
     """Compact JSON text, or None."""
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else COMPACT.encode(value)
 
 
 def to_row(doc):
