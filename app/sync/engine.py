@@ -411,10 +411,14 @@ def apply_record(store, config, item, now, outcome):
         write_version(store, key, current, client, now, user, user, item["itemId"])
         outcome.applied(item)
         return
+    server = current["data"]
+    if same(client, server):
+        # Another device already made this very edit: nothing to decide, nothing to keep twice.
+        outcome.duplicate(item)
+        return
     strategy = choose_strategy(config.settings, key[1], item.get("conflictResolution"))
     base_doc = store.get_record_version(*key, base_version) if base_version else None
     base = base_doc["data"] if base_doc else {}
-    server = current["data"]
     if strategy == "last_write_wins":
         client_clock = (item_time(item), item["itemId"])
         strategy_choice = "client" if client_clock > _server_clock(store, current) else "server"

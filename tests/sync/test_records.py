@@ -118,3 +118,15 @@ def test_a_base_version_ahead_of_the_server_is_dead_at_once_and_blocks_nothing(
     assert log["errors"] == [{"itemId": "ahead", "appId": "testapp", "status": "dead",
                               "reason": dead["lastError"]}]
     assert store.get_record("testapp", "note", "r2")["version"] == 1
+
+
+@pytest.mark.parametrize("app_config", [{"CONFLICT_DEFAULT_STRATEGY": "manual"}])
+def test_the_same_edit_from_two_devices_is_no_conflict(client, auth, store, app):
+    send(client, auth, [edit("phone", "r1", 0, {"title": "same"})])
+    sync(app, store)
+    send(client, auth, [edit("laptop", "r1", 0, {"title": "same"})])
+    [log] = sync(app, store)
+    assert (log["duplicateCount"], log["conflictCount"]) == (1, 0)
+    assert store.list_conflicts("testapp", status="open") == []
+    assert store.get_record("testapp", "note", "r1")["version"] == 1
+    assert item(store, "laptop")["status"] == "done"
