@@ -5,7 +5,7 @@ from datetime import UTC
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from .base import BaseSchema
-from .telemetry import ID_PATTERN, RECORD_TYPE
+from .telemetry import ID_PATTERN, RECORD_TYPE, BatchCountsSchema
 
 CONFLICT_RESOLUTIONS = ("server", "client", "merged")
 
@@ -19,7 +19,7 @@ class SyncErrorSchema(Schema):
     reason = fields.String()
 
 
-class SyncBatchSchema(Schema):
+class SyncBatchSchema(BatchCountsSchema):
     """One claimed batch of a sync run (its batch log, without per-item results)."""
 
     class Meta:
@@ -27,27 +27,11 @@ class SyncBatchSchema(Schema):
 
     batchId = fields.String()
     source = fields.String(metadata={"enum": ["scheduled", "manual"]})
-    itemCount = fields.Integer()
-    successCount = fields.Integer()
-    failureCount = fields.Integer()
-    duplicateCount = fields.Integer()
-    conflictCount = fields.Integer()
-    startTime = fields.DateTime()
-    endTime = fields.DateTime(allow_none=True)
-    status = fields.String(metadata={"enum": ["success", "partial", "error"]})
 
 
-class SyncRunSchema(Schema):
+class SyncRunSchema(BatchCountsSchema):
     """A sync run's summary: totals over its batches, the batches, and this app's errors."""
 
-    status = fields.String(metadata={"enum": ["success", "partial", "error"]})
-    itemCount = fields.Integer()
-    successCount = fields.Integer()
-    failureCount = fields.Integer()
-    duplicateCount = fields.Integer()
-    conflictCount = fields.Integer()
-    startTime = fields.DateTime()
-    endTime = fields.DateTime(allow_none=True)
     batches = fields.List(fields.Nested(SyncBatchSchema))
     errors = fields.List(fields.Nested(SyncErrorSchema), metadata={
         "description": "Failed and dead items of the calling app (other apps' stay private)."})

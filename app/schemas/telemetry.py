@@ -157,21 +157,26 @@ class BatchResultSchema(Schema):
     statusUrl = fields.String()
 
 
-class BatchLogSchema(Schema):
-    batchId = fields.String()
-    appId = fields.String(allow_none=True)
-    userId = fields.String(allow_none=True)
-    clientId = fields.String(allow_none=True)
-    source = fields.String(metadata={"enum": ["client", "scheduled", "manual"]})
+class BatchCountsSchema(Schema):
+    """What every batch log and sync run counts, and when it ran."""
+
     itemCount = fields.Integer()
     successCount = fields.Integer()
     failureCount = fields.Integer()
     duplicateCount = fields.Integer()
     conflictCount = fields.Integer()
-    rejectedCount = fields.Integer()
     startTime = fields.DateTime()
     endTime = fields.DateTime(allow_none=True)
     status = fields.String(metadata={"enum": ["success", "partial", "error"]})
+
+
+class BatchLogSchema(BatchCountsSchema):
+    batchId = fields.String()
+    appId = fields.String(allow_none=True)
+    userId = fields.String(allow_none=True)
+    clientId = fields.String(allow_none=True)
+    source = fields.String(metadata={"enum": ["client", "scheduled", "manual"]})
+    rejectedCount = fields.Integer()
     errors = fields.List(fields.Dict())
     results = fields.List(fields.Nested(ItemResultSchema))
 
