@@ -233,6 +233,11 @@ def _record_group(item):
     return item["appId"], item["itemType"], item["itemData"].get("recordId")
 
 
+def _base_version(item):
+    base = item["itemData"].get("baseVersion")
+    return base if isinstance(base, int) else 0
+
+
 def _client_group(item):
     if item.get("clientId") is None or item.get("seq") is None:
         return None
@@ -241,10 +246,15 @@ def _client_group(item):
 
 def application_order(items):
     """Items in the order they apply: priority then arrival, except that edits of one record
-    apply in the order their clients made them, and one client's items in seq order."""
+    apply in the order their clients made them, and one client's items in seq order.
+
+    Edits of one record go by baseVersion first: an edit made from version n was made after
+    version n existed, whatever the clocks say (two quick saves sent in two batches can get
+    skew corrections that swap their times by a few milliseconds).
+    """
     order = list(items)
     _sort_within_groups(order, _record_group,
-                        lambda i: (item_time(i), i.get("seq") or 0, i["id"]))
+                        lambda i: (_base_version(i), item_time(i), i.get("seq") or 0, i["id"]))
     _sort_within_groups(order, _client_group, lambda i: i["seq"])
     return order
 

@@ -130,3 +130,16 @@ def test_the_same_edit_from_two_devices_is_no_conflict(client, auth, store, app)
     assert store.list_conflicts("testapp", status="open") == []
     assert store.get_record("testapp", "note", "r1")["version"] == 1
     assert item(store, "laptop")["status"] == "done"
+
+
+def test_a_chain_of_edits_applies_by_base_version_even_when_clocks_disagree(
+        client, auth, store, app):
+    # Two quick saves: skew correction gave the second a time a few ms before the first.
+    send(client, auth, [
+        edit("second", "r1", 1, {"title": "b"}, clientTimestamp="2026-01-01T10:00:00.000Z"),
+        edit("first", "r1", 0, {"title": "a"}, clientTimestamp="2026-01-01T10:00:00.004Z"),
+    ])
+    [log] = sync(app, store)
+    assert (log["successCount"], log["failureCount"]) == (2, 0)
+    record = store.get_record("testapp", "note", "r1")
+    assert (record["version"], record["data"]) == (2, {"title": "b"})
