@@ -78,6 +78,9 @@ class SqliteIngest:
         written in the same transaction. Raises BacklogFull, storing nothing, when a user's open
         items would pass `max_open`.
         """
+        # Rows are built before the write lock is taken, so other writers wait less; only an
+        # item classify() re-keys (a re-used id) is built inside.
+        rows = {id(item): queue_row(item) for item in items}
         with self.transaction() as conn:
             if batch_id is not None:
                 stored = self._batch_log(conn, app_id, batch_id)
@@ -92,7 +95,9 @@ class SqliteIngest:
             if max_open is not None and to_insert:
                 self._check_backlog(conn, app_id, to_insert, max_open)
             if to_insert:
-                conn.executemany(QUEUE_INSERT_SQL, [queue_row(item) for item in to_insert])
+                conn.executemany(QUEUE_INSERT_SQL, [
+                    rows[id(item)] if id(item) in rows else queue_row(item)
+                    for item in to_insert])
             batch_log = None
             if make_batch_log is not None:
                 batch_log = dict(make_batch_log(outcomes), appId=app_id)
