@@ -85,10 +85,10 @@ class ServerCounts:
 
 @pytest.fixture
 def records_api(live_server):
-    """Skips a test when the server does not serve the records pull endpoint."""
+    """The live server, which must serve the records pull endpoint the SDKs use."""
     rules = {rule.rule for rule in live_server.app.url_map.iter_rules()}
-    if "/api/telemetry/records" not in rules:
-        pytest.skip("the server does not serve GET /api/telemetry/records")
+    assert "/api/telemetry/records" in rules, "the server must serve GET /api/telemetry/records"
+    return live_server
 
 
 @pytest.fixture
@@ -120,9 +120,11 @@ def unique_user():
 @pytest.fixture(scope="session")
 def chromium():
     """Debian's Chromium, headless, shared by the browser tests of one run."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api as playwright_api
+
     if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed at /usr/bin/chromium")
+        pytest.fail("the browser tests need Debian's chromium at /usr/bin/chromium "
+                    "(scripts/setup --dev installs it)")
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
