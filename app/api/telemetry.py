@@ -30,7 +30,7 @@ def _refuse(exc):
 @blp.route("/track")
 class Track(MethodView):
     @require_scope("ingest")
-    @blp.arguments(TrackSchema)
+    @blp.arguments(TrackSchema())
     @blp.response(202, TrackResultSchema)
     @blp.alt_response(429, description="The user's backlog is full; see Retry-After.")
     def post(self, event):
@@ -49,7 +49,8 @@ class Track(MethodView):
 @blp.route("/batch")
 class Batch(MethodView):
     @require_scope("ingest")
-    @blp.arguments(BatchSchema)
+    # An instance, not the class: webargs would build the schema anew for every request.
+    @blp.arguments(BatchSchema())
     @blp.response(202, BatchResultSchema)
     @blp.alt_response(409, description="The batchId was used before for other items.")
     @blp.alt_response(413, description="Too many items, or the body is too large.")
