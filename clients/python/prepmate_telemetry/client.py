@@ -458,18 +458,7 @@ class TelemetryClient:
             logger.warning(
                 "telemetry batch %s failed (%s); retrying in %.1fs", batch.batch_id, error, delay
             )
-            self._emit(
-                "sync:error",
-                {
-                    "batchId": batch.batch_id,
-                    "error": error,
-                    "status": error.status,
-                    "code": error.code,
-                    "message": error.message,
-                    "willRetry": True,
-                    "retryIn": delay,
-                },
-            )
+            self._emit_error(batch, error, willRetry=True, retryIn=delay)
             self._queue.extend(batch.batch_id, self._owner, LEASE_SECONDS + delay)
             self._stop.wait(delay)
         return False
@@ -560,18 +549,7 @@ class TelemetryClient:
             )
             self._paused_until = time.monotonic() + AUTH_RETRY_SECONDS
             self._queue.finish(batch.batch_id, [])
-            self._emit(
-                "sync:error",
-                {
-                    "batchId": batch.batch_id,
-                    "error": error,
-                    "status": error.status,
-                    "code": error.code,
-                    "message": error.message,
-                    "willRetry": True,
-                    "retryIn": AUTH_RETRY_SECONDS,
-                },
-            )
+            self._emit_error(batch, error, willRetry=True, retryIn=AUTH_RETRY_SECONDS)
             return
         if error.status == 413 and len(batch.item_ids) > 1:
             # Too large as a whole: the same items go again in smaller batches.
@@ -587,19 +565,15 @@ class TelemetryClient:
             error.status,
             len(dropped),
         )
-        self._emit(
-            "sync:error",
-            {
-                "batchId": batch.batch_id,
-                "error": error,
-                "status": error.status,
-                "code": error.code,
-                "message": error.message,
-                "fields": error.fields,
-                "items": [{"itemId": i} for i in dropped],
-                "willRetry": False,
-            },
-        )
+        self._emit_error(batch, error, fields=error.fields,
+                         items=[{"itemId": i} for i in dropped], willRetry=False)
+
+    def _emit_error(self, batch, error, **details):
+        """`sync:error` for a batch the server refused or could not take."""
+        self._emit("sync:error", {
+            "batchId": batch.batch_id, "error": error, "status": error.status,
+            "code": error.code, "message": error.message, **details,
+        })
 
 
 def _rejected_indexes(fields, size) -> set[int]:
