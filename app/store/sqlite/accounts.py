@@ -1,6 +1,6 @@
 """SQLite adapter: API keys, console users, the audit log and cross-process locks."""
 
-from .core import to_epoch, to_row
+from .core import first_value, to_epoch, to_row
 
 
 class SqliteAccounts:
@@ -80,9 +80,7 @@ class SqliteAccounts:
                 "WHERE locks.owner = excluded.owner OR locks.until < ?",
                 (name, owner, to_epoch(until), to_epoch(now)),
             )
-            cur = conn.execute("SELECT owner FROM locks WHERE name = ?", (name,))
-            cur.row_factory = None
-            return cur.fetchone()[0] == owner
+            return first_value(conn, "SELECT owner FROM locks WHERE name = ?", (name,)) == owner
 
     def release_lock(self, name, owner):
         """Give up the named lease if `owner` holds it."""

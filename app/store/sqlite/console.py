@@ -2,7 +2,7 @@
 
 import heapq
 
-from .core import to_epoch
+from .core import first_value, to_epoch
 from .ingest import QUEUE_LIST_COLUMNS
 
 # Actions on items apply only to items waiting for a human.
@@ -140,9 +140,7 @@ class SqliteConsole:
                 sql = "SELECT COUNT(*) FROM sync_queue"
                 if clauses:
                     sql += " WHERE " + " AND ".join(clauses)
-                cur = conn.execute(sql, params)
-                cur.row_factory = None
-                total += cur.fetchone()[0]
+                total += first_value(conn, sql, params)
         return total
 
     def search_queue(self, term, limit=50):

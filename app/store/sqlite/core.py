@@ -133,6 +133,15 @@ def to_row(doc):
     return row
 
 
+def first_value(conn, sql, params=()):
+    """The first column of the first row of a query on `conn` (None without a row), read
+    without building a document, inside whatever transaction `conn` is in."""
+    cur = conn.execute(sql, params)
+    cur.row_factory = None
+    row = cur.fetchone()
+    return None if row is None else row[0]
+
+
 def to_doc(cursor, row):
     """sqlite3 row factory: a row as a document with JSON parsed and times as datetimes."""
     doc = {}
@@ -222,10 +231,7 @@ class SqliteCore:
     def scalar(self, sql, params=()):
         """The first column of the first row of a read query."""
         with self.reading() as conn:
-            cur = conn.execute(sql, params)
-            cur.row_factory = None
-            row = cur.fetchone()
-            return None if row is None else row[0]
+            return first_value(conn, sql, params)
 
     def insert(self, conn, table, doc):
         """Insert one document into a table inside a transaction; returns its rowid."""

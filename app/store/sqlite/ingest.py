@@ -2,7 +2,7 @@
 
 from ..common import OPEN_STATES, QUEUE_STATES, classify, variant_item_id
 from ..errors import BacklogFull
-from .core import dumps, to_epoch
+from .core import dumps, first_value, to_epoch
 
 QUEUE_INSERT_COLUMNS = (
     "appId", "itemId", "userId", "itemType", "itemData", "meta", "status", "priority",
@@ -59,13 +59,9 @@ class SqliteIngest:
             incoming[item.get("userId")] = incoming.get(item.get("userId"), 0) + 1
         marks = ", ".join("?" * len(OPEN_STATES))
         for user_id, count in incoming.items():
-            cur = conn.execute(
-                "SELECT COUNT(*) FROM sync_queue WHERE appId = ? AND userId IS ? "
-                f"AND status IN ({marks})",
-                (app_id, user_id, *OPEN_STATES),
-            )
-            cur.row_factory = None
-            open_items = cur.fetchone()[0]
+            open_items = first_value(
+                conn, "SELECT COUNT(*) FROM sync_queue WHERE appId = ? AND userId IS ? "
+                f"AND status IN ({marks})", (app_id, user_id, *OPEN_STATES))
             if open_items + count > max_open:
                 raise BacklogFull(user_id, open_items, max_open)
 
@@ -141,23 +137,17 @@ class SqliteIngest:
             try:
                 for state in QUEUE_STATES:
                     if state != "done":
-                        counts[state] = self._count_one(
+                        counts[state] = first_value(
                             conn, "SELECT COUNT(*) FROM sync_queue INDEXED BY "
                             f"sync_queue_status_id WHERE status = ?{app_filter}",
                             (state, *params))
-                total = self._count_one(
+                total = first_value(
                     conn, "SELECT COUNT(*) FROM sync_queue"
                     + (" WHERE appId = ?" if app_id is not None else ""), params)
             finally:
                 conn.execute("COMMIT")
         counts["done"] = total - sum(counts.values())
         return counts
-
-    @staticmethod
-    def _count_one(conn, sql, params):
-        cur = conn.execute(sql, params)
-        cur.row_factory = None
-        return cur.fetchone()[0]
 
     def get_queue_item(self, app_id, item_id):
         """One queue entry with its payload, or None; app_id None searches every app."""

@@ -10,7 +10,7 @@ import json
 from contextlib import contextmanager
 
 from ..errors import StoreUnavailable
-from .core import dumps, from_epoch, to_epoch, to_row
+from .core import dumps, first_value, from_epoch, to_epoch, to_row
 
 # Claimable: waiting and due, or claimed by a worker whose lease ran out.
 CLAIMABLE = (
@@ -250,10 +250,8 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         """
         with self._errors():
             conn = self.connection()
-            cur = conn.execute("SELECT COALESCE(MAX(changeSeq), 0) + 1 FROM records "
-                               "WHERE appId = ?", (doc["appId"],))
-            cur.row_factory = None
-            change_seq = cur.fetchone()[0]
+            change_seq = first_value(conn, "SELECT COALESCE(MAX(changeSeq), 0) + 1 FROM records "
+                                     "WHERE appId = ?", (doc["appId"],))
             key = (doc["appId"], doc["recordType"], doc["recordId"])
             values = (doc.get("userId"), doc["version"], dumps(doc["data"]),
                       to_epoch(doc["updatedAt"]), doc.get("updatedBy"), change_seq)
