@@ -1,5 +1,6 @@
 """Acknowledged means durable: data survives a restart; a store outage acknowledges nothing."""
 
+import os
 import sqlite3
 
 from tests.api.helpers import batch, event_item
@@ -46,3 +47,61 @@ def test_a_locked_store_answers_503_and_stores_nothing(tmp_path):
     assert response.json["error"] == "store_unavailable"
     assert response.headers["Retry-After"]
     assert store.get(app).queue_counts() == {}
+
+
+def _wal_fsyncs(monkeypatch, path, on_fsync=None):
+    """Record each fsync of the store's WAL file (calling `on_fsync` at that moment)."""
+    import app.store.sqlite.core as core
+
+    calls = []
+    real_fsync = core.os.fsync
+
+    def fsync(fd):
+        if os.readlink(f"/proc/self/fd/{fd}") == os.path.realpath(f"{path}-wal"):
+            calls.append(on_fsync() if on_fsync else True)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(core.os, "fsync", fsync)
+    return calls
+
+
+def test_a_batch_is_on_disk_before_it_is_acknowledged_and_others_need_not_wait(
+        tmp_path, monkeypatch):
+    app = make_app(tmp_path)  # SQLITE_SYNCHRONOUS=FULL, the default
+    from app.accounts.keys import create_key
+    from app.extensions import store
+
+    raw, _ = create_key(store.get(app), "testapp", ["ingest", "read"])
+    path = app.config["SQLITE_PATH"]
+
+    def another_writer_gets_the_lock_at_once():
+        # Taken while the batch's fsync runs: COMMIT released the write lock before it.
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            return "free"
+        except sqlite3.OperationalError:
+            return "held"
+        finally:
+            other.close()
+
+    fsyncs = _wal_fsyncs(monkeypatch, path, another_writer_gets_the_lock_at_once)
+    response = app.test_client().post("/api/telemetry/batch",
+                                      json=batch([event_item("e1"), event_item("e2")]),
+                                      headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 202
+    assert fsyncs == ["free"]
+
+
+def test_normal_synchronous_skips_the_fsync(tmp_path, monkeypatch):
+    app = make_app(tmp_path, SQLITE_SYNCHRONOUS="NORMAL")
+    from app.accounts.keys import create_key
+    from app.extensions import store
+
+    raw, _ = create_key(store.get(app), "testapp", ["ingest", "read"])
+    fsyncs = _wal_fsyncs(monkeypatch, app.config["SQLITE_PATH"])
+    response = app.test_client().post("/api/telemetry/batch", json=batch([event_item("e1")]),
+                                      headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 202
+    assert fsyncs == []
