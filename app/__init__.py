@@ -16,6 +16,9 @@ def create_app(config=None):
                 template_folder=str(ROOT / "templates"),
                 instance_path=str(settings.get("INSTANCE_PATH") or ROOT / "instance"))
     app.config.update(settings)
+    from .http import FastJsonProvider
+
+    app.json = FastJsonProvider(app)
     app.json.sort_keys = False
     from .logging import configure_logging
 

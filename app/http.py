@@ -1,7 +1,13 @@
-"""HTTP plumbing below the views: gzip request bodies are inflated here, within the size limit."""
+"""HTTP plumbing below the views: gzip request bodies are inflated here, within the size limit,
+and JSON is read and written by orjson."""
 
 import io
+import json
+import re
 import zlib
+
+import orjson
+from flask.json.provider import DefaultJSONProvider
 
 # The environ key through which a refused body reaches the app's error handler.
 BODY_ERROR = "prepmate.body_error"
@@ -54,3 +60,59 @@ class GzipRequestBodies:
         environ.pop("HTTP_CONTENT_ENCODING", None)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+
+
+class FastJsonProvider(DefaultJSONProvider):
+    """Flask's JSON provider with orjson doing the work. Reading is strict: NaN, Infinity and
+    lone surrogates are not JSON and are refused (a ValueError naming where), and an integer
+    outside 64 bits is read exactly, as an OutOfRangeInt, for validation to refuse its item
+    rather than have it stored rounded."""
+
+    COMPACT = {"separators": (",", ":")}
+
+    def loads(self, s, **kwargs):
+        if kwargs:
+            return super().loads(s, **kwargs)
+        if LONG_DIGITS.search(s if isinstance(s, bytes) else s.encode()) is None:
+            return orjson.loads(s)
+        # orjson reads integers past 64 bits as floats; the standard library reads them exactly.
+        value = json.loads(s, parse_int=_integer, parse_constant=_no_constant)
+        try:
+            orjson.dumps(value, default=_zero, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+        except orjson.JSONEncodeError as exc:  # a lone surrogate
+            raise ValueError(f"{exc}") from None
+        return value
+
+    def dumps(self, obj, **kwargs):
+        if not kwargs or kwargs == self.COMPACT:
+            option = orjson.OPT_PASSTHROUGH_DATETIME  # dates as Flask writes them (HTTP dates)
+            if self.sort_keys:
+                option |= orjson.OPT_SORT_KEYS
+            try:
+                return orjson.dumps(obj, default=self.default, option=option).decode()
+            except TypeError:
+                pass
+        return super().dumps(obj, **kwargs)
+
+
+class OutOfRangeInt(int):
+    """An integer no store holds exactly (outside 64 bits); orjson, told to pass subclasses
+    through, refuses to write it."""
+
+
+# A run of 19 digits may be an integer orjson cannot read exactly.
+LONG_DIGITS = re.compile(rb"\d{19}")
+INT64 = range(-(2 ** 63), 2 ** 63)
+
+
+def _integer(text):
+    value = int(text)
+    return value if value in INT64 else OutOfRangeInt(value)
+
+
+def _zero(_value):
+    return 0
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON value")

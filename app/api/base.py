@@ -2,10 +2,9 @@
 
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint, abort
 from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import BadRequest
 
 from ..accounts.keys import authenticate
 from ..extensions import rate_limiter, store
@@ -26,9 +25,10 @@ class JsonParser(FlaskParser):
             abort(415, error="unsupported_media_type",
                   message="Send the body as JSON with Content-Type: application/json.")
         try:
-            return req.get_json()
-        except (BadRequest, RecursionError, UnicodeDecodeError):
-            abort(400, error="invalid_json", message="The body is not valid JSON.")
+            return current_app.json.loads(req.get_data())
+        except (ValueError, RecursionError) as exc:
+            abort(400, error="invalid_json",
+                  message=f"The body is not valid JSON: {str(exc).rstrip('.')}.")
 
 
 class ApiBlueprint(Blueprint):

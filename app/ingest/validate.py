@@ -1,12 +1,12 @@
 """Turning one raw event or record item into a queue document, or into the reasons it is refused."""
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 
+import orjson
 from marshmallow import ValidationError
 
 from ..schemas.events import ANY_EVENT_DATA, EVENT_DATA_SCHEMAS
@@ -21,8 +21,6 @@ ANY_DATA = FastLoader(ANY_EVENT_DATA)
 # Derived eventIds (an item without one) are UUIDv5 names under this namespace.
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d8c2e-3b7a-4f5e-9c1d-2a8b7e6f5d4c")
 MAX_NESTING = 32
-# One encoder for every item: json.dumps with options builds a new encoder per call.
-CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -137,8 +135,18 @@ def server_meta(client_ts, envelope, rules):
 
 
 def encode(value):
-    """Canonical JSON text (sorted keys, compact) carrying its value."""
-    return EncodedJson(CANONICAL.encode(value), value)
+    """Canonical JSON text (sorted keys, compact, UTF-8) carrying its value.
+
+    Subclasses of JSON types are refused (the parser reads an integer outside 64 bits as one),
+    so nothing is stored that a store cannot hold exactly.
+    """
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except TypeError:
+        raise Rejected({"_item": [
+            "Holds a number outside the 64-bit integer range, which no store keeps exactly."]},
+        ) from None
+    return EncodedJson(text.decode(), value)
 
 
 def payload_hash(user_id, item_type, text):
@@ -161,9 +169,10 @@ def queue_document(item_id, item_type, item_data, meta, loaded, envelope, rules)
     if user_id is None:
         raise Rejected({"userId": ["Missing: give userId on the item or on the batch."]})
     text = encode(item_data)
-    if len(text) > rules.max_item_bytes:
+    size = len(text) if text.isascii() else len(text.encode())
+    if size > rules.max_item_bytes:
         raise Rejected({"_item": [
-            f"Item is {len(text)} bytes of JSON; the limit is {rules.max_item_bytes}."]})
+            f"Item is {size} bytes of JSON; the limit is {rules.max_item_bytes}."]})
     now = envelope.received_at
     return {
         "appId": envelope.app_id, "itemId": item_id, "userId": user_id, "itemType": item_type,

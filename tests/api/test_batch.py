@@ -191,6 +191,50 @@ def test_bad_bodies_get_a_clear_4xx_and_change_nothing(client, auth, store, body
     assert store.queue_counts() == {}
 
 
+def _event_body(data_json):
+    return ('{"batchId": "b1", "userId": "u1", "items": [{"eventId": "e1", '
+            f'"eventType": "custom", "eventData": {{"n": {data_json}}}}}, '
+            '{"eventId": "ok", "eventType": "custom"}]}').encode()
+
+
+@pytest.mark.parametrize("value, named", [
+    ("NaN", "line 1"),
+    ("-Infinity", "line 1"),
+    ('"\\ud800"', "surrogate"),  # a lone surrogate, which no store can hold
+])
+def test_text_that_is_not_json_is_refused_whole(client, auth, store, value, named):
+    response = client.post(URL, data=_event_body(value),
+                           headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_json"
+    assert named in response.json["message"]
+    assert store.queue_counts() == {}
+
+
+@pytest.mark.parametrize("value", ["123456789012345678901234567890", "9223372036854775808",
+                                   "-9223372036854775809", "[1, {\"deep\": 18446744073709551616}]"])
+def test_an_item_holding_an_integer_past_64_bits_is_rejected_not_rounded(client, auth, store,
+                                                                        value):
+    response = client.post(URL, data=_event_body(value),
+                           headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 202
+    first, second = response.json["results"]
+    assert first["status"] == "rejected" and "64-bit" in first["fields"]["_item"][0]
+    assert second["status"] == "accepted"
+    assert store.get_queue_item("testapp", "e1") is None
+
+
+@pytest.mark.parametrize("value", ["9223372036854775807", "-9223372036854775808",
+                                   "1234567890123456789.5", '"id-12345678901234567890"',
+                                   '"h\u00e9llo \u2603"', "0.1"])
+def test_values_at_the_edges_are_stored_exactly(client, auth, store, value):
+    response = client.post(URL, data=_event_body(value),
+                           headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 202
+    stored = store.get_queue_item("testapp", "e1")["itemData"]
+    assert stored["eventData"]["n"] == json.loads(value)
+
+
 def test_gzip_bodies_are_accepted(client, auth, store):
     body = gzip.compress(json.dumps(batch([event_item("e1")])).encode())
     response = client.post(URL, data=body, headers={

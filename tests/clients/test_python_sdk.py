@@ -296,6 +296,15 @@ def test_oversized_items_are_refused_at_capture(make_client):
     assert info.value.code == "item_too_large"
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "\ud800"])
+def test_values_the_server_refuses_are_refused_at_capture(make_client, value):
+    client = make_client(send=False)
+    with pytest.raises(TelemetryError) as info:
+        client.capture_event("sdk_python_test", {"value": value})
+    assert info.value.code == "invalid_item"
+    assert client.capture_event("sdk_python_test", {"value": 1})  # the queue goes on
+
+
 def test_use_after_shutdown_raises(make_client):
     client = make_client()
     client.shutdown(timeout=1)

@@ -10,7 +10,7 @@ import json
 from contextlib import contextmanager
 
 from ..errors import StoreUnavailable
-from .core import dumps, first_value, from_epoch, to_epoch, to_row
+from .core import dumps, first_value, from_epoch, loads, to_epoch, to_row
 
 # Claimable: waiting and due, or claimed by a worker whose lease ran out.
 CLAIMABLE = (
@@ -70,8 +70,8 @@ ID_CHUNK = 500
 def _claimed(row):
     item = dict(zip(CLAIM_COLUMNS, row, strict=True))
     if item["itemData"] is not None:
-        item["itemData"] = json.loads(item["itemData"])
-        item["meta"] = json.loads(item["meta"]) if item["meta"] else {}
+        item["itemData"] = loads(item["itemData"])
+        item["meta"] = loads(item["meta"]) if item["meta"] else {}
     item["createdAt"] = from_epoch(item["createdAt"])
     return item
 

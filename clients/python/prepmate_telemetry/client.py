@@ -363,7 +363,11 @@ class TelemetryClient:
     def _enqueue(self, item_id, item, user_id, priority) -> None:
         self._ensure_ready()
         uid = user_id if user_id is not None else self.user_id
-        size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+        try:
+            size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False,
+                                  allow_nan=False).encode())
+        except ValueError as exc:  # NaN, Infinity or a lone surrogate: the server refuses them
+            raise TelemetryError(f"item is not valid JSON: {exc}", code="invalid_item") from None
         if size > MAX_ITEM_BYTES:
             raise TelemetryError(
                 f"item is larger than {MAX_ITEM_BYTES} bytes", code="item_too_large"
