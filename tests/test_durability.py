@@ -105,3 +105,22 @@ def test_normal_synchronous_skips_the_fsync(tmp_path, monkeypatch):
                                       headers={"Authorization": f"Bearer {raw}"})
     assert response.status_code == 202
     assert fsyncs == []
+
+
+def test_sync_work_is_not_fsynced_on_its_own_but_a_hand_resolution_is(tmp_path, monkeypatch):
+    # A sync unit a power cut undoes leaves its items due and is applied again: no fsync is
+    # needed for it. What an operator is told is done must be on disk before the answer.
+    app = make_app(tmp_path)
+    from app.extensions import store
+
+    the_store = store.get(app)
+    fsyncs = _wal_fsyncs(monkeypatch, app.config["SQLITE_PATH"])
+    with the_store.sync_unit():
+        the_store.add_sync_log({"batchId": "run-1", "source": "manual", "status": "success",
+                                "startTime": 0.0, "endTime": 0.0})
+    assert fsyncs == []
+    with the_store.sync_unit(durable=True):
+        the_store.add_sync_log({"batchId": "run-2", "source": "manual", "status": "success",
+                                "startTime": 0.0, "endTime": 0.0})
+    assert fsyncs == [True]
+    assert the_store.get_batch_log(None, "run-1") is not None

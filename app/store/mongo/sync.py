@@ -44,8 +44,9 @@ class MongoSync:
 
     INDEXES = (SYNC_INDEXES,)
 
-    def sync_unit(self):
-        """A unit of sync work; on MongoDB its writes are each atomic and safe to replay."""
+    def sync_unit(self, durable=False):
+        """A unit of sync work; on MongoDB its writes are each atomic and safe to replay, and
+        as durable as the configured write concern makes them."""
         return nullcontext()
 
     def savepoint(self):

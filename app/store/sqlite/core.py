@@ -232,9 +232,12 @@ class SqliteCore:
             raise StoreUnavailable(f"SQLite store error: {exc}") from exc
 
     @contextmanager
-    def transaction(self):
-        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE) and is
-        durable (with SQLITE_SYNCHRONOUS=FULL) when the block ends."""
+    def transaction(self, durable=True):
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+
+        With SQLITE_SYNCHRONOUS=FULL it is on disk when the block ends, unless `durable` is
+        False: for work that is redone rather than lost if a power cut undoes it (atomicity is
+        kept either way, and the next durable commit's fsync covers it too)."""
         conn = self.connection()
         with self._errors():
             conn.execute("BEGIN IMMEDIATE")
@@ -244,7 +247,7 @@ class SqliteCore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        if self.sync_after_commit:
+        if durable and self.sync_after_commit:
             self._sync_wal()
 
     @contextmanager

@@ -95,9 +95,14 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
 """,)
 
     @contextmanager
-    def sync_unit(self):
-        """One atomic unit of sync work (a transaction); yields nothing useful."""
-        with self.transaction():
+    def sync_unit(self, durable=False):
+        """One atomic unit of sync work (a transaction); yields nothing useful.
+
+        The engine's units are not fsynced on their own: one that a power cut undoes leaves its
+        items due, exactly as before it ran, and the engine applies them again. A unit someone
+        is told is done (a conflict resolved by hand) asks to be `durable`.
+        """
+        with self.transaction(durable=durable):
             yield
 
     @contextmanager
