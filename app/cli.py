@@ -39,11 +39,14 @@ def keys_create(app_id, scopes, name):
 @keys.command("list")
 @click.option("--app", "app_id", default=None, help="Only this app's keys.")
 def keys_list(app_id):
-    """List keys (ids, apps, scopes, state; never the keys themselves)."""
+    """List keys (ids, apps, scopes, state, prefix, name, last use to the minute; never the
+    keys themselves)."""
     for doc in store.get().list_api_keys(app_id):
         state = "revoked" if doc.get("revokedAt") else "active"
+        last_used = doc.get("lastUsedAt")
+        last_used = last_used.strftime("%Y-%m-%dT%H:%MZ") if last_used else "never used"
         click.echo(f"{doc['keyId']}\t{doc['appId']}\t{','.join(doc['scopes'])}\t{state}\t"
-                   f"{doc['prefix']}…\t{doc.get('name') or ''}")
+                   f"{doc['prefix']}…\t{doc.get('name') or ''}\t{last_used}")
 
 
 @keys.command("revoke")

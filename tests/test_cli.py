@@ -11,10 +11,16 @@ def test_keys_create_list_revoke(runner, store, client):
     doc = store.find_api_key(hash_key(raw))
     assert doc["appId"] == "quiz" and doc["scopes"] == ["ingest", "read"]
     headers = {"Authorization": f"Bearer {raw}"}
+    assert runner.invoke(args=["keys", "list"]).output.rstrip().endswith("never used")
     assert client.get("/api/telemetry/status", headers=headers).status_code == 200
 
     listed = runner.invoke(args=["keys", "list"])
     assert doc["keyId"] in listed.output and raw not in listed.output
+    last_used = store.find_api_key(hash_key(raw))["lastUsedAt"]
+    assert listed.output.rstrip().endswith(last_used.strftime("%Y-%m-%dT%H:%MZ"))
+    # Within the minute, further calls write nothing more.
+    assert client.get("/api/telemetry/status", headers=headers).status_code == 200
+    assert store.find_api_key(hash_key(raw))["lastUsedAt"] == last_used
 
     revoked = runner.invoke(args=["keys", "revoke", doc["keyId"]])
     assert revoked.exit_code == 0

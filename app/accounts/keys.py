@@ -1,12 +1,19 @@
 """API keys: made once, shown once, stored as a SHA-256 hash, scoped, and revocable."""
 
 import hashlib
+import logging
 import secrets
+from datetime import timedelta
 
+from ..store import StoreUnavailable
 from ..store.common import utcnow
+
+log = logging.getLogger("prepmate.api")
 
 SCOPES = ("ingest", "read", "admin")
 KEY_PREFIX = "pm"
+# How stale a key's lastUsedAt may get: one write per key and minute, not one per request.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 class KeyRequestError(ValueError):
@@ -49,4 +56,11 @@ def authenticate(store, raw_key):
     doc = store.find_api_key(hash_key(raw_key))
     if doc is None or doc.get("revokedAt") is not None:
         return None
+    now = utcnow()
+    last_used = doc.get("lastUsedAt")
+    if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
+        try:
+            store.touch_api_key(doc["keyId"], now)
+        except StoreUnavailable as exc:  # a convenience for operators: never fail a call on it
+            log.debug("could not record the use of key %s: %s", doc["keyId"], exc)
     return doc

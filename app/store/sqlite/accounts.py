@@ -16,8 +16,8 @@ class SqliteAccounts:
         return self.query_one("SELECT * FROM api_keys WHERE keyHash = ?", (key_hash,))
 
     def touch_api_key(self, key_id, at):
-        """Record when a key was last used."""
-        with self.transaction() as conn:
+        """Record when a key was last used (advisory: not fsynced on its own)."""
+        with self.transaction(durable=False) as conn:
             conn.execute("UPDATE api_keys SET lastUsedAt = ? WHERE keyId = ?",
                          (to_epoch(at), key_id))
 
