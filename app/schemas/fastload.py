@@ -84,7 +84,14 @@ class FastLoader:
         self.schema = schema
         self.unknown = schema.unknown
         self.plan = self._plan(schema)
-        self.known = frozenset(key for key, *_ in self.plan or ())
+        plan = self.plan or ()
+        # The load walks the item's own keys (usually far fewer than the schema's fields).
+        self.by_key = {key: (attr, convert, validators)
+                       for key, attr, convert, validators, _required, _default in plan}
+        self.required = tuple(key for key, *_rest, required, _default in plan if required)
+        self.defaults = tuple((attr, default) for _key, attr, *_rest, default in plan
+                              if default is not missing)
+        self.known = frozenset(self.by_key)
 
     @staticmethod
     def _plan(schema):
@@ -106,14 +113,14 @@ class FastLoader:
         if self.plan is None or type(data) is not dict:
             return None
         out = {}
-        for key, attr, convert, validators, required, default in self.plan:
-            value = data.get(key, missing)
-            if value is missing:
-                if required:
-                    return None
-                if default is not missing:
-                    out[attr] = default() if callable(default) else default
+        by_key = self.by_key
+        has_unknown = False
+        for key, value in data.items():
+            entry = by_key.get(key)
+            if entry is None:
+                has_unknown = True
                 continue
+            attr, convert, validators = entry
             value = convert(value)
             if value is DECLINE:
                 return None
@@ -124,7 +131,13 @@ class FastLoader:
                 except ValidationError:
                     return None
             out[attr] = value
-        if not self.known.issuperset(data):
+        for key in self.required:
+            if key not in data:
+                return None
+        for attr, default in self.defaults:
+            if attr not in out:
+                out[attr] = default() if callable(default) else default
+        if has_unknown:
             if self.unknown == RAISE:
                 return None
             if self.unknown == INCLUDE:
