@@ -142,11 +142,17 @@ def test_the_documented_snippet_syncs(sdk_browser, counts, unique_user):
     assert not sdk_events(page, "sync:error")
 
 
+def go_offline(sdk_browser, page):
+    """Cut the network, and wait until the page knows it (the browser tells it a moment later)."""
+    sdk_browser.context.set_offline(True)
+    page.wait_for_function("() => navigator.onLine === false")
+
+
 def test_offline_with_a_reload_then_online_delivers_each_event_once(
     sdk_browser, counts, unique_user
 ):
     page = sdk_browser.open()
-    sdk_browser.context.set_offline(True)
+    go_offline(sdk_browser, page)
     capture(page, 0, 150)
     page.reload()
     page.wait_for_function("() => window.telemetry && window.telemetry.storage")
@@ -214,7 +220,7 @@ def test_a_full_queue_drops_the_oldest_lowest_priority_events_and_says_so(
     sdk_browser, counts, unique_user
 ):
     page = sdk_browser.open("&maxQueue=50")
-    sdk_browser.context.set_offline(True)
+    go_offline(sdk_browser, page)
     low = capture(page, 0, 30, priority="low")
     normal = capture(page, 30, 70)
 
