@@ -50,18 +50,19 @@ def test_a_locked_store_answers_503_and_stores_nothing(tmp_path):
 
 
 def _wal_fsyncs(monkeypatch, path, on_fsync=None):
-    """Record each fsync of the store's WAL file (calling `on_fsync` at that moment)."""
+    """Record each fsync (fdatasync, as SQLite itself uses) of the store's WAL file, calling
+    `on_fsync` at that moment."""
     import app.store.sqlite.core as core
 
     calls = []
-    real_fsync = core.os.fsync
+    real_fsync = core.os.fdatasync
 
     def fsync(fd):
         if os.readlink(f"/proc/self/fd/{fd}") == os.path.realpath(f"{path}-wal"):
             calls.append(on_fsync() if on_fsync else True)
         return real_fsync(fd)
 
-    monkeypatch.setattr(core.os, "fsync", fsync)
+    monkeypatch.setattr(core.os, "fdatasync", fsync)
     return calls
 
 
@@ -124,3 +125,29 @@ def test_sync_work_is_not_fsynced_on_its_own_but_a_hand_resolution_is(tmp_path, 
                                 "startTime": 0.0, "endTime": 0.0})
     assert fsyncs == [True]
     assert the_store.get_batch_log(None, "run-1") is not None
+
+
+def test_the_wal_directory_entry_is_made_durable_once(tmp_path, monkeypatch):
+    import app.store.sqlite.core as core
+    from app.accounts.keys import create_key
+    from app.extensions import store
+
+    service = make_app(tmp_path)
+    the_store = store.get(service)
+    raw, _ = create_key(the_store, "testapp", ["ingest"])
+    the_store.close()  # start from a new connection, as a new worker does
+    folder = os.path.dirname(os.path.realpath(service.config["SQLITE_PATH"]))
+    synced = []
+    real_fsync = core.os.fsync
+
+    def fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(core.os, "fsync", fsync)
+    for batch_id in ("b1", "b2"):
+        response = service.test_client().post("/api/telemetry/batch",
+                                              json=batch([event_item()], batch_id=batch_id),
+                                              headers={"Authorization": f"Bearer {raw}"})
+        assert response.status_code == 202
+    assert synced == [folder]

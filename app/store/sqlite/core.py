@@ -210,13 +210,21 @@ class SqliteCore:
         return conn
 
     def _sync_wal(self):
-        """fsync the WAL: every transaction committed so far is then durable. The file stays open
-        beside this thread's connection, which keeps SQLite from deleting it."""
+        """fsync the WAL (fdatasync, as SQLite does): every transaction committed so far is then
+        durable. The file stays open beside this thread's connection, which keeps SQLite from
+        deleting it."""
         local = self._local
         try:
             if local.wal_fd is None:
                 local.wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
-            os.fsync(local.wal_fd)
+                # The WAL's own directory entry, once: a WAL made since the last checkpoint
+                # could otherwise vanish with everything in it.
+                folder = os.open(os.path.dirname(os.path.abspath(self.path)), os.O_RDONLY)
+                try:
+                    os.fsync(folder)
+                finally:
+                    os.close(folder)
+            os.fdatasync(local.wal_fd)
         except OSError as exc:
             raise StoreUnavailable(f"cannot fsync the SQLite WAL of {self.path}: {exc}") from exc
 
