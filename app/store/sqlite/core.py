@@ -216,14 +216,14 @@ class SqliteCore:
         local = self._local
         try:
             if local.wal_fd is None:
-                local.wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
-                # The WAL's own directory entry, once: a WAL made since the last checkpoint
-                # could otherwise vanish with everything in it.
+                # The WAL's own directory entry first, once: a WAL made since the last
+                # checkpoint could otherwise vanish with everything in it.
                 folder = os.open(os.path.dirname(os.path.abspath(self.path)), os.O_RDONLY)
                 try:
                     os.fsync(folder)
                 finally:
                     os.close(folder)
+                local.wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
             os.fdatasync(local.wal_fd)
         except OSError as exc:
             raise StoreUnavailable(f"cannot fsync the SQLite WAL of {self.path}: {exc}") from exc
