@@ -134,8 +134,8 @@ def _batch_cursor(text):
 
 def conflict_list(store, status="open", before=None):
     """Conflicts without their values, newest first: (rows, next cursor)."""
-    rows = store.conflict_page(status=status or None, before_id=before or None,
-                               limit=PAGE_SIZE + 1)
+    rows = store.list_conflicts(status=status or None, before_id=before or None,
+                                limit=PAGE_SIZE + 1, values=False)
     return page(rows, PAGE_SIZE, lambda r: r["id"])
 
 

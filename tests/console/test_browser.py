@@ -197,7 +197,7 @@ def test_a_viewer_finds_every_action_refused(browser, live_server, send, store, 
     run_sync(store, app.config, source="manual")
     send([record("r-9", 1, {"a": 3}, conflictResolution="manual")])
     run_sync(store, app.config, source="manual")
-    [conflict] = store.conflict_page(status="open")
+    [conflict] = store.list_conflicts(status="open", values=False)
 
     def scenario(chromium):
         tab = Tab(chromium, live_server.url)

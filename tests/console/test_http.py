@@ -345,7 +345,7 @@ def conflict_id(send, store, app):
     send([record("r-1", 1, {"title": "client title", "level": 3, "notes": "n"},
                  conflictResolution="manual")])
     run_sync(store, app.config, source="manual")
-    [conflict] = store.conflict_page(status="open")
+    [conflict] = store.list_conflicts(status="open", values=False)
     return conflict["id"]
 
 

@@ -138,7 +138,9 @@ def test_conflicts_are_counted_and_paged(store):
     store.ingest("app1", [other])
     run_sync(store, SETTINGS, source="manual")
     assert store.conflict_counts() == {"open": 1}
-    page = store.conflict_page(status="open")
+    page = store.list_conflicts(status="open", values=False)
     assert len(page) == 1 and page[0]["kind"] == "event"
-    assert store.conflict_page(status="resolved") == []
-    assert store.conflict_page(before_id=page[0]["id"]) == []
+    assert not {"base", "server", "client"} & set(page[0])
+    assert "server" in store.list_conflicts(status="open")[0]
+    assert store.list_conflicts(status="resolved", values=False) == []
+    assert store.list_conflicts(before_id=page[0]["id"], values=False) == []

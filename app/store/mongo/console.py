@@ -10,7 +10,6 @@ from .ingest import QUEUE_LIST_PROJECTION
 
 ACTIONABLE_STATES = ("failed", "dead")
 BATCH_LIST_PROJECTION = {"results": 0}
-CONFLICT_LIST_PROJECTION = {"base": 0, "server": 0, "client": 0}
 
 
 def _match(filters):
@@ -191,19 +190,6 @@ class MongoConsole:
         with self._errors():
             rows = self.db.conflicts.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])
             return {r["_id"]: r["n"] for r in rows}
-
-    def conflict_page(self, status=None, before_id=None, limit=50):
-        """Conflicts (without their values), newest first, ids below `before_id`."""
-        query = {"status": status} if status else {}
-        if before_id is not None:
-            oid = object_id(before_id)
-            if oid is None:
-                return []
-            query["_id"] = {"$lt": oid}
-        with self._errors():
-            cursor = self.db.conflicts.find(query, CONFLICT_LIST_PROJECTION).sort(
-                "_id", DESCENDING).limit(limit)
-            return [to_doc(d) for d in cursor]
 
 
 def _aware(value):

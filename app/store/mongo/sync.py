@@ -17,6 +17,9 @@ from ..errors import StoreUnavailable
 from .core import object_id, to_doc
 from .ingest import DUPLICATE_KEY
 
+# A conflict without its three values, for lists.
+CONFLICT_LIST_PROJECTION = {"base": 0, "server": 0, "client": 0}
+
 SYNC_INDEXES = {
     "sync_queue": [([("status", ASCENDING), ("leaseUntil", ASCENDING)], {})],
     "records": [([("appId", ASCENDING), ("changeSeq", ASCENDING)], {})],
@@ -259,8 +262,9 @@ class MongoSync:
         with self._errors():
             return to_doc(self.db.conflicts.find_one(query))
 
-    def list_conflicts(self, app_id=None, status=None, limit=50, before_id=None):
-        """Conflicts newest first, keyset-paginated by id (`before_id` from the previous page)."""
+    def list_conflicts(self, app_id=None, status=None, limit=50, before_id=None, values=True):
+        """Conflicts newest first, keyset-paginated by id (`before_id` from the previous page);
+        app_id None lists every app's; `values` False leaves out base, server and client."""
         query = {}
         if app_id is not None:
             query["appId"] = app_id
@@ -272,7 +276,8 @@ class MongoSync:
                 return []
             query["_id"] = {"$lt": oid}
         with self._errors():
-            cursor = self.db.conflicts.find(query).sort("_id", DESCENDING).limit(limit)
+            projection = None if values else CONFLICT_LIST_PROJECTION
+            cursor = self.db.conflicts.find(query, projection).sort("_id", DESCENDING).limit(limit)
             return [to_doc(d) for d in cursor]
 
     def close_conflict(self, conflict_id, resolution, resolved_by, at):

@@ -12,10 +12,6 @@ BATCH_LIST_COLUMNS = (
     "duplicateCount, conflictCount, rejectedCount, startTime, endTime, status, "
     "CASE WHEN errors IS NULL THEN 0 ELSE json_array_length(errors) END AS errorCount"
 )
-CONFLICT_LIST_COLUMNS = (
-    "id, appId, itemId, kind, recordType, recordId, fields, strategy, status, resolvedBy, "
-    "resolvedAt, createdAt"
-)
 # Every distinct appId, one index seek each (a skip-scan of the unique (appId, itemId) index),
 # so look-ups by itemId, batchId or userId across apps use the existing per-app indexes.
 APP_IDS_SQL = """
@@ -261,18 +257,3 @@ class SqliteConsole:
         """Conflicts by status."""
         rows = self.query("SELECT status, COUNT(*) AS n FROM conflicts GROUP BY status")
         return {r["status"]: r["n"] for r in rows}
-
-    def conflict_page(self, status=None, before_id=None, limit=50):
-        """Conflicts (without their values), newest first, ids below `before_id`."""
-        if before_id is not None and not str(before_id).isdigit():
-            return []
-        clauses, params = [], []
-        if status:
-            clauses.append("status = ?")
-            params.append(status)
-        if before_id is not None:
-            clauses.append("id < ?")
-            params.append(int(before_id))
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        return self.query(f"SELECT {CONFLICT_LIST_COLUMNS} FROM conflicts{where} "
-                          "ORDER BY id DESC LIMIT ?", (*params, limit))

@@ -65,6 +65,11 @@ FROM sync_queue WHERE id IN (SELECT value FROM json_each(?))
 ON CONFLICT (appId, eventId) DO NOTHING
 """
 ID_CHUNK = 500
+# A conflict without its three values, for lists.
+CONFLICT_LIST_COLUMNS = (
+    "id, appId, itemId, kind, recordType, recordId, fields, strategy, status, resolvedBy, "
+    "resolvedAt, createdAt"
+)
 
 
 def _claimed(row):
@@ -307,8 +312,9 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
             return self.query_one("SELECT * FROM conflicts WHERE id = ?", (cid,))
         return self.query_one("SELECT * FROM conflicts WHERE id = ? AND appId = ?", (cid, app_id))
 
-    def list_conflicts(self, app_id=None, status=None, limit=50, before_id=None):
-        """Conflicts newest first, keyset-paginated by id (`before_id` from the previous page)."""
+    def list_conflicts(self, app_id=None, status=None, limit=50, before_id=None, values=True):
+        """Conflicts newest first, keyset-paginated by id (`before_id` from the previous page);
+        app_id None lists every app's; `values` False leaves out base, server and client."""
         where, params = [], []
         if app_id is not None:
             where.append("appId = ?")
@@ -322,7 +328,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
                 return []
             where.append("id < ?")
             params.append(cid)
-        sql = "SELECT * FROM conflicts"
+        sql = f"SELECT {'*' if values else CONFLICT_LIST_COLUMNS} FROM conflicts"
         if where:
             sql += " WHERE " + " AND ".join(where)
         return self.query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
