@@ -78,6 +78,9 @@ def test_events_are_stored_once_as_the_engine_builds_them(store):
     assert store.event_hashes("app1", ["a", "b", "zz"]) == {
         "a": expected["payloadHash"], "b": store.get_queue_item("app1", "b")["payloadHash"]}
     assert store.event_hashes("app2", ["a"]) == {}
+    # The events page counts each stored event once, not the insert that kept the first one.
+    assert [(r["appId"], r["eventType"], r["count"]) for r in store.event_type_counts()] == [
+        ("app1", "lesson_viewed", 2)]
 
 
 def test_event_counts_by_type_and_day(store):

@@ -37,9 +37,11 @@ class SqliteConsole:
     """What the operator console reads and changes, fast on a queue of a million items."""
 
     DDL = (
-        # Applied events by app and type, kept by triggers on the sync engine's telemetry writes
-        # (not on ingest), so the events page reads a handful of rows instead of every event.
-        # The first run fills it from the events already stored.
+        # Applied events by app and type, so the events page reads a handful of rows instead of
+        # every event. The sync engine's telemetry insert adds its own counts (insert_events, one
+        # upsert per type instead of one per event); triggers follow deletes and edits. The first
+        # run fills it from the events already stored: the delete trigger is the mark of a file
+        # that has the table. Files from before insert_events counted by a trigger lose it.
         """
         BEGIN IMMEDIATE;
         CREATE TABLE IF NOT EXISTS event_type_counts (
@@ -49,12 +51,9 @@ class SqliteConsole:
         INSERT INTO event_type_counts (appId, eventType, n)
             SELECT appId, eventType, COUNT(*) FROM telemetry
             WHERE NOT EXISTS (SELECT 1 FROM sqlite_master
-                              WHERE type = 'trigger' AND name = 'telemetry_count_insert')
+                              WHERE type = 'trigger' AND name = 'telemetry_count_delete')
             GROUP BY appId, eventType;
-        CREATE TRIGGER IF NOT EXISTS telemetry_count_insert AFTER INSERT ON telemetry BEGIN
-            INSERT INTO event_type_counts (appId, eventType, n) VALUES (NEW.appId, NEW.eventType, 1)
-            ON CONFLICT (appId, eventType) DO UPDATE SET n = n + 1;
-        END;
+        DROP TRIGGER IF EXISTS telemetry_count_insert;
         CREATE TRIGGER IF NOT EXISTS telemetry_count_delete AFTER DELETE ON telemetry BEGIN
             UPDATE event_type_counts SET n = n - 1
             WHERE appId = OLD.appId AND eventType = OLD.eventType;

@@ -1,0 +1,69 @@
+"""SQLite files made by earlier versions open with their data and counts intact."""
+
+from app.config import load_config
+from app.store import create_store
+from app.sync.engine import run_sync
+
+from .test_sync_contract import event_item
+
+SETTINGS = load_config({"APP_ENV": "testing"})
+# How files made before the sync engine counted its own inserts kept the events page's counts.
+OLD_INSERT_TRIGGER = """
+CREATE TRIGGER telemetry_count_insert AFTER INSERT ON telemetry BEGIN
+    INSERT INTO event_type_counts (appId, eventType, n) VALUES (NEW.appId, NEW.eventType, 1)
+    ON CONFLICT (appId, eventType) DO UPDATE SET n = n + 1;
+END;
+"""
+
+
+def open_store(path):
+    the_store = create_store({"SQLITE_PATH": str(path)})
+    the_store.init_schema()
+    return the_store
+
+
+def counts(the_store):
+    return [(r["appId"], r["eventType"], r["count"]) for r in the_store.event_type_counts()]
+
+
+def add_event_row(the_store, event_id):
+    with the_store.transaction() as conn:
+        conn.execute("INSERT INTO telemetry (appId, eventId, userId, eventType, eventData, "
+                     "createdAt) VALUES ('app1', ?, 'u1', 'lesson_viewed', '{}', 0)",
+                     (event_id,))
+
+
+def test_a_file_that_counted_by_trigger_counts_each_later_event_once(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    old = open_store(path)
+    with old.transaction() as conn:
+        conn.execute(OLD_INSERT_TRIGGER)
+    add_event_row(old, "before")
+    assert counts(old) == [("app1", "lesson_viewed", 1)]
+    old.close()
+
+    store = open_store(path)
+    store.ingest("app1", [event_item("after")])
+    run_sync(store, SETTINGS, source="manual")
+    assert store.get_event("app1", "after") is not None
+    assert counts(store) == [("app1", "lesson_viewed", 2)]
+    store.close()
+
+
+def test_a_file_without_counts_is_counted_from_its_events_on_opening(tmp_path):
+    path = tmp_path / "older.sqlite3"
+    old = open_store(path)
+    with old.transaction() as conn:
+        conn.execute("DROP TRIGGER telemetry_count_delete")
+        conn.execute("DROP TRIGGER telemetry_count_update")
+        conn.execute("DROP TABLE event_type_counts")
+    add_event_row(old, "e1")
+    add_event_row(old, "e2")
+    old.close()
+
+    store = open_store(path)
+    assert counts(store) == [("app1", "lesson_viewed", 2)]
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM telemetry WHERE eventId = 'e1'")
+    assert counts(store) == [("app1", "lesson_viewed", 1)]
+    store.close()
