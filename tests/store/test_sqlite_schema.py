@@ -2,6 +2,7 @@
 
 from app.config import load_config
 from app.store import create_store
+from app.store.sqlite.sync import COUNT_EVENTS_SQL
 from app.sync.engine import run_sync
 
 from .test_sync_contract import event_item
@@ -66,4 +67,13 @@ def test_a_file_without_counts_is_counted_from_its_events_on_opening(tmp_path):
     with store.transaction() as conn:
         conn.execute("DELETE FROM telemetry WHERE eventId = 'e1'")
     assert counts(store) == [("app1", "lesson_viewed", 1)]
+    store.close()
+
+
+def test_counting_an_insert_reads_only_the_rows_it_added(tmp_path):
+    store = open_store(tmp_path / "plan.sqlite3")
+    with store.reading() as conn:
+        plan = " / ".join(row["detail"] for row in conn.execute(
+            f"EXPLAIN QUERY PLAN {COUNT_EVENTS_SQL}", (0,)))
+    assert "SEARCH telemetry USING INTEGER PRIMARY KEY (rowid>?)" in plan, plan
     store.close()

@@ -66,6 +66,7 @@ ON CONFLICT (appId, eventId) DO NOTHING
 """
 # The events page's counts, raised by the rows one insert added (ids past the largest before
 # it, as the unit holds the write lock): one upsert per type instead of a trigger per event.
+# NOT INDEXED keeps it on the rowid range; the planner would walk all of telemetry_type_time.
 COUNT_EVENTS_SQL = """
 INSERT INTO event_type_counts (appId, eventType, n)
 SELECT appId, eventType, COUNT(*) FROM telemetry NOT INDEXED WHERE id > ?
