@@ -19,6 +19,16 @@ def queue_item(item_id, *, app_id="app1", user_id="u1", batch_id=None, data=None
     }
 
 
+def event_item(item_id, app_id="app1", priority=0, data=None):
+    item = queue_item(item_id, app_id=app_id, priority=priority, data=data or {
+        "eventId": item_id, "eventType": "lesson_viewed", "eventData": {"n": 1, "tags": ["a"]},
+        "metadata": {"clientTimestamp": "2026-01-01T10:00:00+00:00", "os": "ios"}})
+    item["meta"] = {"receivedAt": "2026-01-01T10:00:05+00:00",
+                    "timestamp": "2026-01-01T10:00:02.250000+00:00",
+                    "sentAt": "2026-01-01T10:00:03+00:00", "skewMs": -2000, "clamped": False}
+    return item
+
+
 def batch_log(batch_id, results):
     now = utcnow()
     return {

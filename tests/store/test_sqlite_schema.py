@@ -5,7 +5,7 @@ from app.store import create_store
 from app.store.sqlite.sync import COUNT_EVENTS_SQL
 from app.sync.engine import run_sync
 
-from .test_sync_contract import event_item
+from .helpers import event_item
 
 SETTINGS = load_config({"APP_ENV": "testing"})
 # How files made before the sync engine counted its own inserts kept the events page's counts.
