@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import orjson
 
 from ..errors import DuplicateKey, StoreUnavailable
+from .checkpoint import Checkpointer
 
 log = logging.getLogger("prepmate.store")
 
@@ -185,6 +186,7 @@ class SqliteCore:
         self.synchronous = "NORMAL" if self.sync_after_commit else synchronous
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
+        self.checkpointer = Checkpointer(path, self.synchronous)
 
     def connection(self):
         """This thread's connection, opened on first use (and anew after a fork)."""
@@ -257,6 +259,7 @@ class SqliteCore:
             conn.execute("COMMIT")
         if durable and self.sync_after_commit:
             self._sync_wal()
+        self.checkpointer.notify()
 
     @contextmanager
     def reading(self):

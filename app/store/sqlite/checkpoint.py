@@ -1,0 +1,105 @@
+"""SQLite adapter: WAL checkpoints on a thread of their own, off the writers' path.
+
+Committed pages sit in the WAL until a checkpoint copies them into the database file. SQLite's
+own automatic checkpoint runs inside the COMMIT that takes the WAL past 1,000 pages: that writer
+then copies a thousand pages and waits on two fsyncs while its request (or its sync batch) waits
+too. With two cores, the copy can run beside the writers instead. Here one thread per process
+checkpoints (PASSIVE: it never waits on readers or writers) shortly after commits. SQLite's
+automatic checkpoint stays on, as the backstop and because only a writer can restart the WAL
+from its beginning; it then finds the pages already copied, so it has almost nothing left to do.
+
+The thread ends after a while without commits and starts again with the next one, and a forked
+process (a gunicorn worker) starts its own.
+"""
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+import weakref
+
+log = logging.getLogger("prepmate.store")
+
+_instances = weakref.WeakSet()
+
+
+def _after_fork():
+    for checkpointer in list(_instances):
+        checkpointer._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class Checkpointer:
+    """Runs `PRAGMA wal_checkpoint(PASSIVE)` on the SQLite file at `path` after commits.
+
+    `notify()` after each commit; checkpoints come at most every `interval` seconds, and the
+    thread ends after `idle` seconds without a commit.
+    """
+
+    def __init__(self, path, synchronous, interval=0.005, idle=5.0):
+        self.path = path
+        self.synchronous = synchronous
+        self.interval = interval
+        self.idle = idle
+        self.checkpoints = 0
+        self._failing = False
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = None
+        _instances.add(self)
+
+    def _forked(self):
+        # The parent's thread does not exist in the child, and its lock may be held.
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = None
+
+    def notify(self):
+        """A transaction committed: checkpoint soon, starting the thread when none runs."""
+        # Wake first, then look: a thread that is just ending sees the wake and stays.
+        self._wake.set()
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="sqlite-checkpoint", daemon=True)
+                    self._thread.start()
+
+    def _connect(self):
+        # mode=rw: never create a file that is gone (a test's folder removed, say).
+        conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        return conn
+
+    def _run(self):
+        conn = None
+        try:
+            while True:
+                if not self._wake.wait(self.idle):
+                    with self._lock:
+                        if not self._wake.is_set():
+                            self._thread = None
+                            return
+                    continue
+                self._wake.clear()
+                try:
+                    conn = conn or self._connect()
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.checkpoints += 1
+                    self._failing = False
+                except sqlite3.Error as exc:
+                    # The writers' own automatic checkpoint still runs; say once why this did not.
+                    if not self._failing:
+                        log.warning("background checkpoint of %s failed: %s", self.path, exc)
+                    self._failing = True
+                    if conn is not None:
+                        conn.close()
+                        conn = None
+                time.sleep(self.interval)
+        finally:
+            if conn is not None:
+                conn.close()

@@ -1,0 +1,88 @@
+"""The SQLite store copies committed pages into its database file in the background."""
+
+import os
+import shutil
+import sqlite3
+import threading
+import time
+
+from app.store import create_store
+
+from .helpers import event_item
+
+
+def open_store(path, **checkpointer):
+    the_store = create_store({"SQLITE_PATH": str(path)})
+    for name, value in checkpointer.items():
+        setattr(the_store.checkpointer, name, value)
+    the_store.init_schema()
+    return the_store
+
+
+def in_database_file(path, item_id, tmp_path):
+    """Whether the item is in the database file itself, leaving out what is still in its WAL."""
+    copy = tmp_path / f"file-only-{time.monotonic_ns()}.sqlite3"
+    shutil.copyfile(path, copy)
+    conn = sqlite3.connect(copy)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM sync_queue WHERE itemId = ?",
+                            (item_id,)).fetchone()[0] == 1
+    except sqlite3.DatabaseError:
+        return False  # the file does not hold the table yet either
+    finally:
+        conn.close()
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def checkpoint_threads():
+    return [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
+
+
+def test_a_commit_reaches_the_database_file_without_further_writes(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    store = open_store(path)
+    store.ingest("app1", [event_item("e1")])
+    # SQLite alone would leave these pages in the WAL until it held 1,000 of them.
+    assert wait_for(lambda: in_database_file(path, "e1", tmp_path))
+    assert store.get_queue_item("app1", "e1")["status"] == "pending"
+    store.close()
+
+
+def test_the_thread_ends_when_the_store_is_quiet_and_comes_back_with_the_next_commit(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    before = len(checkpoint_threads())
+    store = open_store(path, idle=0.2)
+    store.ingest("app1", [event_item("e1")])
+    assert len(checkpoint_threads()) == before + 1
+    assert wait_for(lambda: len(checkpoint_threads()) == before)
+
+    store.ingest("app1", [event_item("e2")])
+    assert wait_for(lambda: in_database_file(path, "e2", tmp_path))
+    store.close()
+
+
+def test_a_forked_process_checkpoints_its_own_commits(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    store = open_store(path)
+    store.ingest("app1", [event_item("parent")])
+    assert wait_for(lambda: in_database_file(path, "parent", tmp_path))
+
+    pid = os.fork()
+    if pid == 0:  # the child: a worker forked from a process whose thread is running
+        try:
+            store.ingest("app1", [event_item("child")])
+            found = wait_for(lambda: in_database_file(path, "child", tmp_path))
+        finally:
+            os._exit(0 if found else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.get_queue_item("app1", "child") is not None
+    store.close()
