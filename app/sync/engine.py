@@ -253,9 +253,11 @@ def application_order(items):
     skew corrections that swap their times by a few milliseconds).
     """
     order = list(items)
-    _sort_within_groups(order, _record_group,
-                        lambda i: (_base_version(i), item_time(i), i.get("seq") or 0, i["id"]))
-    _sort_within_groups(order, _client_group, lambda i: i["seq"])
+    if any(item["itemType"] != "event" for item in items):
+        _sort_within_groups(order, _record_group,
+                            lambda i: (_base_version(i), item_time(i), i.get("seq") or 0, i["id"]))
+    if any(_client_group(item) is not None for item in items):
+        _sort_within_groups(order, _client_group, lambda i: i["seq"])
     return order
 
 
@@ -269,6 +271,8 @@ class ClientSequences:
             key = _client_group(item)
             if key is not None:
                 clients[key[0]].add(key[1])
+        # A batch without sequenced items (most of them) skips the checks below.
+        self.active = bool(clients)
         self.last = {}
         for app_id, client_ids in clients.items():
             for client_id, seq in store.client_seqs(app_id, client_ids).items():
@@ -310,7 +314,7 @@ def apply_items(store, config, items, now):
     sequences = ClientSequences(store, items, config.seq_hold)
     events = EventWriter(store, items, now)
     for item in application_order(items):
-        verdict = sequences.check(item, now)
+        verdict = sequences.check(item, now) if sequences.active else "apply"
         if verdict == "hold":
             last = sequences.last[_client_group(item)]
             until = min(item["createdAt"] + config.seq_hold,
@@ -337,7 +341,8 @@ def apply_items(store, config, items, now):
             # up the items behind it.
             log.exception("item %s of %s can never apply", item["itemId"], item["appId"])
             outcome.dead(item, f"cannot apply: {exc!r}")
-        sequences.passed(item)
+        if sequences.active:
+            sequences.passed(item)
     events.flush()
     sequences.save(store)
     return outcome
