@@ -29,7 +29,8 @@ def _after_fork():
         checkpointer._forked()
 
 
-os.register_at_fork(after_in_child=_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere nothing forks a running store
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 class Checkpointer:
