@@ -2,7 +2,8 @@
 
 from app.config import load_config
 from app.store import create_store
-from app.store.sqlite.sync import COUNT_EVENTS_SQL
+from app.store.common import utcnow
+from app.store.sqlite.sync import CLAIM_SQL, COUNT_EVENTS_SQL
 from app.sync.engine import run_sync
 
 from .helpers import event_item
@@ -76,4 +77,39 @@ def test_counting_an_insert_reads_only_the_rows_it_added(tmp_path):
         plan = " / ".join(row["detail"] for row in conn.execute(
             f"EXPLAIN QUERY PLAN {COUNT_EVENTS_SQL}", (0,)))
     assert "SEARCH telemetry USING INTEGER PRIMARY KEY (rowid>?)" in plan, plan
+    store.close()
+
+
+def queue_indexes(the_store):
+    with the_store.reading() as conn:
+        return {row["name"] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sync_queue'")}
+
+
+def test_a_file_with_the_old_index_of_open_items_claims_through_the_new_one(tmp_path):
+    path = tmp_path / "old-index.sqlite3"
+    old = open_store(path)
+    with old.transaction() as conn:
+        conn.execute("DROP INDEX sync_queue_claimable")
+        conn.execute("CREATE INDEX sync_queue_open ON sync_queue (priority DESC, id) "
+                     "WHERE status IN ('pending', 'processing', 'failed')")
+    old.ingest("app1", [event_item("a"), event_item("b", priority=3)])
+    old.close()
+
+    store = open_store(path)
+    indexes = queue_indexes(store)
+    assert "sync_queue_open" not in indexes and "sync_queue_claimable" in indexes
+    now = utcnow()
+    with store.sync_unit():
+        assert [i["itemId"] for i in store.claim_items(now, now, 10)] == ["b", "a"]
+    store.close()
+
+
+def test_a_claim_walks_only_the_open_items_in_claim_order(tmp_path):
+    store = open_store(tmp_path / "claim-plan.sqlite3")
+    with store.reading() as conn:
+        plan = " / ".join(row["detail"] for row in conn.execute(
+            f"EXPLAIN QUERY PLAN {CLAIM_SQL}", {"now": 0, "limit": 10}))
+    # No sort step: the partial index hands out open items by priority, then arrival.
+    assert plan == "SCAN sync_queue USING INDEX sync_queue_claimable", plan
     store.close()

@@ -12,9 +12,14 @@ from contextlib import contextmanager
 from ..errors import StoreUnavailable
 from .core import dumps, first_value, from_epoch, loads, to_epoch, to_row
 
+# Open items: the partial index's condition, which the claim repeats word for word so the
+# planner can use the index. Spelled as comparisons, not `status IN (...)`: SQLite builds an IN
+# list's look-up table anew for each row an executemany inserts, and that alone cost ingest
+# about 4 µs per item.
+OPEN = "(status = 'pending' OR status = 'processing' OR status = 'failed')"
 # Claimable: waiting and due, or claimed by a worker whose lease ran out.
 CLAIMABLE = (
-    "status IN ('pending', 'processing', 'failed') AND "
+    f"{OPEN} AND "
     "CASE status WHEN 'processing' THEN leaseUntil < :now ELSE nextAttemptAt <= :now END"
 )
 CLAIM_COLUMNS = (
@@ -31,7 +36,7 @@ CLAIM_SQL = (
     + ", attempts + 1, CASE itemType WHEN 'event' THEN COALESCE(conflictOf, itemId) END, "
     "CASE itemType WHEN 'event' THEN NULL ELSE itemData END, "
     "CASE itemType WHEN 'event' THEN NULL ELSE meta END "
-    f"FROM sync_queue INDEXED BY sync_queue_open WHERE {CLAIMABLE} "
+    f"FROM sync_queue INDEXED BY sync_queue_claimable WHERE {CLAIMABLE} "
     "ORDER BY priority DESC, id LIMIT :limit"
 )
 DONE_SQL = (
@@ -100,9 +105,9 @@ def _conflict_id(value):
 class SqliteSync:
     """Claims, event and record writes, conflicts, client sequences and the pull side."""
 
-    DDL = ("""
-CREATE INDEX IF NOT EXISTS sync_queue_open ON sync_queue (priority DESC, id)
-    WHERE status IN ('pending', 'processing', 'failed');
+    DDL = (f"""
+DROP INDEX IF EXISTS sync_queue_open;
+CREATE INDEX IF NOT EXISTS sync_queue_claimable ON sync_queue (priority DESC, id) WHERE {OPEN};
 CREATE INDEX IF NOT EXISTS records_app_changes ON records (appId, changeSeq);
 CREATE INDEX IF NOT EXISTS record_versions_item ON record_versions (appId, itemId);
 CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id);
