@@ -47,7 +47,8 @@ def checkpoint_threads():
 
 
 def test_a_commit_reaches_the_database_file_without_further_writes(tmp_path):
-    path = tmp_path / "store.sqlite3"
+    # A name that means something else in a URI: the checkpoint must open this very file.
+    path = tmp_path / "my store #1?.sqlite3"
     store = open_store(path)
     store.ingest("app1", [event_item("e1")])
     # SQLite alone would leave these pages in the WAL until it held 1,000 of them.

@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from urllib.parse import quote
 
 log = logging.getLogger("prepmate.store")
 
@@ -71,8 +72,8 @@ class Checkpointer:
 
     def _connect(self):
         # mode=rw: never create a file that is gone (a test's folder removed, say).
-        conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=rw", uri=True,
+                               isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         return conn
 
