@@ -87,3 +87,21 @@ def test_a_forked_process_checkpoints_its_own_commits(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     assert store.get_queue_item("app1", "child") is not None
     store.close()
+
+
+def test_without_the_thread_the_writers_own_checkpoint_still_bounds_the_wal(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    store = create_store({"SQLITE_PATH": str(path)})
+    store.wal_autocheckpoint_pages = 50
+    store.checkpointer.notify = lambda: None  # a checkpointer that never runs
+    store.init_schema()
+    page = 4096
+    for _ in range(40):  # about 400 pages, in transactions of about 10
+        with store.transaction() as conn:
+            conn.executemany("INSERT INTO audit_log (at, actor, action, details) "
+                             "VALUES (0, 'test', 'fill', ?)",
+                             [("x" * 3500,) for _ in range(10)])
+    assert store.scalar("SELECT COUNT(*) FROM audit_log") == 400
+    # The WAL restarts from its beginning once checkpointed: it never holds the 400 pages.
+    assert os.path.getsize(f"{path}-wal") < 120 * page
+    store.close()

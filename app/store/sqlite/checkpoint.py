@@ -1,12 +1,13 @@
 """SQLite adapter: WAL checkpoints on a thread of their own, off the writers' path.
 
 Committed pages sit in the WAL until a checkpoint copies them into the database file. SQLite's
-own automatic checkpoint runs inside the COMMIT that takes the WAL past 1,000 pages: that writer
-then copies a thousand pages and waits on two fsyncs while its request (or its sync batch) waits
-too. With two cores, the copy can run beside the writers instead. Here one thread per process
-checkpoints (PASSIVE: it never waits on readers or writers) shortly after commits. SQLite's
-automatic checkpoint stays on, as the backstop and because only a writer can restart the WAL
-from its beginning; it then finds the pages already copied, so it has almost nothing left to do.
+own automatic checkpoint runs inside the COMMIT that takes the WAL past a number of pages (1,000
+by default): that writer then copies them all and waits on two fsyncs while its request (or its
+sync batch) waits too. With two cores, the copy can run beside the writers instead. Here one
+thread per process checkpoints (PASSIVE: it never waits on readers or writers) shortly after
+commits. SQLite's automatic checkpoint stays on (at 4,000 pages, see SqliteCore), as the
+backstop and because only a writer can restart the WAL from its beginning; it then finds the
+pages already copied, so it has almost nothing left to do.
 
 The thread ends after a while without commits and starts again with the next one, and a forked
 process (a gunicorn worker) starts its own.

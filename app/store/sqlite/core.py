@@ -176,6 +176,11 @@ class SqliteCore:
 
     kind = "sqlite"
     DDL = (CORE_DDL,)
+    # SQLite's own checkpoint in the committing writer: the backstop behind the background
+    # checkpointer (checkpoint.py), and what restarts the WAL from its beginning. At SQLite's
+    # default of 1,000 pages it ran every few sync batches, each time with its fsyncs; at
+    # 4,000 (a WAL of about 16 MB) the drain applied 10-20 % more items per second.
+    wal_autocheckpoint_pages = 4000
 
     def __init__(self, path, synchronous="FULL", busy_timeout_ms=10000):
         self.path = path
@@ -204,6 +209,7 @@ class SqliteCore:
                     self.sync_after_commit, self.synchronous = False, "FULL"
                 conn.execute(f"PRAGMA synchronous={self.synchronous}")
                 conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+                conn.execute(f"PRAGMA wal_autocheckpoint={int(self.wal_autocheckpoint_pages)}")
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"cannot open SQLite at {self.path}: {exc}") from exc
