@@ -6,6 +6,8 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from app.store import create_store
 
 from .helpers import event_item
@@ -59,13 +61,13 @@ def test_a_commit_reaches_the_database_file_without_further_writes(tmp_path):
 
 def test_the_thread_ends_when_the_store_is_quiet_and_comes_back_with_the_next_commit(tmp_path):
     path = tmp_path / "store.sqlite3"
-    before = len(checkpoint_threads())
     store = open_store(path, idle=0.2)
     store.ingest("app1", [event_item("e1")])
-    assert len(checkpoint_threads()) == before + 1
-    assert wait_for(lambda: len(checkpoint_threads()) == before)
+    [thread] = [t for t in checkpoint_threads() if t is store.checkpointer._thread]
+    assert wait_for(lambda: not thread.is_alive())
 
     store.ingest("app1", [event_item("e2")])
+    assert store.checkpointer._thread not in (None, thread)
     assert wait_for(lambda: in_database_file(path, "e2", tmp_path))
     store.close()
 
@@ -104,4 +106,39 @@ def test_without_the_thread_the_writers_own_checkpoint_still_bounds_the_wal(tmp_
     assert store.scalar("SELECT COUNT(*) FROM audit_log") == 400
     # The WAL restarts from its beginning once checkpointed: it never holds the 400 pages.
     assert os.path.getsize(f"{path}-wal") < 120 * page
+    store.close()
+
+
+def test_a_checkpoint_that_fails_is_reported_once_and_writes_go_on(tmp_path, caplog):
+    path = tmp_path / "store.sqlite3"
+    store = open_store(path)
+    store.checkpointer.path = tmp_path / "gone" / "store.sqlite3"
+    with caplog.at_level("WARNING", logger="prepmate.store"):
+        for n in range(3):
+            store.ingest("app1", [event_item(f"e{n}")])
+            time.sleep(0.05)
+    failures = [r for r in caplog.records if "background checkpoint" in r.getMessage()]
+    assert len(failures) == 1 and "gone" in failures[0].getMessage()
+    assert store.queue_counts() == {"pending": 3}
+    store.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_checkpoint_thread_that_dies_is_replaced_with_the_next_commit(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    store = open_store(path)
+    connect = store.checkpointer._connect
+    calls = []
+
+    def broken_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the thread dies")
+        return connect()
+
+    store.checkpointer._connect = broken_once
+    store.ingest("app1", [event_item("e1")])
+    assert wait_for(lambda: store.checkpointer._thread is None)
+    store.ingest("app1", [event_item("e2")])
+    assert wait_for(lambda: in_database_file(path, "e2", tmp_path))
     store.close()

@@ -47,7 +47,6 @@ class Checkpointer:
         self.synchronous = synchronous
         self.interval = interval
         self.idle = idle
-        self.checkpoints = 0
         self._failing = False
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -92,7 +91,6 @@ class Checkpointer:
                 try:
                     conn = conn or self._connect()
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.checkpoints += 1
                     self._failing = False
                 except sqlite3.Error as exc:
                     # The writers' own automatic checkpoint still runs; say once why this did not.
@@ -103,6 +101,11 @@ class Checkpointer:
                         conn.close()
                         conn = None
                 time.sleep(self.interval)
+        except BaseException:
+            # Whatever ended the thread, the next commit starts another.
+            with self._lock:
+                self._thread = None
+            raise
         finally:
             if conn is not None:
                 conn.close()
