@@ -1,7 +1,15 @@
-"""Queue documents for the contract tests, shaped as the ingest service makes them."""
+"""For the store tests: a SQLite store on a file, and queue documents shaped as ingest makes."""
 
 from app.ingest.validate import encode, payload_hash
+from app.store import create_store
 from app.store.common import utcnow
+
+
+def open_store(path):
+    """A SQLite store at `path` with its tables in place."""
+    the_store = create_store({"SQLITE_PATH": str(path)})
+    the_store.init_schema()
+    return the_store
 
 
 def queue_item(item_id, *, app_id="app1", user_id="u1", batch_id=None, data=None,

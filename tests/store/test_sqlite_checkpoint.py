@@ -9,16 +9,9 @@ import time
 import pytest
 
 from app.store import create_store
+from tests.waiting import wait_for
 
-from .helpers import event_item
-
-
-def open_store(path, **checkpointer):
-    the_store = create_store({"SQLITE_PATH": str(path)})
-    for name, value in checkpointer.items():
-        setattr(the_store.checkpointer, name, value)
-    the_store.init_schema()
-    return the_store
+from .helpers import event_item, open_store
 
 
 def in_database_file(path, item_id, tmp_path):
@@ -33,15 +26,6 @@ def in_database_file(path, item_id, tmp_path):
         return False  # the file does not hold the table yet either
     finally:
         conn.close()
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def checkpoint_threads():
@@ -61,7 +45,8 @@ def test_a_commit_reaches_the_database_file_without_further_writes(tmp_path):
 
 def test_the_thread_ends_when_the_store_is_quiet_and_comes_back_with_the_next_commit(tmp_path):
     path = tmp_path / "store.sqlite3"
-    store = open_store(path, idle=0.2)
+    store = open_store(path)
+    store.checkpointer.idle = 0.2
     store.ingest("app1", [event_item("e1")])
     [thread] = [t for t in checkpoint_threads() if t is store.checkpointer._thread]
     assert wait_for(lambda: not thread.is_alive())

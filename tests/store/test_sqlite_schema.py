@@ -1,12 +1,11 @@
 """SQLite files made by earlier versions open with their data and counts intact."""
 
 from app.config import load_config
-from app.store import create_store
 from app.store.common import utcnow
 from app.store.sqlite.sync import CLAIM_SQL, COUNT_EVENTS_SQL
 from app.sync.engine import run_sync
 
-from .helpers import event_item
+from .helpers import event_item, open_store
 
 SETTINGS = load_config({"APP_ENV": "testing"})
 # How files made before the sync engine counted its own inserts kept the events page's counts.
@@ -16,12 +15,6 @@ CREATE TRIGGER telemetry_count_insert AFTER INSERT ON telemetry BEGIN
     ON CONFLICT (appId, eventType) DO UPDATE SET n = n + 1;
 END;
 """
-
-
-def open_store(path):
-    the_store = create_store({"SQLITE_PATH": str(path)})
-    the_store.init_schema()
-    return the_store
 
 
 def counts(the_store):

@@ -19,6 +19,7 @@ from app.extensions import scheduler
 from app.store import create_store
 from app.store.common import utcnow
 from app.sync.jobs import LOCK_NAME, start_scheduler
+from tests.waiting import wait_for
 
 from .helpers import event
 
@@ -44,15 +45,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_an_accepted_batch_is_applied_within_seconds(client, auth, store, running_scheduler):
