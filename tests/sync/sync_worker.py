@@ -13,20 +13,24 @@ from app.extensions import store as store_ext
 from app.sync.engine import run_sync
 
 
+def paused_after(write):
+    def write_then_pause(*args, **kwargs):
+        written = write(*args, **kwargs)
+        print("applying", flush=True)
+        time.sleep(60)
+        return written
+    return write_then_pause
+
+
 def main(path, mode=None):
     app = create_app({"APP_ENV": "testing", "SQLITE_PATH": path, "SYNC_BATCH_SIZE": 50,
                       "SYNC_LEASE_SECONDS": 2, "SYNC_RUN_BUDGET_SECONDS": 120})
     with app.app_context():
         store = store_ext.get(app)
         if mode == "slow":
-            insert_events = store.insert_events
-
-            def insert_slowly(items, now, make_document=None):
-                insert_events(items, now, make_document)
-                print("applying", flush=True)
-                time.sleep(60)
-
-            store.insert_events = insert_slowly
+            # Pause right after the first batch's events are written, however they are.
+            for name in ("insert_new_events", "insert_events"):
+                setattr(store, name, paused_after(getattr(store, name)))
         heartbeat = (lambda: time.sleep(0.03)) if mode == "paced" else None
         logs = run_sync(store, app.config, source="manual", heartbeat=heartbeat)
         print(sum(log["successCount"] for log in logs), flush=True)

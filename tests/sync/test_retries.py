@@ -72,6 +72,7 @@ def test_a_store_outage_during_a_batch_retries_the_whole_batch(
     def down(*args, **kwargs):
         raise StoreUnavailable("disk I/O error")
 
+    monkeypatch.setattr(store, "insert_new_events", down)
     monkeypatch.setattr(store, "insert_events", down)
     [log] = sync(app, store)
     assert (log["status"], log["failureCount"]) == ("error", 2)

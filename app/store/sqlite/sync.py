@@ -22,22 +22,32 @@ CLAIMABLE = (
     f"{OPEN} AND "
     "CASE status WHEN 'processing' THEN leaseUntil < :now ELSE nextAttemptAt <= :now END"
 )
+# What applying an event without a seq reads. Such events are nearly every item, so the claim
+# returns only these columns for each item (creating Python values for the rest cost more than
+# the claim's own reads) and completes records and sequenced events from CLAIM_DETAIL_SQL.
 CLAIM_COLUMNS = (
-    "id", "appId", "itemId", "userId", "itemType", "priority", "conflictResolution", "batchId",
-    "createdAt", "payloadHash", "clientId", "seq", "recordId", "conflictOf", "attempts",
-    "eventId", "itemData", "meta",
+    "id", "appId", "itemId", "itemType", "payloadHash", "attempts", "eventId", "clientId", "seq",
+)
+DETAIL_COLUMNS = (
+    "userId", "priority", "conflictResolution", "batchId", "createdAt", "recordId", "conflictOf",
+    "itemData", "meta",
 )
 # The partial index walks open items in claim order, so a claim reads about `limit` rows however
-# long the queue is (done items leave the index). Events come back without their payload (the
-# telemetry insert reads it in SQL); records, rare and worked on one by one, come with theirs.
+# long the queue is (done items leave the index). Each item's `attempts` counts this attempt.
 CLAIM_SQL = (
-    "SELECT " + ", ".join(CLAIM_COLUMNS[:-4])
+    "SELECT id, appId, itemId, itemType, payloadHash, attempts + 1, "
     # An event's itemId is its eventId, or for a re-used eventId (a variant) conflictOf is.
-    + ", attempts + 1, CASE itemType WHEN 'event' THEN COALESCE(conflictOf, itemId) END, "
-    "CASE itemType WHEN 'event' THEN NULL ELSE itemData END, "
-    "CASE itemType WHEN 'event' THEN NULL ELSE meta END "
+    "CASE itemType WHEN 'event' THEN COALESCE(conflictOf, itemId) END, clientId, seq "
     f"FROM sync_queue INDEXED BY sync_queue_claimable WHERE {CLAIMABLE} "
     "ORDER BY priority DESC, id LIMIT :limit"
+)
+# The rest of the claimed records and sequenced events. Events come without their payload (the
+# telemetry insert reads it in SQL); records, rare and worked on one by one, come with theirs.
+CLAIM_DETAIL_SQL = (
+    f"SELECT id, {', '.join(DETAIL_COLUMNS[:-2])}, "
+    "CASE itemType WHEN 'event' THEN NULL ELSE itemData END, "
+    "CASE itemType WHEN 'event' THEN NULL ELSE meta END "
+    "FROM sync_queue WHERE id IN (SELECT value FROM json_each(?))"
 )
 DONE_SQL = (
     "UPDATE sync_queue SET status = 'done', attempts = attempts + 1, lastError = NULL, "
@@ -86,13 +96,12 @@ CONFLICT_LIST_COLUMNS = (
 )
 
 
-def _claimed(row):
-    item = dict(zip(CLAIM_COLUMNS, row, strict=True))
+def _details(item, row):
+    item.update(zip(DETAIL_COLUMNS, row[1:], strict=True))
     if item["itemData"] is not None:
         item["itemData"] = loads(item["itemData"])
         item["meta"] = loads(item["meta"]) if item["meta"] else {}
     item["createdAt"] = from_epoch(item["createdAt"])
-    return item
 
 
 def _conflict_id(value):
@@ -151,12 +160,22 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         these items before the unit commits their outcomes, and a killed process's unit rolls
         back, leaving them due. So SQLite never shows them `processing` and never needs
         `lease_until`; items another adapter left processing are claimed once their lease ends.
-        Each item's `attempts` counts this attempt.
+        Each item's `attempts` counts this attempt. An event without a seq comes with only what
+        applying it reads (CLAIM_COLUMNS); records and sequenced events come whole.
         """
         with self._errors():
-            cur = self.connection().execute(CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
+            conn = self.connection()
+            cur = conn.execute(CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
             cur.row_factory = None
-            return [_claimed(row) for row in cur]
+            items = [dict(zip(CLAIM_COLUMNS, row, strict=True)) for row in cur]
+            partial = {item["id"]: item for item in items
+                       if item["seq"] is not None or item["itemType"] != "event"}
+            if partial:
+                cur = conn.execute(CLAIM_DETAIL_SQL, (json.dumps(list(partial)),))
+                cur.row_factory = None
+                for row in cur:
+                    _details(partial[row[0]], row)
+        return items
 
     def finish_items(self, updates, now):
         """Write claimed items' outcomes (id, status, attempts, nextAttemptAt, lastError)."""
@@ -202,16 +221,40 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
 
     def insert_events(self, items, now, make_document=None):
         """Store claimed event items as telemetry; an (appId, eventId) already there is kept.
+        Returns how many were stored.
 
         The rows are built in SQL from the stored items (EVENTS_FROM_QUEUE_SQL), the same
         documents `make_document` makes in Python on MongoDB.
         """
         with self._errors():
+            return self._insert_events(self.connection(), items, now)[1]
+
+    def insert_new_events(self, items, now, make_document=None):
+        """Store claimed event items as telemetry if none of them is stored yet (True); when
+        any (appId, eventId) is already there, store nothing (False).
+
+        The insert itself tells: fewer rows than items means some were there, and the rows it
+        added are deleted again (their delete trigger takes their counts back). New events,
+        nearly all of them, are so written without a look-up. (A savepoint would take them
+        back too, but costs a copy of every page the insert changes.)
+        """
+        with self._errors():
             conn = self.connection()
-            last_id = first_value(conn, "SELECT COALESCE(MAX(id), 0) FROM telemetry")
-            conn.execute(EVENTS_FROM_QUEUE_SQL,
-                         (to_epoch(now), json.dumps([i["id"] for i in items])))
-            conn.execute(COUNT_EVENTS_SQL, (last_id,))
+            last_id, stored = self._insert_events(conn, items, now)
+            if stored == len(items):
+                return True
+            conn.execute("DELETE FROM telemetry WHERE id > ?", (last_id,))
+        return False
+
+    @staticmethod
+    def _insert_events(conn, items, now):
+        """Insert and count the events; (largest id before, rows stored). Inside sync_unit()
+        the write lock is held, so the ids past the largest before are this insert's rows."""
+        last_id = first_value(conn, "SELECT COALESCE(MAX(id), 0) FROM telemetry")
+        stored = conn.execute(EVENTS_FROM_QUEUE_SQL,
+                              (to_epoch(now), json.dumps([i["id"] for i in items]))).rowcount
+        conn.execute(COUNT_EVENTS_SQL, (last_id,))
+        return last_id, stored
 
     def get_event(self, app_id, event_id):
         """The stored telemetry event, or None."""
