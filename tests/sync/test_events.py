@@ -29,6 +29,22 @@ def test_an_event_sent_twice_is_stored_once(client, auth, store, app):
     assert store.scalar("SELECT COUNT(*) FROM telemetry") == 1
 
 
+def test_a_stored_event_sent_again_with_new_ones_is_a_duplicate_and_the_rest_apply(
+        client, auth, store, app):
+    send(client, auth, [event("e1")])
+    sync(app, store)
+    # Its queue entry is gone (retention removes done entries), so ingest takes it again.
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM sync_queue WHERE itemId = 'e1'")
+    send(client, auth, [event("e0"), event("e1"), event("e2")])
+    [log] = sync(app, store)
+    assert (log["successCount"], log["duplicateCount"]) == (2, 1)
+    assert [(r["itemId"], r["status"]) for r in log["results"]] == [
+        ("e0", "applied"), ("e1", "duplicate"), ("e2", "applied")]
+    assert store.scalar("SELECT COUNT(*) FROM telemetry") == 3
+    assert [r["count"] for r in store.event_type_counts()] == [3]
+
+
 def test_a_reused_event_id_with_another_payload_becomes_a_conflict_keeping_both(
         client, auth, store, app):
     send(client, auth, [event("e1", eventData={"questionId": "q1"})])
