@@ -6,6 +6,10 @@ telemetry and record writes, the items' outcomes and the batch log commit togeth
 worker leaves its items to be claimed again once their lease runs out, and nothing is applied
 twice.
 
+Nearly every batch is events with no seq, none of them stored before. A store that can take a
+unit back (SQLite) applies such a batch whole, in SQL (`apply_new_events`), and the engine only
+writes its log; any other batch, or one where that fails, goes item by item as below.
+
 Per item:
 - an event goes into telemetry once per (appId, eventId): the same payload again is a duplicate
   (done), another payload opens an event conflict and both payloads are kept (status conflict);
@@ -113,6 +117,29 @@ def run_sync(store, settings, source="manual", *, clock=utcnow, heartbeat=None):
 def sync_batch(store, config, source, clock=utcnow):
     """Claim and apply one batch; its batch log, or None when nothing was due."""
     started = clock()
+    try:
+        with store.sync_unit():
+            applied = store.apply_new_events(started, config.batch_size, telemetry_document)
+            if applied:
+                outcome = Outcome(config, started, applied)
+                outcome.applied_by_store()
+                batch_log = outcome.batch_log(source, clock())
+                store.add_sync_log(batch_log)
+    except StoreUnavailable as exc:
+        # The unit kept nothing of it: the batch goes item by item, which records retries.
+        log.warning("sync batch of new events failed, going item by item: %s", exc)
+        applied = None
+    if applied == []:
+        return None
+    if applied:
+        log.debug("sync batch %s: %d new events applied", batch_log["batchId"], len(applied))
+        return batch_log
+    return sync_items(store, config, source, clock)
+
+
+def sync_items(store, config, source, clock=utcnow):
+    """Claim and apply one batch item by item; its batch log, or None when nothing was due."""
+    started = clock()
     items = []
     try:
         with store.sync_unit():
@@ -173,6 +200,13 @@ class Outcome:
 
     def applied(self, item):
         self._finish(item, "applied", "done")
+
+    def applied_by_store(self):
+        """Every item, an (appId, itemId) pair, was applied and marked done by the store
+        (apply_new_events): only the results are left to note."""
+        self.results = [{"index": index, "itemId": item_id, "appId": app_id, "status": "applied"}
+                        for index, (app_id, item_id) in enumerate(self.items)]
+        self.counts["applied"] = len(self.items)
 
     def duplicate(self, item):
         self._finish(item, "duplicate", "done")
@@ -308,21 +342,9 @@ class ClientSequences:
             store.save_client_seqs(app_id, seqs)
 
 
-def _plain_event(item):
-    """An event that applies as soon as it is new: no seq to wait for, its eventId not re-used."""
-    return (item["itemType"] == "event" and item.get("seq") is None
-            and item.get("eventId") == item["itemId"])
-
-
 def apply_items(store, config, items, now):
     """Apply a claimed batch inside the caller's unit of work; returns its Outcome."""
     outcome = Outcome(config, now, items)
-    if (all(_plain_event(item) for item in items)
-            and store.insert_new_events(items, now, telemetry_document)):
-        # Nearly every batch: plain events, none of them stored before, stored in one insert.
-        for item in items:
-            outcome.applied(item)
-        return outcome
     sequences = ClientSequences(store, items, config.seq_hold)
     events = EventWriter(store, items, now)
     for item in application_order(items):

@@ -72,8 +72,8 @@ def test_a_store_outage_during_a_batch_retries_the_whole_batch(
     def down(*args, **kwargs):
         raise StoreUnavailable("disk I/O error")
 
-    monkeypatch.setattr(store, "insert_new_events", down)
-    monkeypatch.setattr(store, "insert_events", down)
+    for writer in ("apply_new_events", "insert_events"):
+        monkeypatch.setattr(store, writer, down)
     [log] = sync(app, store)
     assert (log["status"], log["failureCount"]) == ("error", 2)
     assert store.scalar("SELECT COUNT(*) FROM telemetry") == 0

@@ -8,7 +8,6 @@ kept with each version, seqs by keeping the highest.
 """
 
 import uuid
-from collections import defaultdict
 from contextlib import nullcontext
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -81,6 +80,12 @@ class MongoSync:
         items.sort(key=lambda i: (-i.get("priority", 0), i["id"]))
         return items
 
+    def apply_new_events(self, now, limit, make_document):
+        """None: MongoDB has no unit of work to take back half of such a batch, and its claim
+        is a real write (a lease on each item), so every batch goes item by item (claim_items),
+        where the engine looks up each batch's events before storing the new ones in one insert."""
+        return None
+
     def finish_items(self, updates, now):
         """Write claimed items' outcomes where this worker's claim still holds.
 
@@ -139,33 +144,14 @@ class MongoSync:
 
     def insert_events(self, items, now, make_document):
         """Store claimed event items as telemetry, each as `make_document(item, now)` builds
-        it; an (appId, eventId) already there is kept. Returns how many were stored."""
+        it; an (appId, eventId) already there is kept."""
         docs = [make_document(item, now) for item in items]
         with self._errors():
             try:
                 self.db.telemetry.insert_many(docs, ordered=False)
             except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                     raise
-                return len(docs) - len(errors)
-        return len(docs)
-
-    def insert_new_events(self, items, now, make_document):
-        """Store claimed event items as telemetry if none of them is stored yet (True); when
-        any (appId, eventId) is already there, store nothing (False).
-
-        One look-up, then one insert. Should another worker store one of these eventIds in
-        between (a re-used eventId claimed elsewhere), the unique index refuses it and the rest
-        are kept: the engine's item-by-item pass then finds them stored, with this batch's
-        payloads, and counts them as duplicates. Nothing is stored twice.
-        """
-        event_ids = defaultdict(list)
-        for item in items:
-            event_ids[item["appId"]].append(item["eventId"])
-        if any(self.event_hashes(app_id, ids) for app_id, ids in event_ids.items()):
-            return False
-        return self.insert_events(items, now, make_document) == len(items)
 
     def get_event(self, app_id, event_id):
         """The stored telemetry event, or None."""

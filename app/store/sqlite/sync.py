@@ -41,6 +41,13 @@ CLAIM_SQL = (
     f"FROM sync_queue INDEXED BY sync_queue_claimable WHERE {CLAIMABLE} "
     "ORDER BY priority DESC, id LIMIT :limit"
 )
+# The claim of apply_new_events: the same items in the same order, each with whether it is a
+# plain event (no seq, and its itemId is its eventId: not a re-used eventId).
+PLAIN_CLAIM_SQL = (
+    "SELECT id, appId, itemId, itemType = 'event' AND seq IS NULL AND conflictOf IS NULL "
+    f"FROM sync_queue INDEXED BY sync_queue_claimable WHERE {CLAIMABLE} "
+    "ORDER BY priority DESC, id LIMIT :limit"
+)
 # The rest of the claimed records and sequenced events. Events come without their payload (the
 # telemetry insert reads it in SQL); records, rare and worked on one by one, come with theirs.
 CLAIM_DETAIL_SQL = (
@@ -177,6 +184,35 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
                     _details(partial[row[0]], row)
         return items
 
+    def apply_new_events(self, now, limit, make_document=None):
+        """The common batch in one go, for this unit: claim up to `limit` due items like
+        claim_items and, when every one is a plain event (no seq, its eventId not re-used) that
+        is not stored yet, store them as telemetry and mark them done.
+
+        Returns their (appId, itemId) pairs in claim order; [] when nothing is due; None when
+        the batch is not such a batch, having changed nothing: the engine then claims it item
+        by item. No Python object is made per item beyond those pairs, which is what makes
+        this path about a third faster than the engine's own.
+        """
+        with self._errors():
+            conn = self.connection()
+            cur = conn.execute(PLAIN_CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
+            cur.row_factory = None
+            rows = cur.fetchall()
+            if not rows:
+                return []
+            if not all(row[3] for row in rows):
+                return None
+            ids = json.dumps([row[0] for row in rows])
+            last_id, stored = self._insert_events(conn, ids, now)
+            if stored != len(rows):
+                # One was stored already: take the others back (their delete trigger takes
+                # their counts back too).
+                conn.execute("DELETE FROM telemetry WHERE id > ?", (last_id,))
+                return None
+            conn.execute(DONE_SQL, (to_epoch(now), ids))
+        return [(row[1], row[2]) for row in rows]
+
     def finish_items(self, updates, now):
         """Write claimed items' outcomes (id, status, attempts, nextAttemptAt, lastError)."""
         stamp = to_epoch(now)
@@ -221,38 +257,20 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
 
     def insert_events(self, items, now, make_document=None):
         """Store claimed event items as telemetry; an (appId, eventId) already there is kept.
-        Returns how many were stored.
 
         The rows are built in SQL from the stored items (EVENTS_FROM_QUEUE_SQL), the same
         documents `make_document` makes in Python on MongoDB.
         """
         with self._errors():
-            return self._insert_events(self.connection(), items, now)[1]
-
-    def insert_new_events(self, items, now, make_document=None):
-        """Store claimed event items as telemetry if none of them is stored yet (True); when
-        any (appId, eventId) is already there, store nothing (False).
-
-        The insert itself tells: fewer rows than items means some were there, and the rows it
-        added are deleted again (their delete trigger takes their counts back). New events,
-        nearly all of them, are so written without a look-up. (A savepoint would take them
-        back too, but costs a copy of every page the insert changes.)
-        """
-        with self._errors():
-            conn = self.connection()
-            last_id, stored = self._insert_events(conn, items, now)
-            if stored == len(items):
-                return True
-            conn.execute("DELETE FROM telemetry WHERE id > ?", (last_id,))
-        return False
+            self._insert_events(self.connection(), json.dumps([i["id"] for i in items]), now)
 
     @staticmethod
-    def _insert_events(conn, items, now):
-        """Insert and count the events; (largest id before, rows stored). Inside sync_unit()
-        the write lock is held, so the ids past the largest before are this insert's rows."""
+    def _insert_events(conn, ids, now):
+        """Insert and count the events of the queue items `ids` (a JSON array); returns (the
+        largest telemetry id before, rows stored). Inside sync_unit() the write lock is held,
+        so the ids past the largest before are this insert's rows."""
         last_id = first_value(conn, "SELECT COALESCE(MAX(id), 0) FROM telemetry")
-        stored = conn.execute(EVENTS_FROM_QUEUE_SQL,
-                              (to_epoch(now), json.dumps([i["id"] for i in items]))).rowcount
+        stored = conn.execute(EVENTS_FROM_QUEUE_SQL, (to_epoch(now), ids)).rowcount
         conn.execute(COUNT_EVENTS_SQL, (last_id,))
         return last_id, stored
 
