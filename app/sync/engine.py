@@ -119,7 +119,7 @@ def sync_batch(store, config, source, clock=utcnow):
     started = clock()
     try:
         with store.sync_unit():
-            applied = store.apply_new_events(started, config.batch_size, telemetry_document)
+            applied = store.apply_new_events(started, config.batch_size)
             if applied:
                 outcome = Outcome(config, started, applied)
                 outcome.applied_by_store()

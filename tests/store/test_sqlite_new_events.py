@@ -21,7 +21,7 @@ def store(tmp_path):
 def apply(store, limit=10):
     now = utcnow()
     with store.sync_unit():
-        return store.apply_new_events(now, limit, telemetry_document)
+        return store.apply_new_events(now, limit)
 
 
 def untouched(store, item_ids):

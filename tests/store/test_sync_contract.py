@@ -77,7 +77,7 @@ def test_a_batch_of_new_events_is_applied_in_one_go_only_where_a_unit_can_take_i
     store.ingest("app1", [event_item("a")])
     now = utcnow()
     with store.sync_unit():
-        applied = store.apply_new_events(now, 10, telemetry_document)
+        applied = store.apply_new_events(now, 10)
     if store.kind == "sqlite":  # more in test_sqlite_new_events.py
         assert applied == [("app1", "a")]
         assert store.queue_counts() == {"done": 1}

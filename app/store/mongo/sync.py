@@ -80,7 +80,7 @@ class MongoSync:
         items.sort(key=lambda i: (-i.get("priority", 0), i["id"]))
         return items
 
-    def apply_new_events(self, now, limit, make_document):
+    def apply_new_events(self, now, limit):
         """None: MongoDB has no unit of work to take back half of such a batch, and its claim
         is a real write (a lease on each item), so every batch goes item by item (claim_items),
         where the engine looks up each batch's events before storing the new ones in one insert."""

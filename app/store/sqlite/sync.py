@@ -184,15 +184,15 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
                     _details(partial[row[0]], row)
         return items
 
-    def apply_new_events(self, now, limit, make_document=None):
+    def apply_new_events(self, now, limit):
         """The common batch in one go, for this unit: claim up to `limit` due items like
         claim_items and, when every one is a plain event (no seq, its eventId not re-used) that
         is not stored yet, store them as telemetry and mark them done.
 
         Returns their (appId, itemId) pairs in claim order; [] when nothing is due; None when
         the batch is not such a batch, having changed nothing: the engine then claims it item
-        by item. No Python object is made per item beyond those pairs, which is what makes
-        this path about a third faster than the engine's own.
+        by item. No Python object is made per item beyond those pairs, which makes bench/drain
+        25-30 % faster than the engine's own path.
         """
         with self._errors():
             conn = self.connection()
