@@ -2,7 +2,7 @@
 
 from app.config import load_config
 from app.store.common import utcnow
-from app.store.sqlite.sync import CLAIM_SQL, COUNT_EVENTS_SQL
+from app.store.sqlite.sync import CLAIM_SQL, COUNT_EVENTS_SQL, PLAIN_CLAIM_SQL
 from app.sync.engine import run_sync
 
 from .helpers import event_item, open_store
@@ -100,9 +100,10 @@ def test_a_file_with_the_old_index_of_open_items_claims_through_the_new_one(tmp_
 
 def test_a_claim_walks_only_the_open_items_in_claim_order(tmp_path):
     store = open_store(tmp_path / "claim-plan.sqlite3")
-    with store.reading() as conn:
-        plan = " / ".join(row["detail"] for row in conn.execute(
-            f"EXPLAIN QUERY PLAN {CLAIM_SQL}", {"now": 0, "limit": 10}))
-    # No sort step: the partial index hands out open items by priority, then arrival.
-    assert plan == "SCAN sync_queue USING INDEX sync_queue_claimable", plan
+    for claim in (CLAIM_SQL, PLAIN_CLAIM_SQL):
+        with store.reading() as conn:
+            plan = " / ".join(row["detail"] for row in conn.execute(
+                f"EXPLAIN QUERY PLAN {claim}", {"now": 0, "limit": 10}))
+        # No sort step: the partial index hands out open items by priority, then arrival.
+        assert plan == "SCAN sync_queue USING INDEX sync_queue_claimable", plan
     store.close()

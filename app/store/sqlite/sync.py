@@ -32,21 +32,25 @@ DETAIL_COLUMNS = (
     "userId", "priority", "conflictResolution", "batchId", "createdAt", "recordId", "conflictOf",
     "itemData", "meta",
 )
-# The partial index walks open items in claim order, so a claim reads about `limit` rows however
-# long the queue is (done items leave the index). Each item's `attempts` counts this attempt.
+# The items a claim takes, in claim order: both claims below end with it. The partial index
+# walks open items in claim order, so a claim reads about `limit` rows however long the queue
+# is (done items leave the index).
+CLAIM_FROM = (
+    f"FROM sync_queue INDEXED BY sync_queue_claimable WHERE {CLAIMABLE} "
+    "ORDER BY priority DESC, id LIMIT :limit"
+)
+# Each item's `attempts` counts this attempt.
 CLAIM_SQL = (
     "SELECT id, appId, itemId, itemType, payloadHash, attempts + 1, "
     # An event's itemId is its eventId, or for a re-used eventId (a variant) conflictOf is.
     "CASE itemType WHEN 'event' THEN COALESCE(conflictOf, itemId) END, clientId, seq "
-    f"FROM sync_queue INDEXED BY sync_queue_claimable WHERE {CLAIMABLE} "
-    "ORDER BY priority DESC, id LIMIT :limit"
+    + CLAIM_FROM
 )
-# The claim of apply_new_events: the same items in the same order, each with whether it is a
-# plain event (no seq, and its itemId is its eventId: not a re-used eventId).
+# The claim of apply_new_events: each item with whether it is a plain event (no seq, and its
+# itemId is its eventId: not a re-used eventId).
 PLAIN_CLAIM_SQL = (
     "SELECT id, appId, itemId, itemType = 'event' AND seq IS NULL AND conflictOf IS NULL "
-    f"FROM sync_queue INDEXED BY sync_queue_claimable WHERE {CLAIMABLE} "
-    "ORDER BY priority DESC, id LIMIT :limit"
+    + CLAIM_FROM
 )
 # The rest of the claimed records and sequenced events. Events come without their payload (the
 # telemetry insert reads it in SQL); records, rare and worked on one by one, come with theirs.
