@@ -1,7 +1,17 @@
-"""Shared fixtures: the real app on a temporary SQLite file, its store, keys, and a live server."""
+"""Shared fixtures: the real app on a temporary store, its store, keys, and a live server.
 
+Every test runs on SQLite. A module marked `both_stores` runs each of its tests twice, on SQLite
+and on the Mongo adapter (mongomock, or the real MongoDB named by TEST_MONGODB_URI), through the
+same `app` fixture. Any test whose app logs an unhandled exception fails, unless it is marked
+`logs_errors` (it provokes one on purpose).
+"""
+
+import logging
+import os
 import threading
+import uuid
 from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -10,13 +20,49 @@ from app import create_app
 from app.accounts.keys import create_key
 from app.extensions import store as store_ext
 
+STORE_KINDS = ("sqlite", "mongo")
 
-def make_app(tmp_path, **overrides):
-    """A testing app on its own SQLite file; the scheduler stays off unless asked for."""
+
+def store_settings(kind, tmp_path):
+    """The settings that put an app on a fresh store of this kind."""
+    if kind == "sqlite":
+        return {"SQLITE_PATH": str(tmp_path / "prepmate.sqlite3")}
+    name = f"prepmate_{uuid.uuid4().hex[:10]}"
+    real = os.environ.get("TEST_MONGODB_URI")
+    if real:
+        return {"MONGODB_URI": urlunsplit(urlsplit(real)._replace(path=f"/{name}")),
+                "MONGODB_WRITE_CONCERN": "1"}
+    return {"MONGODB_URI": f"mongomock://localhost/{name}"}
+
+
+def make_app(tmp_path, store_kind="sqlite", **overrides):
+    """A testing app on a fresh store of its own; the scheduler stays off unless asked for."""
     config = {"APP_ENV": "testing", "SQLITE_PATH": str(tmp_path / "prepmate.sqlite3"),
-              "ENABLE_SCHEDULED_SYNC": False}
+              "ENABLE_SCHEDULED_SYNC": False, **store_settings(store_kind, tmp_path)}
     config.update(overrides)
     return create_app(config)
+
+
+def close_app(app):
+    """Close the app's store; a database made on a real MongoDB server is dropped."""
+    with app.app_context():
+        the_store = store_ext.get(app)
+        uri = app.config.get("MONGODB_URI") or ""
+        if uri and not uri.startswith("mongomock://"):
+            the_store.db.client.drop_database(the_store.db.name)
+        the_store.close()
+
+
+def pytest_generate_tests(metafunc):
+    if ("store_kind" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("both_stores")):
+        metafunc.parametrize("store_kind", STORE_KINDS, indirect=True)
+
+
+@pytest.fixture
+def store_kind(request):
+    """The kind of store the `app` fixture runs on: SQLite, or each kind under `both_stores`."""
+    return getattr(request, "param", "sqlite")
 
 
 @pytest.fixture
@@ -26,11 +72,38 @@ def app_config():
 
 
 @pytest.fixture
-def app(tmp_path, app_config):
-    app = make_app(tmp_path, **app_config)
+def app(tmp_path, app_config, store_kind):
+    app = make_app(tmp_path, store_kind, **app_config)
     yield app
-    with app.app_context():
-        store_ext.get(app).close()
+    close_app(app)
+
+
+class UnhandledErrors(logging.Handler):
+    """Collects what the app logged as an error with a traceback."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.records = []
+
+    def emit(self, record):
+        if record.exc_info:
+            self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_unhandled_errors(request):
+    """Fail a test whose app logged an exception, unless it is marked `logs_errors`."""
+    handler = UnhandledErrors()
+    logger = logging.getLogger("prepmate")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("logs_errors") is None:
+        lines = [f"{r.name}: {r.getMessage()}\n{logging.Formatter().formatException(r.exc_info)}"
+                 for r in handler.records]
+        pytest.fail("the app logged unhandled errors:\n" + "\n".join(lines), pytrace=False)
 
 
 @pytest.fixture
