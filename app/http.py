@@ -23,7 +23,7 @@ class BodyRefused(Exception):
 class RequestBodies:
     """WSGI middleware: every body reaches the app sized and within the limit. A gzip body is
     inflated and must be a complete stream; a chunked one is read here, so over the limit it is
-    413 like a sized one. Neither ever holds more than limit + 1 bytes in memory."""
+    413 like a sized one. No more than limit + 1 bytes of either are ever read or inflated."""
 
     def __init__(self, wsgi_app, max_bytes):
         self.wsgi_app = wsgi_app
@@ -128,23 +128,23 @@ class GzipReader:
     def close(self):
         """The inflated data, once the stream is complete."""
         if self.phase == self.DATA:
-            refuse("The gzip stream is truncated: it ends inside its compressed data.")
+            invalid_gzip("The gzip stream is truncated: it ends inside its compressed data.")
         if self.phase == self.TRAILER:
-            refuse("The gzip stream ends without its CRC-32 and size trailer (truncated).")
+            invalid_gzip("The gzip stream ends without its CRC-32 and size trailer (truncated).")
         if self.waiting:
-            refuse("The gzip stream is truncated: it ends inside a header.")
+            invalid_gzip("The gzip stream is truncated: it ends inside a header.")
         return bytes(self.out)
 
     def _header_end(self, data):
         """Where the member's header ends in `data`; None while more bytes are needed."""
         if not GZIP_MAGIC.startswith(data[:2]):
-            refuse("The body has data after the end of its gzip stream." if self.members
+            invalid_gzip("The body has data after the end of its gzip stream." if self.members
                    else "The body is not gzip data (it does not start with a gzip header).")
         if len(data) < 10:
             return None
         method, flags = data[2], data[3]
         if method != 8 or flags & 0xE0:
-            refuse("The gzip header names an unknown compression method or flag.")
+            invalid_gzip("The gzip header names an unknown compression method or flag.")
         end = 10
         if flags & 4:  # FEXTRA: a length, then that many bytes
             if len(data) < end + 2:
@@ -157,7 +157,7 @@ class GzipReader:
         if flags & 2:  # FHCRC: the header's own CRC-16
             if end + 2 <= len(data) and (
                     zlib.crc32(data[:end]) & 0xFFFF != int.from_bytes(data[end:end + 2], "little")):
-                refuse("The gzip header's CRC does not match the header (corrupted).")
+                invalid_gzip("The gzip header's CRC does not match the header (corrupted).")
             end += 2
         return end if end <= len(data) else None
 
@@ -166,7 +166,8 @@ class GzipReader:
             # Never past limit + 1 bytes: a small body cannot become a large one in memory.
             chunk = self.inflater.decompress(data, self.limit + 1 - len(self.out))
         except zlib.error as exc:
-            refuse(f"The gzip stream's compressed data is corrupt: {str(exc).rpartition(': ')[2]}.")
+            reason = str(exc).rpartition(": ")[2]
+            invalid_gzip(f"The gzip stream's compressed data is corrupt: {reason}.")
         self.out += chunk
         if len(self.out) > self.limit:
             raise BodyRefused(413, "payload_too_large",
@@ -179,12 +180,13 @@ class GzipReader:
 
     def _check_trailer(self, trailer):
         if int.from_bytes(trailer[:4], "little") != self.crc:
-            refuse("The gzip stream's CRC-32 does not match its data (corrupted).")
+            invalid_gzip("The gzip stream's CRC-32 does not match its data (corrupted).")
         if int.from_bytes(trailer[4:], "little") != self.size & 0xFFFFFFFF:
-            refuse("The gzip stream's size trailer does not match its data (corrupted).")
+            invalid_gzip("The gzip stream's size trailer does not match its data (corrupted).")
 
 
-def refuse(message):
+def invalid_gzip(message):
+    """Refuse the body as broken gzip, saying how."""
     raise BodyRefused(400, "invalid_gzip", message)
 
 
