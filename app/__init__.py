@@ -32,11 +32,11 @@ def create_app(config=None):
 
 def register_extensions(app):
     from .extensions import api, cors, csrf, htmx, rate_limiter, store
-    from .http import GzipRequestBodies
+    from .http import RequestBodies
 
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/docs/assets/")
-    app.wsgi_app = GzipRequestBodies(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))
+    app.wsgi_app = RequestBodies(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))
     store.init_app(app)
     api.init_app(app)
     htmx.init_app(app)

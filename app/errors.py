@@ -40,10 +40,7 @@ def _fields(data):
 def error_response(status, code, message, fields=None, headers=None):
     """An error in the API's shape, or the HTML error page outside the API."""
     if wants_json():
-        body = {"error": code, "message": message}
-        if fields:
-            body["fields"] = fields
-        response = jsonify(body)
+        response = jsonify({"error": code, "message": message, "fields": fields or {}})
     else:
         response = make_response(
             render_template("errors/error.html", status=status, code=code, message=message))

@@ -44,7 +44,8 @@ class ProjectApi(Api):
         limits = (
             f"Limits: {app.config['MAX_ITEM_BYTES']} bytes of JSON per event or item, "
             f"{app.config['MAX_CONTENT_LENGTH']} bytes per request after decompression "
-            "(`Content-Encoding: gzip` is accepted), "
+            "(`Content-Encoding: gzip` is accepted as a complete gzip stream; a chunked body "
+            "counts the same as a sized one), "
             f"{app.config['MAX_BATCH_ITEMS']} items per batch. Errors always answer "
             '`{"error": code, "message": ..., "fields": {...}}`.'
         )

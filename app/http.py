@@ -1,5 +1,5 @@
-"""HTTP plumbing below the views: gzip request bodies are inflated here, within the size limit,
-and JSON is read and written by orjson."""
+"""HTTP plumbing below the views: request bodies are read here within the size limit (gzip
+inflated, chunked ones whole), and JSON is read and written by orjson."""
 
 import io
 import json
@@ -7,58 +7,187 @@ import zlib
 
 import orjson
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.wsgi import get_content_length
 
 # The environ key through which a refused body reaches the app's error handler.
 BODY_ERROR = "prepmate.body_error"
 CHUNK = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+TRAILER_BYTES = 8  # CRC-32 and size, after each member's compressed data
 
 
-class GzipRequestBodies:
-    """WSGI middleware: inflate `Content-Encoding: gzip` bodies, refusing any that inflate past
-    the limit, so a small compressed body can never become a large one in memory."""
+class BodyRefused(Exception):
+    """A body refused before any view runs: (status, code, message)."""
+
+
+class RequestBodies:
+    """WSGI middleware: every body reaches the app sized and within the limit. A gzip body is
+    inflated and must be a complete stream; a chunked one is read here, so over the limit it is
+    413 like a sized one. No more than limit + 1 bytes of either are ever read or inflated."""
 
     def __init__(self, wsgi_app, max_bytes):
         self.wsgi_app = wsgi_app
         self.max_bytes = max_bytes
 
     def __call__(self, environ, start_response):
-        encoding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
-        if encoding in ("gzip", "x-gzip"):
-            self._inflate(environ)
-        elif encoding not in ("", "identity"):
-            environ[BODY_ERROR] = (415, "unsupported_encoding",
-                                   f"Content-Encoding {encoding!r} is not accepted; use gzip.")
+        try:
+            self._read(environ)
+        except BodyRefused as refused:
+            environ[BODY_ERROR] = refused.args
             self._replace_body(environ, b"")
         return self.wsgi_app(environ, start_response)
 
-    def _inflate(self, environ):
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > self.max_bytes:
-            environ[BODY_ERROR] = (413, "payload_too_large",
-                                   f"The body is {length} bytes; the limit is {self.max_bytes}.")
-            self._replace_body(environ, b"")
-            return
-        compressed = environ["wsgi.input"].read(length) if length else b""
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            body = inflater.decompress(compressed, self.max_bytes + 1)
-        except zlib.error:
-            environ[BODY_ERROR] = (400, "invalid_gzip", "The body is not valid gzip data.")
-            body = b""
-        if len(body) > self.max_bytes:
-            environ[BODY_ERROR] = (413, "payload_too_large",
-                                   f"The body inflates past the limit of {self.max_bytes} bytes.")
-            body = b""
-        self._replace_body(environ, body)
+    def _read(self, environ):
+        encoding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            self._replace_body(environ, inflate(self._raw(environ), self.max_bytes))
+        elif encoding not in ("", "identity"):
+            raise BodyRefused(415, "unsupported_encoding",
+                              f"Content-Encoding {encoding!r} is not accepted; use gzip.")
+        elif get_content_length(environ) is None and environ.get("wsgi.input_terminated"):
+            # A chunked body: Flask would cut it at the limit and read on; read it here instead.
+            self._replace_body(environ, b"".join(self._raw(environ)))
+        # A sized plain body is left to Flask, which answers 413 past MAX_CONTENT_LENGTH.
+
+    def _raw(self, environ):
+        """The body as sent, in pieces; BodyRefused once it passes the limit."""
+        length = get_content_length(environ)
+        if length is None and not environ.get("wsgi.input_terminated"):
+            return  # no length and a server that does not end the stream: nothing to read
+        if length is not None and length > self.max_bytes:
+            raise BodyRefused(413, "payload_too_large",
+                              f"The body is {length} bytes; the limit is {self.max_bytes}.")
+        stream, left = environ["wsgi.input"], self.max_bytes + 1 if length is None else length
+        while left > 0:
+            try:
+                piece = stream.read(min(CHUNK, left))
+            except Exception as exc:  # noqa: BLE001 - each server has its own (gunicorn's
+                # ParseException for bad chunk framing, werkzeug's ClientDisconnected, OSError)
+                raise BodyRefused(400, "unreadable_body",
+                                  f"The body could not be read: {exc or type(exc).__name__}."
+                                  ) from None
+            if not piece:
+                return
+            left -= len(piece)
+            if left <= 0 and length is None:
+                raise BodyRefused(413, "payload_too_large",
+                                  f"The body is over the limit of {self.max_bytes} bytes.")
+            yield piece
 
     @staticmethod
     def _replace_body(environ, body):
-        environ.pop("HTTP_CONTENT_ENCODING", None)
+        for key in ("HTTP_CONTENT_ENCODING", "HTTP_TRANSFER_ENCODING"):
+            environ.pop(key, None)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+
+
+def inflate(pieces, limit):
+    """The data of a gzip stream sent in `pieces`; BodyRefused unless the stream is complete
+    (every member's header, compressed data and CRC-32/size trailer) and inflates to at most
+    `limit` bytes. Concatenated members are read one after another, as gzip tools do; anything
+    else after the stream is refused. No body at all stays empty."""
+    reader = GzipReader(limit)
+    for piece in pieces:
+        reader.feed(piece)
+    return reader.close()
+
+
+class GzipReader:
+    """Reads a gzip stream piece by piece. zlib inflates each member's data (raw deflate); the
+    header and trailer are read here, so a cut body can say where it was cut."""
+
+    HEADER, DATA, TRAILER = "header", "data", "trailer"
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.out = bytearray()
+        self.phase, self.members, self.waiting = self.HEADER, 0, b""
+        self.inflater, self.crc, self.size = None, 0, 0
+
+    def feed(self, piece):
+        pending, self.waiting = self.waiting + piece, b""
+        while pending:
+            if self.phase == self.HEADER:
+                end = self._header_end(pending)
+                if end is None:
+                    self.waiting = pending  # at most the body itself, which is within the limit
+                    return
+                self.inflater, self.crc, self.size = zlib.decompressobj(-zlib.MAX_WBITS), 0, 0
+                pending, self.phase = pending[end:], self.DATA
+            elif self.phase == self.DATA:
+                pending = self._inflate(pending)
+            elif len(pending) < TRAILER_BYTES:
+                self.waiting = pending
+                return
+            else:
+                self._check_trailer(pending[:TRAILER_BYTES])
+                pending, self.phase = pending[TRAILER_BYTES:], self.HEADER
+                self.members += 1
+
+    def close(self):
+        """The inflated data, once the stream is complete."""
+        if self.phase == self.DATA:
+            invalid_gzip("The gzip stream is truncated: it ends inside its compressed data.")
+        if self.phase == self.TRAILER:
+            invalid_gzip("The gzip stream ends without its CRC-32 and size trailer (truncated).")
+        if self.waiting:
+            invalid_gzip("The gzip stream is truncated: it ends inside a header.")
+        return bytes(self.out)
+
+    def _header_end(self, data):
+        """Where the member's header ends in `data`; None while more bytes are needed."""
+        if not GZIP_MAGIC.startswith(data[:2]):
+            invalid_gzip("The body has data after the end of its gzip stream." if self.members
+                   else "The body is not gzip data (it does not start with a gzip header).")
+        if len(data) < 10:
+            return None
+        method, flags = data[2], data[3]
+        if method != 8 or flags & 0xE0:
+            invalid_gzip("The gzip header names an unknown compression method or flag.")
+        end = 10
+        if flags & 4:  # FEXTRA: a length, then that many bytes
+            if len(data) < end + 2:
+                return None
+            end += 2 + int.from_bytes(data[end:end + 2], "little")
+        for flag in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+            if flags & flag and end <= len(data):
+                zero = data.find(b"\0", end)
+                end = zero + 1 if zero >= 0 else len(data) + 1
+        if flags & 2:  # FHCRC: the header's own CRC-16
+            if end + 2 <= len(data) and (
+                    zlib.crc32(data[:end]) & 0xFFFF != int.from_bytes(data[end:end + 2], "little")):
+                invalid_gzip("The gzip header's CRC does not match the header (corrupted).")
+            end += 2
+        return end if end <= len(data) else None
+
+    def _inflate(self, data):
+        try:
+            # Never past limit + 1 bytes: a small body cannot become a large one in memory.
+            chunk = self.inflater.decompress(data, self.limit + 1 - len(self.out))
+        except zlib.error as exc:
+            reason = str(exc).rpartition(": ")[2]
+            invalid_gzip(f"The gzip stream's compressed data is corrupt: {reason}.")
+        self.out += chunk
+        if len(self.out) > self.limit:
+            raise BodyRefused(413, "payload_too_large",
+                              f"The body inflates past the limit of {self.limit} bytes.")
+        self.crc, self.size = zlib.crc32(chunk, self.crc), self.size + len(chunk)
+        if not self.inflater.eof:
+            return b""  # with output room left, zlib took all of `data`
+        self.phase = self.TRAILER
+        return self.inflater.unused_data
+
+    def _check_trailer(self, trailer):
+        if int.from_bytes(trailer[:4], "little") != self.crc:
+            invalid_gzip("The gzip stream's CRC-32 does not match its data (corrupted).")
+        if int.from_bytes(trailer[4:], "little") != self.size & 0xFFFFFFFF:
+            invalid_gzip("The gzip stream's size trailer does not match its data (corrupted).")
+
+
+def invalid_gzip(message):
+    """Refuse the body as broken gzip, saying how."""
+    raise BodyRefused(400, "invalid_gzip", message)
 
 
 class FastJsonProvider(DefaultJSONProvider):

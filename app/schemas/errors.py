@@ -8,5 +8,5 @@ class ErrorSchema(Schema):
 
     error = fields.String(required=True, metadata={"description": "Machine-readable code."})
     message = fields.String(required=True, metadata={"description": "What went wrong."})
-    fields_ = fields.Dict(data_key="fields", metadata={
-        "description": "Per-field messages (per item index for batches)."})
+    fields_ = fields.Dict(data_key="fields", required=True, metadata={
+        "description": "Per-field messages (per item index for batches); `{}` when none."})

@@ -110,11 +110,27 @@ class ResolveSchema(BaseSchema):
                        "event's eventData."})
 
 
+class UtcTime(fields.AwareDateTime):
+    """An ISO 8601 time read as a UTC instant (UTC when no offset is given); refused unless the
+    instant falls inside 0001-01-01..9999-12-31 UTC, the range the stores can hold."""
+
+    default_error_messages = {"range": "Must be a time between 0001-01-01 and 9999-12-31 UTC."}
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:  # e.g. year 1 at +14:00 is still year 0 in UTC
+            raise self.make_error("range") from None
+
+
 class MetricsQueryArgsSchema(BaseSchema):
-    from_ = fields.AwareDateTime(data_key="from", default_timezone=UTC, metadata={
+    from_ = UtcTime(data_key="from", metadata={
         "description": "Only events at or after this time (ISO 8601)."})
-    to = fields.AwareDateTime(default_timezone=UTC, metadata={
-        "description": "Only events before this time (ISO 8601)."})
+    to = UtcTime(metadata={"description": "Only events before this time (ISO 8601)."})
 
 
 class TypeCountSchema(Schema):

@@ -11,8 +11,8 @@ def test_the_document_describes_every_endpoint_and_the_error_shape(client):
     assert spec["openapi"].startswith("3.")
     for path in PATHS:
         assert path in spec["paths"], path
-    error = spec["components"]["schemas"]["Error"]["properties"]
-    assert set(error) == {"error", "message", "fields"}
+    error = spec["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == set(error["required"]) == {"error", "message", "fields"}
     batch_post = spec["paths"]["/api/telemetry/batch"]["post"]
     assert {"202", "400", "409", "413", "429"} <= set(batch_post["responses"])
     assert "422" not in batch_post["responses"]

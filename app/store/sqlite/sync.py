@@ -100,6 +100,8 @@ GROUP BY appId, eventType
 ON CONFLICT (appId, eventType) DO UPDATE SET n = n + excluded.n
 """
 ID_CHUNK = 500
+MAX_ROW_ID = 2 ** 63 - 1
+MAX_ROW_DIGITS = len(str(MAX_ROW_ID))  # checked first: int() refuses 4,300 digits and more
 # A conflict without its three values, for lists.
 CONFLICT_LIST_COLUMNS = (
     "id, appId, itemId, kind, recordType, recordId, fields, strategy, status, resolvedBy, "
@@ -116,10 +118,13 @@ def _details(item, row):
 
 
 def _conflict_id(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """A conflict's row id from its string form; None when no row can have it (not plain
+    decimal digits, or past SQLite's 64-bit integers)."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_ROW_DIGITS \
+            or int(text) > MAX_ROW_ID:
         return None
+    return int(text)
 
 
 class SqliteSync:
