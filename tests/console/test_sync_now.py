@@ -51,7 +51,7 @@ def test_without_javascript_the_run_page_shows_progress_then_the_summary(app, co
         assert re.fullmatch(r"/console/sync/[0-9a-f-]{36}", url), url
         assert held.reached.wait(5)
         page = session.get(url).get_data(as_text=True)
-        assert "Sync running… 1 batches, 2 items so far (2 applied, 0 failed); 1 pending" in page
+        assert "Sync running… 1 batch, 2 items so far (2 applied, 0 failed); 1 pending" in page
         # It refreshes itself (no script: the CSP forbids inline script, and htmx may be off).
         assert '<noscript><meta http-equiv="refresh" content="1"></noscript>' in page
         assert "<html" in page and not INLINE_SCRIPT.search(page)
@@ -82,7 +82,7 @@ def test_with_htmx_the_panel_shows_progress_then_the_summary(app, client, api_ke
         url = re.search(r'hx-get="(/console/sync/[0-9a-f-]+)" hx-trigger="every 1s"', body)
         assert url, body
         going = session.get(url.group(1), headers=HTMX)
-        assert "Sync running… 1 batches, 2 items so far" in going.get_data(as_text=True)
+        assert "Sync running… 1 batch, 2 items so far" in going.get_data(as_text=True)
         assert "HX-Trigger" not in going.headers
         held.release()
         done = poll(session, url.group(1), "Sync finished: 4 items, 3 applied, 1 failed", HTMX)
