@@ -57,7 +57,7 @@ SETTINGS = {
     "CONFLICT_STRATEGIES": ({}, _json),
     "CONFLICT_DEFAULT_STRATEGY": ("merge", str),
     "STRICT_EVENT_TYPES": (False, _bool),
-    # Days to keep applied events, batch logs and done queue items; 0 keeps them for ever.
+    # Days to keep applied events, batch logs, done queue items and sync runs; 0 keeps all.
     "RETENTION_DAYS": (0, float),
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),
     "MAX_ITEM_BYTES": (32 * 1024, int),

@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def gunicorn(tmp_path):
-    """Two sync workers serving wsgi:app on a temporary SQLite file; yields (url, store)."""
+@contextmanager
+def serving_gunicorn(tmp_path, **settings):
+    """`gunicorn -w 2 wsgi:app` on a temporary SQLite file with these settings (environment
+    variables); yields (url, store)."""
     db = str(tmp_path / "gunicorn.sqlite3")
     port = free_port()
-    env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=db, ENABLE_SCHEDULED_SYNC="false")
+    env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=db, ENABLE_SCHEDULED_SYNC="false",
+               **settings)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
@@ -53,6 +56,13 @@ def gunicorn(tmp_path):
         server.terminate()
         server.wait(timeout=30)
         store.close()
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    """Two sync workers serving wsgi:app on a temporary SQLite file; yields (url, store)."""
+    with serving_gunicorn(tmp_path) as served:
+        yield served
 
 
 def post(url, key, body):

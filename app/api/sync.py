@@ -1,6 +1,7 @@
-"""Sync endpoints: run a sync, pull changed records, read and resolve conflicts, event metrics."""
+"""Sync endpoints: start and follow sync runs, pull changed records, read and resolve conflicts,
+event metrics."""
 
-from flask import current_app, g
+from flask import current_app, g, jsonify, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -15,11 +16,14 @@ from ..schemas.sync import (
     RecordSchema,
     RecordsQueryArgsSchema,
     ResolveSchema,
+    SyncBusySchema,
+    SyncNowQueryArgsSchema,
     SyncRunSchema,
+    SyncRunStatusSchema,
 )
+from ..sync import runs
 from ..sync.conflicts import ConflictError, get_conflict, list_conflicts, resolve_conflict
-from ..sync.engine import summarize_run
-from ..sync.jobs import run_exclusive
+from ..sync.jobs import start_in_background
 from ..sync.records import event_metrics, pull_records
 from .base import ApiBlueprint, require_scope
 
@@ -27,22 +31,86 @@ blp = ApiBlueprint("sync", __name__, url_prefix="/api/telemetry",
                    description="Run the sync, pull records, resolve conflicts, read metrics.")
 
 
+# Where a run can be followed: in every answer that names a run.
+LOCATION = {"Location": {"description": "The run's URL: GET it to follow the run.",
+                         "schema": {"type": "string"}, "required": True}}
+
+
+def run_url(run_id):
+    return url_for("sync.SyncRunStatus", run_id=run_id)
+
+
+def follow(run):
+    """A run as the calling app may see it, with its URL."""
+    return dict(run, statusUrl=run_url(run["runId"]))
+
+
 @blp.route("/sync")
 class SyncNow(MethodView):
     @require_scope("admin")
-    @blp.response(200, SyncRunSchema)
-    @blp.alt_response(409, description="A sync is already running (here or in another process).")
-    def post(self):
-        """Run a sync now
+    @blp.arguments(SyncNowQueryArgsSchema, location="query")
+    @blp.response(202, SyncRunStatusSchema, headers=LOCATION,
+                  description="The run has started (or, with `wait`, has not finished in time).")
+    @blp.alt_response(200, schema=SyncRunSchema, success=True, headers=LOCATION,
+                      description="With `wait`: the run finished in time; its summary.")
+    @blp.alt_response(409, schema=SyncBusySchema,
+                      headers={"Location": dict(LOCATION["Location"], required=False)},
+                      description="A sync is already running (here or in another process): "
+                                  "the answer names it.")
+    def post(self, args):
+        """Start a sync run
 
-        Applies every due queue item (until the run's time budget is spent) and answers the
-        run's totals and batch logs. Only one sync runs at a time across all processes.
+        Answers at once (202) with the run, whose URL is also in `Location`: GET it to follow
+        the run's progress and read its summary once it has ended. With `wait=N` (seconds, at
+        most 20) it waits that long for the run to finish and then answers its summary (200,
+        with the run's URL in `Location`), else 202 as without. Counts and errors are the
+        calling app's. Only one sync runs at a time across all processes: 409 names the run
+        that is going.
         """
-        logs = run_exclusive(current_app._get_current_object(), "manual")
-        if logs is None:
-            abort(409, error="sync_in_progress",
-                  message="A sync is already running; try again when it has finished.")
-        return summarize_run(logs, app_id=g.app_id)
+        run, holder = start_in_background(current_app._get_current_object(), "manual",
+                                          requested_by=f"api:{g.app_id}")
+        if run is None:
+            return busy(holder)
+        wait = args.get("wait")
+        if wait and run.finished.wait(wait):
+            found = runs.view(store.get(), run.run_id, app_id=g.app_id)
+            if found["state"] == "done":
+                response = jsonify(SyncRunSchema().dump(found["summary"]))
+                response.headers["Location"] = run_url(run.run_id)
+                return response
+        found = runs.view(store.get(), run.run_id, app_id=g.app_id)
+        return follow(found), 202, {"Location": run_url(run.run_id)}
+
+
+def busy(run_id):
+    """409 in the error shape, naming the run that is going (when it has not just ended)."""
+    url = run_url(run_id) if run_id is not None else None
+    response = jsonify({"error": "sync_in_progress",
+                        "message": "A sync is already running: follow it at its URL, or try "
+                                   "again when it has finished.",
+                        "fields": {}, "runId": run_id, "statusUrl": url})
+    response.status_code = 409
+    if url is not None:
+        response.headers["Location"] = url
+    return response
+
+
+@blp.route("/sync/runs/<string:run_id>")
+class SyncRunStatus(MethodView):
+    @require_scope("read")
+    @blp.response(200, SyncRunStatusSchema)
+    @blp.alt_response(404, description="No such sync run.")
+    def get(self, run_id):
+        """Follow a sync run
+
+        Its state (`running`, `done`, `error`, or `abandoned` when it stopped without
+        finishing), its progress and, once it has ended, its summary: the calling app's counts
+        and errors, whichever app started it.
+        """
+        found = runs.view(store.get(), run_id, app_id=g.app_id)
+        if found is None:
+            abort(404, error="not_found", message=f"No sync run {run_id[:100]!r}.")
+        return follow(found)
 
 
 @blp.route("/records")

@@ -2,7 +2,6 @@
 
 from flask import abort, current_app, flash, redirect, request, url_for
 
-from ..sync.jobs import run_exclusive
 from . import services
 from .auth import actor
 from .web import back, bp, render, the_store, wants_fragment
@@ -57,46 +56,42 @@ def bulk():
     return redirect(url_for("console.errors", **services.filter_args(filters)), 303)
 
 
-def _run(app):
-    return run_exclusive(app, "manual")
-
-
 @bp.post("/sync")
 def sync_now():
-    """Run a sync: htmx follows it in the page; a plain form waits for it and redirects."""
-    app = current_app._get_current_object()
-    name = actor()
-
-    def audited(summary):
-        services.record_sync(the_store(), name, summary)
-
-    if not wants_fragment():
-        logs = _run(app)
-        if logs is None:
-            flash("Another sync is running; try again in a moment.", "warning")
-        else:
-            summary = services.summarize(logs)
-            audited(summary)
-            flash(_summary_text(summary), "success")
+    """Start a sync, or follow the one already going: htmx swaps in its progress panel, a plain
+    form goes on to the run's page."""
+    run_id, started = services.start_sync(current_app._get_current_object(), actor())
+    note = None if started else "Another sync was already running: this is its progress."
+    run = services.sync_run(the_store(), run_id) if run_id is not None else None
+    if run is None:
+        # The other run ended between our attempt and our look at it.
+        if wants_fragment():
+            return render("console/partials/sync_panel.html", run={"state": "busy"})
+        flash("Another sync was running; try again in a moment.", "warning")
         return back("console.dashboard")
-    token = services.sync_runs.start(app, _run, audited)
-    return _progress(token)
+    if wants_fragment():
+        return _progress(run, note)
+    if note:
+        flash(note, "info")
+    return redirect(url_for("console.sync_progress", run_id=run_id), 303)
 
 
-@bp.get("/sync/<token>")
-def sync_progress(token):
-    """How a sync started here is going (a fragment the panel polls)."""
-    if not wants_fragment():
-        return redirect(url_for("console.dashboard"), 303)
-    return _progress(token)
+@bp.get("/sync/<run_id>")
+def sync_progress(run_id):
+    """A sync run's progress, then its summary: the panel htmx polls, or a page that refreshes
+    itself while the run goes on."""
+    run = services.sync_run(the_store(), run_id)
+    if run is None:
+        abort(404, description="No such sync run.")
+    return _progress(run)
 
 
-def _progress(token):
-    run = services.sync_runs.get(token) or {"state": "unknown", "summary": None}
-    counts = the_store().console_queue_counts() if run["state"] == "running" else None
-    response = render("console/partials/sync_panel.html", run=run, token=token, counts=counts,
+def _progress(run, note=None):
+    running = run["state"] == "running"
+    response = render("console/sync_run.html", "console/partials/sync_panel.html", run=run,
+                      note=note, counts=the_store().console_queue_counts() if running else None,
                       summary_text=_summary_text(run["summary"]) if run["summary"] else None)
-    if run["state"] != "running":
+    if not running:
         # The counters and chart refresh at once instead of at their next poll.
         response.headers["HX-Trigger"] = "sync-finished"
     return response

@@ -2,13 +2,13 @@
 
 import json
 import logging
-import threading
-import uuid
 from datetime import timedelta
 
 from ..accounts import audit
 from ..store.common import QUEUE_STATES, utcnow
+from ..sync import runs
 from ..sync.conflicts import get_conflict, resolve_conflict
+from ..sync.jobs import start_in_background
 from ..sync.scheduling import next_run_time, scheduler_enabled
 
 log = logging.getLogger("prepmate.console")
@@ -251,62 +251,28 @@ def bulk(store, action, filters, actor, expected=None):
 
 # ---- sync now ------------------------------------------------------------------------------
 
-class SyncRuns:
-    """Sync runs started from the console in this process, followed by token."""
+def start_sync(app, actor):
+    """Start a sync run in the background, audited when it has ended.
 
-    KEEP = 20
+    Returns (the run's id, True), or (the id of the run already going, False); that id is None
+    when the other run has just ended.
+    """
+    def audited(run):
+        record_sync(run.store, actor, sync_run(run.store, run.run_id))
 
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._runs = {}
-
-    def start(self, app, run, on_done):
-        """Run `run(app)` in a thread, then `on_done(summary)`; returns the token to follow."""
-        token = uuid.uuid4().hex
-        with self._lock:
-            self._runs[token] = {"state": "running", "startedAt": utcnow(), "summary": None}
-            for old in list(self._runs)[:-self.KEEP]:
-                del self._runs[old]
-        thread = threading.Thread(target=self._run, args=(app, token, run, on_done),
-                                  daemon=True, name=f"console-sync-{token[:8]}")
-        thread.start()
-        return token
-
-    def _run(self, app, token, run, on_done):
-        with app.app_context():
-            state, summary = "error", None
-            try:
-                logs = run(app)
-                state, summary = ("busy", None) if logs is None else ("done", summarize(logs))
-                if summary is not None:
-                    on_done(summary)
-            except Exception:
-                log.exception("console sync failed")
-        with self._lock:
-            self._runs[token].update(state=state, summary=summary)
-
-    def get(self, token):
-        """The run's state {state, startedAt, summary}, or None when unknown here."""
-        with self._lock:
-            run = self._runs.get(token)
-            return dict(run) if run else None
+    run, holder = start_in_background(app, "manual", requested_by=f"console:{actor}",
+                                      on_done=audited)
+    return (run.run_id, True) if run is not None else (holder, False)
 
 
-sync_runs = SyncRuns()
+def sync_run(store, run_id):
+    """A sync run as operators see it (every app's counts), or None."""
+    return runs.view(store, run_id)
 
 
-def summarize(logs):
-    """One summary of the batch logs a sync run wrote."""
-    logs = list(logs or [])
-    keys = ("itemCount", "successCount", "failureCount", "conflictCount", "duplicateCount")
-    summary = {k: sum(int(log_.get(k) or 0) for log_ in logs) for k in keys}
-    starts = [log_["startTime"] for log_ in logs if log_.get("startTime")]
-    ends = [log_["endTime"] for log_ in logs if log_.get("endTime")]
-    summary["seconds"] = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
-    summary["batches"] = len(logs)
-    return summary
-
-
-def record_sync(store, actor, summary):
-    """Audit a console sync."""
-    audit.record(store, actor, "sync.run", "sync", **(summary or {}))
+def record_sync(store, actor, run):
+    """Audit a console sync with its totals."""
+    summary = run["summary"]
+    audit.record(store, actor, "sync.run", f"sync-run:{run['runId']}", status=summary["status"],
+                 batches=len(summary["batches"]), seconds=summary["seconds"],
+                 **{key: summary[key] for key in runs.COUNT_KEYS})

@@ -5,9 +5,12 @@ from datetime import UTC
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from .base import BaseSchema
+from .errors import ErrorSchema
 from .telemetry import ID_PATTERN, RECORD_TYPE, BatchCountsSchema
 
 CONFLICT_RESOLUTIONS = ("server", "client", "merged")
+# How long `POST /sync?wait=` may hold a request (and a worker): well inside gunicorn's timeout.
+MAX_SYNC_WAIT_SECONDS = 20
 
 
 class SyncErrorSchema(Schema):
@@ -32,9 +35,58 @@ class SyncBatchSchema(BatchCountsSchema):
 class SyncRunSchema(BatchCountsSchema):
     """A sync run's summary: totals over its batches, the batches, and this app's errors."""
 
-    batches = fields.List(fields.Nested(SyncBatchSchema))
+    batches = fields.List(fields.Nested(SyncBatchSchema), metadata={
+        "description": "The batches that held the calling app's items, with its counts."})
     errors = fields.List(fields.Nested(SyncErrorSchema), metadata={
-        "description": "Failed and dead items of the calling app (other apps' stay private)."})
+        "description": "Failed and dead items of the calling app (other apps' stay private; "
+                       "the first 1000 of a run, the counts stay exact)."})
+
+
+class SyncNowQueryArgsSchema(BaseSchema):
+    wait = fields.Float(allow_nan=False, validate=validate.Range(
+        min=0, min_inclusive=False, max=MAX_SYNC_WAIT_SECONDS), metadata={
+        "description": f"Seconds (more than 0, at most {MAX_SYNC_WAIT_SECONDS}) to wait for the "
+                       "run to finish: when it does, the answer is its summary (200)."})
+
+
+class SyncProgressSchema(Schema):
+    """What a run has done so far, for the calling app."""
+
+    batches = fields.Integer(metadata={"description": "Batches that held the app's items."})
+    itemCount = fields.Integer()
+    successCount = fields.Integer()
+    failureCount = fields.Integer()
+    duplicateCount = fields.Integer()
+    conflictCount = fields.Integer()
+
+
+class SyncRunStatusSchema(Schema):
+    """A sync run: its state, its progress and, once it has ended, its summary."""
+
+    runId = fields.String()
+    state = fields.String(metadata={
+        "enum": ["running", "done", "error", "abandoned"],
+        "description": "`abandoned`: the run stopped without finishing (its process ended or "
+                       "stalled past its lease); what it left is taken by the next run."})
+    source = fields.String(metadata={"enum": ["scheduled", "manual"]})
+    startedAt = fields.DateTime()
+    heartbeatAt = fields.DateTime(allow_none=True, metadata={
+        "description": "When the run last reported progress."})
+    endedAt = fields.DateTime(allow_none=True)
+    error = fields.String(allow_none=True, metadata={
+        "description": "Why the run failed or was abandoned."})
+    progress = fields.Nested(SyncProgressSchema)
+    summary = fields.Nested(SyncRunSchema, allow_none=True, metadata={
+        "description": "Once the run has ended: the same summary `?wait=` answers."})
+    statusUrl = fields.String(metadata={"description": "This run's URL."})
+
+
+class SyncBusySchema(ErrorSchema):
+    """A sync is already running: the error, and the run to follow instead."""
+
+    runId = fields.String(allow_none=True, metadata={
+        "description": "The run that is going (also in `Location`)."})
+    statusUrl = fields.String(allow_none=True)
 
 
 class RecordsQueryArgsSchema(BaseSchema):

@@ -16,7 +16,7 @@ queue = AppGroup("queue", help="Inspect the sync queue.")
 @sync.command("run")
 def sync_run():
     """Apply every due queue item now and print the run's BatchLog summary."""
-    logs = run_exclusive(current_app._get_current_object(), "manual")
+    logs = run_exclusive(current_app._get_current_object(), "manual", requested_by="cli")
     if logs is None:
         raise click.ClickException("a sync is already running; try again when it has finished")
     summary = summarize_run(logs)

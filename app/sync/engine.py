@@ -83,12 +83,14 @@ def backoff_delay(attempts, base, maximum, rand=random.random):
     return delay / 2 + rand() * delay / 2
 
 
-def run_sync(store, settings, source="manual", *, clock=utcnow, heartbeat=None):
+def run_sync(store, settings, source="manual", *, clock=utcnow, heartbeat=None, progress=None):
     """Apply due queue items until none is left or the run's budget is spent.
 
     Returns the batch logs written, one per claimed batch (one empty log when nothing was due,
-    so every run leaves a trace). `heartbeat`, when given, is called after each batch (the
-    scheduler renews its cross-process lease there); the run stops when it returns False.
+    so every run leaves a trace). `progress`, when given, is called with each batch log as it
+    is written (the run's record follows the run there). `heartbeat`, when given, is called
+    after each batch (the scheduler renews its cross-process lease there); the run stops when
+    it returns False.
     """
     config = SyncSettings.from_settings(settings)
     deadline = time.monotonic() + config.budget
@@ -99,6 +101,8 @@ def run_sync(store, settings, source="manual", *, clock=utcnow, heartbeat=None):
         if batch_log is None:
             break
         logs.append(batch_log)
+        if progress is not None:
+            progress(batch_log)
         if heartbeat is not None and heartbeat() is False:
             log.warning("sync run stopped: its lease was lost")
             break
@@ -111,6 +115,8 @@ def run_sync(store, settings, source="manual", *, clock=utcnow, heartbeat=None):
         with store.sync_unit():
             store.add_sync_log(empty)
         logs.append(empty)
+        if progress is not None:
+            progress(empty)
     return logs
 
 

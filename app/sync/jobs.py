@@ -1,60 +1,124 @@
-"""The scheduler wrapper around run_sync: an app context, one run per process and per store."""
+"""Sync runs under the cross-process lease: recorded, run here or in the background, and the
+scheduler's wrapper around them (an app context, one run at a time across processes)."""
 
 import logging
 import os
-import socket
 import threading
-import uuid
 from datetime import timedelta
 
 import click
 
 from ..extensions import scheduler, store
+from ..store import StoreUnavailable
 from ..store.common import utcnow
+from .engine import run_sync
+from .runs import LOCK_NAME, RunRecord, lease_holder
 from .scheduling import JOB_FUNC, SCHEDULED_JOB_ID, sync_soon
 
 log = logging.getLogger("prepmate.scheduler")
 
-LOCK_NAME = "sync-run"
-_in_process = threading.Lock()
+LEASE_LOST = "its lease ran out (no heartbeat for SYNC_LEASE_SECONDS) and another run took over"
 
 
-def lock_owner():
-    """This process's name in the cross-process sync lease."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+class LeasedRun:
+    """A recorded run holding the sync lease: `execute` runs it to its end, records how it
+    ended, then lets the lease go."""
+
+    def __init__(self, app, the_store, record):
+        self.app = app
+        self.store = the_store
+        self.record = record
+        self.run_id = record.run_id
+        self.lease = timedelta(seconds=int(app.config["SYNC_LEASE_SECONDS"]))
+        self.lease_lost = False
+        self.finished = threading.Event()
+
+    def renew(self):
+        """The heartbeat after every batch: a run longer than the lease keeps it."""
+        now = utcnow()
+        held = self.store.acquire_lock(LOCK_NAME, self.run_id, now + self.lease, now)
+        self.lease_lost = not held
+        return held
+
+    def execute(self):
+        """Run the sync; returns its batch logs (the record has the run's summary)."""
+        try:
+            return self._sync()
+        finally:
+            try:
+                self.store.release_lock(LOCK_NAME, self.run_id)
+            finally:
+                self.finished.set()
+
+    def _sync(self):
+        try:
+            logs = run_sync(self.store, self.app.config, source=self.record.source,
+                            heartbeat=self.renew, progress=self.record.add)
+        except Exception as exc:
+            self.record.finish("error", str(exc) or type(exc).__name__)
+            raise
+        if self.lease_lost:
+            self.record.finish("abandoned", LEASE_LOST)
+        else:
+            self.record.finish("done")
+        prune_if_due(self.store, self.app.config)
+        return logs
 
 
-def run_exclusive(app, source):
-    """run_sync under the store's lease, so N workers or hosts run one sync at a time.
+def begin_run(app, source, requested_by=None):
+    """Record a run and take the sync lease for it.
+
+    Returns (the run, None), or (None, the id of the run holding the lease) when another run,
+    here or in another process, is going. The record is made first, so the lease never names a
+    run that has none. A run that ends between our attempt and our look at the lease is no
+    reason to refuse: we try once more (and at worst answer None for the holder).
+    """
+    the_store = store.get(app)
+    lease = timedelta(seconds=int(app.config["SYNC_LEASE_SECONDS"]))
+    holder = None
+    for _attempt in range(2):
+        record = RunRecord.create(the_store, source, requested_by)
+        now = utcnow()
+        if the_store.acquire_lock(LOCK_NAME, record.run_id, now + lease, now):
+            return LeasedRun(app, the_store, record), None
+        record.discard()
+        holder = lease_holder(the_store)
+        if holder is not None:
+            break
+    log.debug("another run is syncing; not starting one")
+    return None, holder
+
+
+def run_exclusive(app, source, requested_by=None):
+    """Run a sync here and now under the lease, so N workers or hosts run one at a time.
 
     Returns the run's batch logs, or None when another run (here or elsewhere) holds the lease.
     """
-    from .engine import run_sync
+    run, _holder = begin_run(app, source, requested_by)
+    return None if run is None else run.execute()
 
-    if not _in_process.acquire(blocking=False):
-        return None
-    try:
-        the_store = store.get(app)
-        owner = lock_owner()
-        lease = timedelta(seconds=int(app.config["SYNC_LEASE_SECONDS"]))
-        now = utcnow()
-        if not the_store.acquire_lock(LOCK_NAME, owner, now + lease, now):
-            log.debug("another process is syncing; skipping this run")
-            return None
 
-        def renew():
-            # Renewed after every batch, so a run longer than the lease keeps it.
-            now = utcnow()
-            return the_store.acquire_lock(LOCK_NAME, owner, now + lease, now)
+def start_in_background(app, source, requested_by=None, on_done=None):
+    """Start a run on a thread of this process and return at once: (the run, None), or
+    (None, the id of the run already going). `on_done(run)` is called once it has ended well."""
+    run, holder = begin_run(app, source, requested_by)
+    if run is not None:
+        thread = threading.Thread(target=_run_in_background, args=(run, on_done), daemon=True,
+                                  name=f"sync-run-{run.run_id[-8:]}")
+        thread.start()
+    return run, holder
 
+
+def _run_in_background(run, on_done):
+    with run.app.app_context():
         try:
-            logs = run_sync(the_store, app.config, source=source, heartbeat=renew)
-            prune_if_due(the_store, app.config)
-            return logs
-        finally:
-            the_store.release_lock(LOCK_NAME, owner)
-    finally:
-        _in_process.release()
+            run.execute()
+            if on_done is not None:
+                on_done(run)
+        except StoreUnavailable as exc:
+            log.warning("sync run %s stopped: %s", run.run_id, exc)
+        except Exception:
+            log.exception("sync run %s failed", run.run_id)
 
 
 PRUNE_EVERY = timedelta(hours=1)
@@ -82,7 +146,7 @@ def run_scheduled(source="scheduled", eager=False):
     app = scheduler.app
     with app.app_context():
         try:
-            if run_exclusive(app, source) is None and eager:
+            if run_exclusive(app, source, requested_by="scheduler") is None and eager:
                 sync_soon()
         except Exception:
             log.exception("scheduled sync failed")

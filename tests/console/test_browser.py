@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.sync.engine import run_sync
+from tests.sync.helpers import held_runs
 
 from .conftest import PASSWORD, event, record, set_status
 
@@ -90,6 +91,29 @@ def test_operator_sees_pending_items_and_syncs_without_a_reload(browser, live_se
         tab.close()
 
     browser.run(scenario)
+
+
+@pytest.mark.parametrize("app_config", [{"SYNC_BATCH_SIZE": 2}])
+def test_without_javascript_sync_now_shows_the_run_until_its_summary(browser, live_server, app,
+                                                                     send, users, store):
+    send([event() for _ in range(3)])
+
+    def scenario(chromium, held):
+        tab = Tab(chromium, live_server.url, javascript=False)
+        tab.login("operator")
+        page = tab.page
+        page.click("button[data-sync-now]")
+        page.wait_for_url(re.compile(r"/console/sync/[0-9a-f-]+$"))
+        assert "Sync running… 1 batch, 2 items so far" in page.text_content("#sync-panel")
+        held.release()
+        # The page refreshes itself until the run has ended.
+        page.wait_for_selector("#sync-panel [data-sync-result]")
+        assert "Sync finished: 3 items, 3 applied" in page.text_content("#sync-panel")
+        tab.close()
+
+    with held_runs(app) as held:
+        browser.run(scenario, held)
+    assert store.console_queue_counts()["done"] == 3
 
 
 def test_resolve_a_conflict_field_by_field(browser, live_server, send, store, app, users):

@@ -189,37 +189,6 @@ def test_dashboard_counts_states_and_draws_the_last_hour(console, send, store, a
     assert "Scheduler" in page and "stopped" in page
 
 
-def test_sync_now_without_javascript_runs_and_reports(console, send, store):
-    send([event(), event()])
-    response = console("operator").post("/console/sync", {"next": "/console/"},
-                                        follow_redirects=True)
-    page = response.get_data(as_text=True)
-    assert "Sync finished: 2 items, 2 applied" in page
-    assert store.console_queue_counts()["done"] == 2
-    assert ("operator", "sync.run") in audit_actions(store)
-
-
-def test_sync_now_with_htmx_answers_a_progress_panel_that_finishes(console, send, store):
-    send([event()])
-    session = console("operator")
-    panel = session.post("/console/sync", headers={"HX-Request": "true"})
-    body = panel.get_data(as_text=True)
-    assert 'id="sync-panel"' in body and "<html" not in body
-    token = re.search(r"/console/sync/([0-9a-f]+)", body)
-    assert token, body
-    import time
-
-    for _ in range(50):
-        progress = session.get(f"/console/sync/{token.group(1)}",
-                               headers={"HX-Request": "true"})
-        if "Sync finished" in progress.get_data(as_text=True):
-            break
-        time.sleep(0.1)
-    assert "Sync finished: 1 items, 1 applied" in progress.get_data(as_text=True)
-    assert progress.headers["HX-Trigger"] == "sync-finished"
-    assert store.console_queue_counts()["done"] == 1
-
-
 # ---- queue ---------------------------------------------------------------------------------
 
 def test_queue_filters_search_and_keyset_pages(console, send, store):

@@ -1,7 +1,10 @@
 """Sending items through the real ingest API and running the engine, for the sync tests."""
 
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
+from app.extensions import store as store_ext
 from app.store.common import utcnow, uuid7
 from app.sync.engine import run_sync
 
@@ -42,3 +45,47 @@ def later(seconds):
 
 def item(store, item_id, app_id="testapp"):
     return store.get_queue_item(app_id, item_id)
+
+
+class HeldRuns:
+    """The app's store, except that a sync run's first progress note (after its first batch)
+    waits until `release()`: the run is then held mid-way, between two batches, holding its
+    lease and no transaction. Only the first `hold` runs noting progress are held."""
+
+    def __init__(self, real, hold=1):
+        self._real = real
+        self._hold = hold
+        self._held = set()
+        self._lock = threading.Lock()
+        self.reached = threading.Event()
+        self.released = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def update_sync_run(self, run_id, changes, durable=True):
+        done = self._real.update_sync_run(run_id, changes, durable)
+        if "state" not in changes:  # a progress note, not the run's end
+            with self._lock:
+                hold = run_id not in self._held and len(self._held) < self._hold
+                self._held.add(run_id)
+            if hold:
+                self.reached.set()
+                assert self.released.wait(30), "a held sync run was never released"
+        return done
+
+    def release(self):
+        self.released.set()
+
+
+@contextmanager
+def held_runs(app, hold=1):
+    """Serve the app from a HeldRuns store for the block; held runs are released at its end."""
+    state = app.extensions["prepmate.store"]
+    real = store_ext.get(app)
+    state["store"] = held = HeldRuns(real, hold)
+    try:
+        yield held
+    finally:
+        held.release()
+        state["store"] = real

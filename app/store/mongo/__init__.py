@@ -5,9 +5,10 @@ from .console import MongoConsole
 from .core import MongoCore
 from .ingest import MongoIngest
 from .retention import MongoRetention
+from .runs import MongoRuns
 from .sync import MongoSync
 
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
-                 MongoCore):
+                 MongoRuns, MongoCore):
     """Every store operation, on one MongoDB database."""

@@ -4,7 +4,8 @@ from pymongo import ASCENDING
 
 
 def ttl_indexes(days):
-    """TTL indexes removing applied events, batch logs and done queue items after `days`."""
+    """TTL indexes removing applied events, batch logs, done queue items and sync runs after
+    `days`."""
     seconds = int(days * 86400)
     return {
         "telemetry": [([("createdAt", ASCENDING)], {"expireAfterSeconds": seconds,
@@ -14,6 +15,8 @@ def ttl_indexes(days):
         "sync_queue": [([("updatedAt", ASCENDING)], {
             "expireAfterSeconds": seconds, "name": "retention_updatedAt",
             "partialFilterExpression": {"status": "done"}})],
+        "sync_runs": [([("startedAt", ASCENDING)], {"expireAfterSeconds": seconds,
+                                                    "name": "retention_startedAt"})],
     }
 
 
@@ -30,4 +33,6 @@ class MongoRetention:
                     {"startTime": {"$lt": before}}).deleted_count,
                 "sync_queue": self.db.sync_queue.delete_many(
                     {"status": "done", "updatedAt": {"$lt": before}}).deleted_count,
+                "sync_runs": self.db.sync_runs.delete_many(
+                    {"startedAt": {"$lt": before}}).deleted_count,
             }

@@ -5,9 +5,10 @@ from .console import SqliteConsole
 from .core import SqliteCore
 from .ingest import SqliteIngest
 from .retention import SqliteRetention
+from .runs import SqliteRuns
 from .sync import SqliteSync
 
 
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
-                  SqliteCore):
+                  SqliteRuns, SqliteCore):
     """Every store operation, on one SQLite file."""

@@ -18,11 +18,12 @@ log = logging.getLogger("prepmate.store")
 # Columns holding JSON text, and columns holding times (epoch seconds as REAL), per table.
 JSON_COLUMNS = {
     "itemData", "meta", "eventData", "metadata", "errors", "results", "data", "base", "server",
-    "client", "fields", "resolution", "details", "scopes",
+    "client", "fields", "resolution", "details", "scopes", "progress", "batches",
 }
 TIME_COLUMNS = {
     "createdAt", "updatedAt", "nextAttemptAt", "leaseUntil", "startTime", "endTime", "lastUsedAt",
     "revokedAt", "lastLoginAt", "resolvedAt", "at", "until", "timestamp", "receivedAt", "sentAt",
+    "startedAt", "heartbeatAt", "endedAt",
 }
 
 CORE_DDL = """

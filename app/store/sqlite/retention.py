@@ -10,11 +10,12 @@ PRUNABLE = {
     "telemetry": ("createdAt < :cut", "createdAt"),
     "batch_logs": ("startTime < :cut", "startTime"),
     "sync_queue": ("status = 'done' AND updatedAt < :cut", "createdAt"),
+    "sync_runs": ("startedAt < :cut", "startedAt"),
 }
 
 
 class SqliteRetention:
-    """Deletes applied events, batch logs and done queue items older than a cut-off."""
+    """Deletes applied events, batch logs, done queue items and sync runs older than a cut-off."""
 
     def prune_expired(self, before):
         """Delete rows older than `before`, oldest first; returns the count per table."""
