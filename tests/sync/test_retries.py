@@ -129,6 +129,7 @@ def test_a_gap_that_never_fills_is_skipped_after_the_hold(client, auth, store, a
     assert log["duplicateCount"] == 1
 
 
+@pytest.mark.logs_errors
 def test_an_item_that_breaks_unexpectedly_is_dead_and_the_rest_apply(
         client, auth, store, app, monkeypatch):
     send(client, auth, [edit("bad", "r1", 0, {"t": 1}), edit("good", "r2", 0, {"t": 1}),
