@@ -36,7 +36,8 @@ def unreadable_item(row_id, app_id, item_id, attempts, error, **extra):
     """A claimed queue item whose stored row cannot be read back: only what settling it needs,
     with `unreadable`, the exception converting it raised (the sync engine decides its fate)."""
     return {"id": row_id, "appId": app_id, "itemId": item_id, "itemType": None, "seq": None,
-            "clientId": None, "attempts": attempts, "unreadable": error, **extra}
+            "clientId": None, "attempts": attempts if isinstance(attempts, int) else 1,
+            "unreadable": error, **extra}
 
 
 def classify(items, existing):
