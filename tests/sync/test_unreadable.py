@@ -34,14 +34,20 @@ def old_event(data):
     return doc
 
 
-def store_as_an_older_release(store):
-    """The issue's pair (one eventId, two payloads, a time before year 1) and a record edit whose
-    arrival time reads back as year 0, written through the store's own ingest."""
+def store_as_an_older_release(store, app):
+    """Written through the store's own methods: the issue's pair (one eventId, two payloads, a
+    time before year 1), a record edit whose arrival time reads back as year 0, and an applied
+    event whose stored time reads back as year 0, sent again with another payload."""
+    store.ingest("testapp", [event_item("old2", app_id="testapp")])
+    sync(app, store)
+    store.replace_event("testapp", "old2", {"timestamp": year_zero(store)})
     note = queue_item("old-note", app_id="testapp", item_type="note",
                       data={"recordId": "r9", "baseVersion": 0, "data": {"t": 1}})
     note.update(recordId="r9", createdAt=year_zero(store))
-    store.ingest("testapp", [old_event({"a": 1}), note])
-    store.ingest("testapp", [old_event({"a": 2})])  # kept under a variant id
+    again = event_item("old2", app_id="testapp", data={
+        "eventId": "old2", "eventType": "lesson_viewed", "eventData": {"n": 2}, "metadata": {}})
+    store.ingest("testapp", [old_event({"a": 1}), note, again])  # old2 kept under a variant id
+    store.ingest("testapp", [old_event({"a": 2})])  # and old1 too
 
 
 def run(how, client, auth, runner):
@@ -65,7 +71,7 @@ def run_errors(store):
 def test_sync_succeeds_the_unreadable_items_die_and_other_apps_apply(
         client, auth, api_key, store, app, runner, monkeypatch, how, then):
     decode_like_the_driver(monkeypatch, store)
-    store_as_an_older_release(store)
+    store_as_an_older_release(store, app)
     other = {"Authorization": f"Bearer {api_key('ingest', 'otherapp')}"}
     send(client, other, [event("o1"), event("o2")])
 
@@ -83,8 +89,12 @@ def test_sync_succeeds_the_unreadable_items_die_and_other_apps_apply(
     [variant] = [item_id for item_id in errors if item_id.startswith("old1~")]
     assert errors[variant] == (
         "failed", "cannot open its conflict: the event it clashes with is not stored yet")
+    [again] = [item_id for item_id in errors if item_id.startswith("old2~")]
+    status, reason = errors[again]
+    assert status == "dead" and reason.startswith("cannot open its conflict: ")
+    assert "year 0 is out of range" in reason
     assert store.get_event("testapp", "old1") is None  # nothing stored that cannot be read
-    assert store.queue_counts("testapp") == {"dead": 2, "failed": 1}
+    assert store.queue_counts("testapp") == {"done": 1, "dead": 3, "failed": 1}
 
     # The next run is clean: nothing is claimed again before its time.
     run(then, client, auth, runner)
@@ -92,7 +102,7 @@ def test_sync_succeeds_the_unreadable_items_die_and_other_apps_apply(
     # The variant's retry finds no event to clash with: it applies, and its time kills it too.
     [log] = sync(app, store, at=item(store, variant)["nextAttemptAt"] + timedelta(seconds=1))
     assert (log["itemCount"], log["failureCount"]) == (1, 1)
-    assert store.queue_counts("testapp") == {"dead": 3}
+    assert store.queue_counts("testapp") == {"done": 1, "dead": 4}
     assert sync(app, store, at=utcnow() + timedelta(days=1))[0]["itemCount"] == 0
 
 
