@@ -7,10 +7,11 @@ rows by arrival and serves as an opaque keyset cursor. tests/store/ is the contr
 
 from urllib.parse import urlsplit
 
-from .errors import BacklogFull, DuplicateKey, StoreError, StoreUnavailable
+from .errors import BacklogFull, DataRejected, DuplicateKey, StoreError, StoreUnavailable
 
 __all__ = [
-    "BacklogFull", "DuplicateKey", "StoreError", "StoreUnavailable", "create_store",
+    "BacklogFull", "DataRejected", "DuplicateKey", "StoreError", "StoreUnavailable",
+    "create_store",
 ]
 
 DEFAULT_MONGO_DB = "prepmate"

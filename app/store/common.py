@@ -32,6 +32,14 @@ def variant_item_id(item_id, payload_hash):
     return f"{item_id}~{payload_hash[:16]}"
 
 
+def unreadable_item(row_id, app_id, item_id, attempts, error, **extra):
+    """A claimed queue item whose stored row cannot be read back: only what settling it needs,
+    with `unreadable`, the exception converting it raised (the sync engine decides its fate)."""
+    return {"id": row_id, "appId": app_id, "itemId": item_id, "itemType": None, "seq": None,
+            "clientId": None, "attempts": attempts if isinstance(attempts, int) else 1,
+            "unreadable": error, **extra}
+
+
 def classify(items, existing):
     """Decide each item's ingest outcome against what the queue already holds.
 

@@ -13,6 +13,11 @@ class DuplicateKey(StoreError):
     """A unique key already exists."""
 
 
+class DataRejected(StoreError):
+    """The store refused a value it was given (a stored item it cannot take apart, a document it
+    cannot hold): written again, it fails again."""
+
+
 class BacklogFull(StoreError):
     """A user's open queue would grow past the configured limit."""
 

@@ -8,7 +8,8 @@ twice.
 
 Nearly every batch is events with no seq, none of them stored before. A store that can take a
 unit back (SQLite) applies such a batch whole, in SQL (`apply_new_events`), and the engine only
-writes its log; any other batch, or one where that fails, goes item by item as below.
+writes its log; any other batch, or one where that fails for any reason, goes item by item as
+below, which finds the item it failed on.
 
 Per item:
 - an event goes into telemetry once per (appId, eventId): the same payload again is a duplicate
@@ -21,8 +22,16 @@ Per item:
   The hold is bounded because a missing seq may never come (the client lost it, or ingest
   rejected it): after the hold the item applies and the client's sequence moves past the gap;
 - a temporary store error retries with exponential backoff and jitter, SYNC_MAX_RETRIES times,
-  then the item is dead; a permanent error (an item that can never apply) is dead at once. Either
-  way the items behind it go on.
+  then the item is dead; a permanent error (an item that can never apply, data the store
+  refuses) is dead at once, and so is anything unexpected, which would break on it every time.
+
+One item never stops the others: whatever goes wrong with it, from reading its stored row back
+in the claim to applying it, storing its event or writing its outcome, settles that item alone
+(with the reason, in the queue and the batch log) and the batch goes on. The bulk writes (the
+batch's events, the items' outcomes) are split in halves until the item a failing write fails
+on is found. Only a store outage (StoreUnavailable) in a bulk write fails the whole batch, which
+then retries with backoff; anything else that breaks a batch as a whole does the same, so a run
+never fails for one item's sake.
 """
 
 import logging
@@ -30,11 +39,11 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..accounts import audit
 from ..store.common import utcnow, uuid7
-from ..store.errors import StoreError, StoreUnavailable
+from ..store.errors import DataRejected, StoreError, StoreUnavailable
 from .conflicts import choose_strategy, event_conflict, record_conflict
 from .documents import item_time, telemetry_document, write_version
 from .merge import same, three_way_merge
@@ -131,9 +140,10 @@ def sync_batch(store, config, source, clock=utcnow):
                 outcome.applied_by_store()
                 batch_log = outcome.batch_log(source, clock())
                 store.add_sync_log(batch_log)
-    except StoreUnavailable as exc:
-        # The unit kept nothing of it: the batch goes item by item, which records retries.
-        log.warning("sync batch of new events failed, going item by item: %s", exc)
+    except Exception as exc:
+        # The unit kept nothing of it. A store outage, or an item the store cannot take (a
+        # stored item it cannot take apart): item by item records the retries, or finds it.
+        log.warning("sync batch of new events failed, going item by item: %r", exc)
         applied = None
     if applied == []:
         return None
@@ -154,21 +164,28 @@ def sync_items(store, config, source, clock=utcnow):
                 return None
             outcome = apply_items(store, config, items, started)
             ended = clock()
-            store.finish_items(outcome.updates, ended)
+            write_outcomes(store, outcome, outcome.updates, ended)
             batch_log = outcome.batch_log(source, ended)
             store.add_sync_log(batch_log)
-    except StoreUnavailable as exc:
+    except Exception as exc:
         if not items:
             raise
         # The unit did not commit: every item of the batch retries later, with backoff.
-        log.warning("sync batch of %d items failed: %s", len(items), exc)
+        if isinstance(exc, StoreUnavailable):
+            log.warning("sync batch of %d items failed: %s", len(items), exc)
+            reason = f"store unavailable: {exc}"
+        else:
+            # Each item's own failures are settled one by one (apply_items): this one is the
+            # batch's, and it must not stop the run.
+            log.exception("sync batch of %d items failed", len(items))
+            reason = f"sync batch failed: {exc!r}"
         ended = clock()
         outcome = Outcome(config, ended, items)
         for item in items:
-            outcome.retry(item, f"store unavailable: {exc}")
+            outcome.retry(item, reason)
         batch_log = outcome.batch_log(source, ended)
         with store.sync_unit():
-            store.finish_items(outcome.updates, ended)
+            write_outcomes(store, outcome, outcome.updates, ended)
             store.add_sync_log(batch_log)
         return batch_log
     for actor, action, target, details in outcome.audits:
@@ -178,31 +195,118 @@ def sync_items(store, config, source, clock=utcnow):
     return batch_log
 
 
+def write_outcomes(store, outcome, updates, now):
+    """Store the items' outcomes (`updates`, outcome.updates or a part of them) in the caller's
+    unit. Updates the store refuses are split in halves until the refused one is found, whose
+    item then fails with the reason; a store outage still fails the whole batch."""
+    try:
+        with store.savepoint():
+            store.finish_items(updates, now)
+        return
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        if len(updates) > 1:
+            half = len(updates) // 2
+            write_outcomes(store, outcome, updates[:half], now)
+            write_outcomes(store, outcome, updates[half:], now)
+            return
+        refused = exc
+    item = outcome.item(updates[0]["id"])
+    settle_failure(outcome, item, refused, "its outcome cannot be stored")
+    try:
+        with store.savepoint():
+            store.finish_items([outcome.update(item)], now)
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        # Left as claimed: the item is claimed again, by the next run or once its lease ends.
+        log.error("item %s of %s: its outcome cannot be stored: %r", item["itemId"],
+                  item["appId"], exc)
+
+
+def settle_failure(outcome, item, exc, step=None):
+    """Settle an item that raised while `step` was done (None: while it was applied): a store
+    error retries it, with backoff; an item that can never apply, or data the store refused,
+    is dead at once; anything else would break on it every time, so it is dead too. Returns
+    the item's result: "retry" or "dead"."""
+    step = step or "cannot apply"
+    if isinstance(exc, PermanentError):
+        # Its own words say why it can never apply.
+        outcome.dead(item, str(exc) if step == "cannot apply" else f"{step}: {exc}")
+    elif isinstance(exc, DataRejected):
+        outcome.dead(item, f"{step}: {exc}")
+    elif isinstance(exc, StoreError):
+        # Unreachable store, or (MongoDB) another worker's write got in first: try again.
+        outcome.retry(item, f"{step}: {exc}")
+    else:
+        log.error("item %s of %s: %s", item["itemId"], item["appId"], step, exc_info=exc)
+        outcome.dead(item, f"{step}: {exc!r}")
+    return outcome.result(item)
+
+
+def _storable(reason, limit=1000):
+    """A reason as text every store keeps whole: at most `limit` characters, and no lone
+    surrogate (which a UTF-8 store cannot encode)."""
+    if len(reason) > limit:
+        reason = reason[:limit - 1] + "…"
+    return reason.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass
 class Outcome:
-    """What became of each item of a batch: the queue updates, the counts and the log."""
+    """What became of each item of a batch: the queue updates, the counts and the log.
+
+    An item settled once may be settled again by a later step of the batch (its event or its
+    outcome could not be stored after all): the later outcome replaces the earlier one, in the
+    same place in the log.
+    """
 
     config: SyncSettings
     started: object
     items: list
     updates: list = field(default_factory=list)
     results: list = field(default_factory=list)
-    errors: list = field(default_factory=list)
+    errors: dict = field(default_factory=dict)
     audits: list = field(default_factory=list)
     counts: dict = field(default_factory=lambda: defaultdict(int))
+    positions: dict = field(default_factory=dict)
 
     def _finish(self, item, result, status, next_at=None, error=None, attempts=None):
-        self.updates.append({
+        if error is not None:
+            error = _storable(error)
+        update = {
             "id": item["id"], "status": status, "nextAttemptAt": next_at, "lastError": error,
             "attempts": item["attempts"] if attempts is None else attempts,
             "leaseOwner": item.get("leaseOwner"),
-        })
-        self.results.append({"index": len(self.results), "itemId": item["itemId"],
-                             "appId": item["appId"], "status": result})
+        }
+        position = self.positions.get(item["id"])
+        if position is None:
+            position = self.positions[item["id"]] = len(self.results)
+            self.updates.append(update)
+            self.results.append(None)
+        else:
+            self.counts[self.results[position]["status"]] -= 1
+            self.updates[position] = update
+            self.errors.pop(position, None)
+        self.results[position] = {"index": position, "itemId": item["itemId"],
+                                  "appId": item["appId"], "status": result}
         self.counts[result] += 1
         if error and status in ("failed", "dead"):
-            self.errors.append({"itemId": item["itemId"], "appId": item["appId"],
-                                "status": status, "reason": error})
+            self.errors[position] = {"itemId": item["itemId"], "appId": item["appId"],
+                                     "status": status, "reason": error}
+
+    def item(self, item_id):
+        """The claimed item with this queue id."""
+        return next(item for item in self.items if item["id"] == item_id)
+
+    def update(self, item):
+        """The queue update an item's outcome makes."""
+        return self.updates[self.positions[item["id"]]]
+
+    def result(self, item):
+        """An item's result: applied, duplicate, conflict, held, retry or dead."""
+        return self.results[self.positions[item["id"]]]["status"]
 
     def applied(self, item):
         self._finish(item, "applied", "done")
@@ -249,7 +353,8 @@ class Outcome:
             "failureCount": failures, "duplicateCount": self.counts["duplicate"],
             "conflictCount": self.counts["conflict"], "rejectedCount": 0,
             "startTime": self.started, "endTime": ended, "status": status,
-            "errors": self.errors, "results": self.results,
+            "errors": [self.errors[position] for position in sorted(self.errors)],
+            "results": self.results,
         }
 
 
@@ -342,18 +447,58 @@ class ClientSequences:
             self.last[key] = item["seq"]
             self.changed[key[0]][key[1]] = item["seq"]
 
+    def reopen(self, item):
+        """Take back passed(item): it failed after all and comes back, so its seq applies then
+        (the items after it that applied in this batch stay applied)."""
+        key = _client_group(item)
+        if key is not None and item["seq"] <= self.last.get(key, -1):
+            self.last[key] = item["seq"] - 1
+            self.changed[key[0]][key[1]] = item["seq"] - 1
+
     def save(self, store):
         """Store the clients' new last seqs (inside the batch's unit)."""
         for app_id, seqs in self.changed.items():
             store.save_client_seqs(app_id, seqs)
 
 
+def _check_readable(item):
+    """Raise unless a claimed item could be read back whole: the fields that ordering and
+    sequencing read are read before its own error handling, so they are checked first."""
+    if item.get("unreadable") is not None:
+        raise item["unreadable"]
+    if item.get("seq") is not None and not isinstance(item["seq"], int):
+        raise ValueError(f"its seq {item['seq']!r} is not an integer")
+    if "createdAt" in item:  # (plain events on SQLite come without it)
+        _check_time(item["createdAt"])
+    if item["itemType"] != "event":
+        if not isinstance(item.get("itemData"), dict):
+            raise ValueError("its itemData is not an object")
+        _check_time(item_time(item))
+
+
+def _check_time(value):
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValueError(f"{value!r} is not a time with its UTC offset")
+
+
 def apply_items(store, config, items, now):
-    """Apply a claimed batch inside the caller's unit of work; returns its Outcome."""
+    """Apply a claimed batch inside the caller's unit of work; returns its Outcome.
+
+    Whatever goes wrong with one item (reading it back, applying it, storing its event or its
+    outcome) settles that item alone (settle_failure); the others go on.
+    """
     outcome = Outcome(config, now, items)
-    sequences = ClientSequences(store, items, config.seq_hold)
-    events = EventWriter(store, items, now)
-    for item in application_order(items):
+    readable = []
+    for item in items:
+        try:
+            _check_readable(item)
+        except Exception as exc:
+            settle_failure(outcome, item, exc, "stored item cannot be read")
+        else:
+            readable.append(item)
+    sequences = ClientSequences(store, readable, config.seq_hold)
+    events = EventWriter(store, readable, now)
+    for item in application_order(readable):
         verdict = sequences.check(item, now) if sequences.active else "apply"
         if verdict == "hold":
             last = sequences.last[_client_group(item)]
@@ -370,20 +515,12 @@ def apply_items(store, config, items, now):
             else:
                 with store.savepoint():
                     apply_record(store, config, item, now, outcome)
-        except StoreError as exc:
-            # Unreachable store, or (MongoDB) another worker's write got in first: try again.
-            outcome.retry(item, str(exc))
-            continue
-        except PermanentError as exc:
-            outcome.dead(item, str(exc))
         except Exception as exc:
-            # Whatever else breaks on one item would break on it every time: it must not hold
-            # up the items behind it.
-            log.exception("item %s of %s can never apply", item["itemId"], item["appId"])
-            outcome.dead(item, f"cannot apply: {exc!r}")
+            if settle_failure(outcome, item, exc) == "retry":
+                continue
         if sequences.active:
             sequences.passed(item)
-    events.flush()
+    events.flush(outcome, sequences)
     sequences.save(store)
     return outcome
 
@@ -424,14 +561,46 @@ class EventWriter:
             self.conflicts.append(item)
             outcome.conflict(item, f"eventId {key[1]} was already stored with another payload")
 
-    def flush(self):
-        """Insert the batch's new events, then open a conflict for each clashing payload."""
+    def flush(self, outcome, sequences):
+        """Insert the batch's new events, then open a conflict for each clashing payload.
+
+        An item whose event or conflict the store cannot take fails alone, after the fact (its
+        seq is then not passed if it is to come back): a refused insert is split in halves
+        until the items it fails on are found. A store outage fails the whole batch instead.
+        """
         if self.pending:
-            self.store.insert_events(self.pending, self.now, telemetry_document)
+            self._insert(self.pending, outcome, sequences)
         for item in self.conflicts:
-            stored = self.store.get_event(item["appId"], item["eventId"])
-            full = self.store.get_queue_item(item["appId"], item["itemId"])
-            self.store.add_conflict(event_conflict(full, stored, self.now))
+            try:
+                with self.store.savepoint():
+                    stored = self.store.get_event(item["appId"], item["eventId"])
+                    if stored is None:
+                        raise StoreError("the event it clashes with is not stored yet")
+                    full = self.store.get_queue_item(item["appId"], item["itemId"])
+                    self.store.add_conflict(event_conflict(full, stored, self.now))
+            except Exception as exc:
+                self._failed(item, exc, "cannot open its conflict", outcome, sequences)
+
+    def _insert(self, items, outcome, sequences):
+        try:
+            with self.store.savepoint():
+                self.store.insert_events(items, self.now, telemetry_document)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if len(items) == 1:
+                self._failed(items[0], exc, "cannot store its event", outcome, sequences)
+                return
+            # On MongoDB the other events of the failed insert may be stored already: storing
+            # them again keeps the one there.
+            half = len(items) // 2
+            self._insert(items[:half], outcome, sequences)
+            self._insert(items[half:], outcome, sequences)
+
+    @staticmethod
+    def _failed(item, exc, step, outcome, sequences):
+        if settle_failure(outcome, item, exc, step) == "retry" and sequences.active:
+            sequences.reopen(item)
 
 
 def _server_clock(store, record):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.store import DataRejected
 from app.store.common import utcnow
 from app.sync.documents import telemetry_document
 
@@ -85,3 +86,23 @@ def test_items_not_yet_due_are_not_claimed(store):
     item["nextAttemptAt"] = utcnow() + timedelta(minutes=5)
     store.ingest("app1", [item])
     assert apply(store) == []
+
+
+def _malformed(item):
+    item["itemData"] = '{"eventId": "bad", "eventType": '
+
+
+def _before_year_one(item):
+    item["meta"]["timestamp"] = "0001-01-01T00:00:00+14:00"
+
+
+@pytest.mark.parametrize("spoil", [_malformed, _before_year_one])
+def test_a_batch_holding_an_event_sql_cannot_store_is_refused_changing_nothing(store, spoil):
+    bad = event_item("bad")
+    spoil(bad)
+    store.ingest("app1", [event_item("a"), bad, event_item("b")])
+    # Refused as the data's fault, not the store's: the engine goes item by item and finds it.
+    with pytest.raises(DataRejected):
+        apply(store)
+    assert untouched(store, ["a", "b"])
+    assert store.queue_counts() == {"pending": 3}

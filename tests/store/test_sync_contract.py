@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.store import StoreUnavailable
+from app.store import DataRejected, StoreUnavailable
 from app.store.common import utcnow
 from app.sync.documents import telemetry_document
 
@@ -71,6 +71,20 @@ def test_events_are_stored_once_as_the_engine_builds_them(store):
     # The events page counts each stored event once, not the insert that kept the first one.
     assert [(r["appId"], r["eventType"], r["count"]) for r in store.event_type_counts()] == [
         ("app1", "lesson_viewed", 2)]
+
+
+def test_an_event_whose_time_could_not_be_read_back_is_refused(store):
+    early = event_item("early")
+    early["meta"]["timestamp"] = "0001-01-01T00:00:00+14:00"  # before year 1 in UTC
+    store.ingest("app1", [event_item("a"), early])
+    now = utcnow()
+    with store.sync_unit():
+        items = store.claim_items(now, now + LEASE, 10)
+        with pytest.raises(DataRejected), store.savepoint():
+            store.insert_events(items, now, telemetry_document)
+        store.insert_events(items[:1], now, telemetry_document)
+    assert store.get_event("app1", "early") is None
+    assert store.get_event("app1", "a")["eventId"] == "a"
 
 
 def test_a_batch_of_new_events_is_applied_in_one_go_only_where_a_unit_can_take_it_back(store):

@@ -10,10 +10,12 @@ kept with each version, seqs by keeping the highest.
 import uuid
 from contextlib import nullcontext
 
+from bson.errors import BSONError
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, PyMongoError
 
-from ..errors import StoreUnavailable
+from ..common import unreadable_item
+from ..errors import DataRejected, StoreUnavailable
 from .core import object_id, to_doc
 from .ingest import DUPLICATE_KEY
 
@@ -27,6 +29,8 @@ SYNC_INDEXES = {
     "conflicts": [([("appId", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)], {})],
     "sync_counters": [([("appId", ASCENDING), ("name", ASCENDING)], {"unique": True})],
 }
+# What settling a claimed item that cannot be read back needs of it.
+CLAIM_HEAD = {"appId": 1, "itemId": 1, "attempts": 1}
 RECORD_FIELDS = ("appId", "recordType", "recordId", "userId", "version", "data", "updatedAt",
                  "updatedBy")
 
@@ -59,7 +63,11 @@ class MongoSync:
     # Claims and item outcomes.
 
     def claim_items(self, now, lease_until, limit):
-        """Claim up to `limit` due items (priority high to low, then arrival) under a lease."""
+        """Claim up to `limit` due items (priority high to low, then arrival) under a lease.
+
+        A document that cannot be read back comes as an unreadable item (store/common.py) for
+        the engine to settle: it never stops the claim of the others.
+        """
         token = uuid.uuid4().hex
         with self._errors():
             ids = [d["_id"] for d in self.db.sync_queue.find(_claimable(now), {"_id": 1})
@@ -70,15 +78,46 @@ class MongoSync:
                 {"$and": [{"_id": {"$in": ids}}, _claimable(now)]},
                 {"$set": {"status": "processing", "leaseUntil": lease_until,
                           "leaseOwner": token, "updatedAt": now}, "$inc": {"attempts": 1}})
-            docs = list(self.db.sync_queue.find({"_id": {"$in": ids}, "leaseOwner": token}))
+            claimed = self._claimed_docs({"_id": {"$in": ids}, "leaseOwner": token})
         items = []
-        for raw in docs:
-            item = to_doc(raw)
-            item["eventId"] = (item["itemData"].get("eventId")
-                               if item["itemType"] == "event" else None)
-            items.append(item)
-        items.sort(key=lambda i: (-i.get("priority", 0), i["id"]))
+        for key in ids:  # the claim's order
+            if key not in claimed:
+                continue  # taken by another worker in between
+            raw, error = claimed[key]
+            try:
+                if error is not None:
+                    raise error
+                items.append(self.read_claimed(raw))
+            except Exception as exc:
+                items.append(unreadable_item(str(key), raw.get("appId"), raw.get("itemId"),
+                                             raw.get("attempts"), exc, leaseOwner=token))
         return items
+
+    def _claimed_docs(self, query):
+        """The claimed documents by _id, each as (document, None). A document the driver cannot
+        decode (a stored date out of Python's range) fails the whole read, so then they are
+        read one by one, and such a one comes as (its CLAIM_HEAD, the decoding error)."""
+        try:
+            return {raw["_id"]: (raw, None) for raw in self.db.sync_queue.find(query)}
+        except PyMongoError:
+            raise
+        except Exception:
+            claimed = {}
+            for head in self.db.sync_queue.find(query, CLAIM_HEAD):
+                try:
+                    claimed[head["_id"]] = (self.db.sync_queue.find_one({"_id": head["_id"]}),
+                                            None)
+                except PyMongoError:
+                    raise
+                except Exception as exc:
+                    claimed[head["_id"]] = (head, exc)
+            return claimed
+
+    def read_claimed(self, raw):
+        """A claimed document as an item; raises when a stored value cannot be read back."""
+        item = to_doc(raw)
+        item["eventId"] = item["itemData"].get("eventId") if item["itemType"] == "event" else None
+        return item
 
     def apply_new_events(self, now, limit):
         """None: MongoDB has no unit of work to take back half of such a batch, and its claim
@@ -144,14 +183,22 @@ class MongoSync:
 
     def insert_events(self, items, now, make_document):
         """Store claimed event items as telemetry, each as `make_document(item, now)` builds
-        it; an (appId, eventId) already there is kept."""
+        it; an (appId, eventId) already there is kept. Raises DataRejected when a document
+        cannot be stored (the others may be stored already: storing them again keeps them)."""
         docs = [make_document(item, now) for item in items]
         with self._errors():
             try:
                 self.db.telemetry.insert_many(docs, ordered=False)
             except BulkWriteError as exc:
-                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                    raise
+                refused = [e for e in exc.details.get("writeErrors", [])
+                           if e.get("code") != DUPLICATE_KEY]
+                if refused:
+                    raise DataRejected(f"telemetry refused an event: {refused[0].get('errmsg')}"
+                                       ) from exc
+            except (BSONError, OverflowError) as exc:
+                # The driver cannot encode a document (a time out of BSON's range, a key it
+                # cannot hold).
+                raise DataRejected(f"telemetry cannot hold an event: {exc}") from exc
 
     def get_event(self, app_id, event_id):
         """The stored telemetry event, or None."""

@@ -7,9 +7,11 @@ meant to be called inside that unit.
 """
 
 import json
+import sqlite3
 from contextlib import contextmanager
 
-from ..errors import StoreUnavailable
+from ..common import unreadable_item
+from ..errors import DataRejected, DuplicateKey, StoreUnavailable
 from .core import dumps, first_value, from_epoch, loads, to_epoch, to_row
 
 # Open items: the partial index's condition, which the claim repeats word for word so the
@@ -99,9 +101,20 @@ SELECT appId, eventType, COUNT(*) FROM telemetry NOT INDEXED WHERE id > ?
 GROUP BY appId, eventType
 ON CONFLICT (appId, eventType) DO UPDATE SET n = n + excluded.n
 """
+# An event SQL stored with a time before year 1 in UTC (a skew-corrected time such as
+# 0001-01-01T00:00:00+14:00, which julianday reads): no stored time can hold it, since it could
+# never be read back. The insert's rows are those past the largest id before it.
+EARLY_EVENT_SQL = (
+    "SELECT eventId FROM telemetry NOT INDEXED WHERE id > ? AND timestamp < -62135596800.0 "
+    "LIMIT 1"
+)
 ID_CHUNK = 500
 MAX_ROW_ID = 2 ** 63 - 1
 MAX_ROW_DIGITS = len(str(MAX_ROW_ID))  # checked first: int() refuses 4,300 digits and more
+# SQLite's result codes of a statement that failed on the values it was given rather than on
+# the store: malformed JSON in a stored item (SQLITE_ERROR), a value too big, a constraint.
+DATA_ERROR_CODES = {sqlite3.SQLITE_ERROR, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_CONSTRAINT,
+                    sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE}
 # A conflict without its three values, for lists.
 CONFLICT_LIST_COLUMNS = (
     "id, appId, itemId, kind, recordType, recordId, fields, strategy, status, resolvedBy, "
@@ -163,6 +176,19 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
                 raise
             conn.execute("RELEASE item")
 
+    @contextmanager
+    def _data_errors(self):
+        """Driver errors translated, with a statement refused for the data it was given raised
+        as DataRejected: it would fail the same way again, unlike an unavailable store."""
+        try:
+            with self._errors():
+                yield
+        except (StoreUnavailable, DuplicateKey) as exc:
+            code = getattr(exc.__cause__, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in DATA_ERROR_CODES:
+                raise DataRejected(str(exc.__cause__)) from exc.__cause__
+            raise
+
     def _run(self, sql, params=()):
         with self._errors():
             return self.connection().execute(sql, params)
@@ -177,21 +203,36 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         back, leaving them due. So SQLite never shows them `processing` and never needs
         `lease_until`; items another adapter left processing are claimed once their lease ends.
         Each item's `attempts` counts this attempt. An event without a seq comes with only what
-        applying it reads (CLAIM_COLUMNS); records and sequenced events come whole.
+        applying it reads (CLAIM_COLUMNS); records and sequenced events come whole. A row that
+        cannot be read back comes as an unreadable item (store/common.py) for the engine to
+        settle: it never stops the claim of the others.
         """
         with self._errors():
             conn = self.connection()
             cur = conn.execute(CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
             cur.row_factory = None
-            items = [dict(zip(CLAIM_COLUMNS, row, strict=True)) for row in cur]
-            partial = {item["id"]: item for item in items
-                       if item["seq"] is not None or item["itemType"] != "event"}
+            rows = cur.fetchall()
+            partial = [row[0] for row in rows if row[8] is not None or row[3] != "event"]
+            details = {}
             if partial:
-                cur = conn.execute(CLAIM_DETAIL_SQL, (json.dumps(list(partial)),))
+                cur = conn.execute(CLAIM_DETAIL_SQL, (json.dumps(partial),))
                 cur.row_factory = None
-                for row in cur:
-                    _details(partial[row[0]], row)
-        return items
+                details = {row[0]: row for row in cur}
+        return [self._claimed(row, details.get(row[0])) for row in rows]
+
+    def _claimed(self, row, detail):
+        try:
+            return self.read_claimed(row, detail)
+        except Exception as exc:
+            return unreadable_item(row[0], row[1], row[2], row[5], exc)
+
+    def read_claimed(self, row, detail=None):
+        """A claimed row (CLAIM_COLUMNS) as an item, completed by its `detail` row (records and
+        sequenced events); raises when a stored value cannot be read back."""
+        item = dict(zip(CLAIM_COLUMNS, row, strict=True))
+        if detail is not None:
+            _details(item, detail)
+        return item
 
     def apply_new_events(self, now, limit):
         """The common batch in one go, for this unit: claim up to `limit` due items like
@@ -203,7 +244,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         by item. No Python object is made per item beyond those pairs, which makes bench/drain
         25-30 % faster than the engine's own path.
         """
-        with self._errors():
+        with self._data_errors():
             conn = self.connection()
             cur = conn.execute(PLAIN_CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
             cur.row_factory = None
@@ -268,18 +309,25 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         """Store claimed event items as telemetry; an (appId, eventId) already there is kept.
 
         The rows are built in SQL from the stored items (EVENTS_FROM_QUEUE_SQL), the same
-        documents `make_document` makes in Python on MongoDB.
+        documents `make_document` makes in Python on MongoDB. Raises DataRejected when a
+        stored item cannot be taken apart.
         """
-        with self._errors():
+        with self._data_errors():
             self._insert_events(self.connection(), json.dumps([i["id"] for i in items]), now)
 
     @staticmethod
     def _insert_events(conn, ids, now):
         """Insert and count the events of the queue items `ids` (a JSON array); returns (the
         largest telemetry id before, rows stored). Inside sync_unit() the write lock is held,
-        so the ids past the largest before are this insert's rows."""
+        so the ids past the largest before are this insert's rows. Raises DataRejected, having
+        inserted some, when one of them has a time that could not be read back."""
         last_id = first_value(conn, "SELECT COALESCE(MAX(id), 0) FROM telemetry")
         stored = conn.execute(EVENTS_FROM_QUEUE_SQL, (to_epoch(now), ids)).rowcount
+        early = first_value(conn, EARLY_EVENT_SQL, (last_id,))
+        if early is not None:
+            # The caller's unit (or savepoint) takes the insert back.
+            raise DataRejected(f"event {early}: its time is before year 1 in UTC, which no "
+                               "stored time can hold")
         conn.execute(COUNT_EVENTS_SQL, (last_id,))
         return last_id, stored
 
