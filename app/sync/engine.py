@@ -342,17 +342,10 @@ class Outcome:
                      error=reason)
 
     def batch_log(self, source, ended):
-        failures = self.counts["retry"] + self.counts["dead"]
-        total = len(self.items)
-        status = "success"
-        if failures:
-            status = "error" if failures == total else "partial"
         return {
             "batchId": uuid7(), "appId": None, "userId": None, "clientId": None,
-            "source": source, "itemCount": total, "successCount": self.counts["applied"],
-            "failureCount": failures, "duplicateCount": self.counts["duplicate"],
-            "conflictCount": self.counts["conflict"], "rejectedCount": 0,
-            "startTime": self.started, "endTime": ended, "status": status,
+            "source": source, **tally(self.counts, len(self.items)), "rejectedCount": 0,
+            "startTime": self.started, "endTime": ended,
             "errors": [self.errors[position] for position in sorted(self.errors)],
             "results": self.results,
         }
@@ -672,12 +665,29 @@ def apply_record(store, config, item, now, outcome):
                             "resolution": strategy_choice, "version": version}))
 
 
+COUNT_KEYS = ("itemCount", "successCount", "failureCount", "duplicateCount", "conflictCount")
+
+
+def run_status(failures, total):
+    """The one rule for a batch's or a run's status: success, partial or error."""
+    if not failures:
+        return "success"
+    return "error" if failures == total else "partial"
+
+
+def tally(results, total):
+    """A batch log's counts and status from its items' results (a mapping of result to count:
+    applied, duplicate, conflict, held, retry, dead)."""
+    failures = results["retry"] + results["dead"]
+    return {"itemCount": total, "successCount": results["applied"], "failureCount": failures,
+            "duplicateCount": results["duplicate"], "conflictCount": results["conflict"],
+            "status": run_status(failures, total)}
+
+
 def summarize_run(logs, app_id=None):
     """A run's totals over its batch logs; with `app_id`, only that app's errors are listed."""
-    totals = {key: sum(log[key] for log in logs) for key in (
-        "itemCount", "successCount", "failureCount", "duplicateCount", "conflictCount")}
-    failures, items = totals["failureCount"], totals["itemCount"]
-    status = "success" if not failures else ("error" if failures == items else "partial")
+    totals = {key: sum(log[key] for log in logs) for key in COUNT_KEYS}
+    status = run_status(totals["failureCount"], totals["itemCount"])
     errors = [error for log in logs for error in log.get("errors") or []
               if app_id is None or error.get("appId") == app_id]
     return dict(totals, status=status,

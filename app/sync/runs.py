@@ -9,7 +9,7 @@ which another run may take over). It is reported `abandoned`; whatever its batch
 commit is claimed again by the next run.
 
 Counts are kept per app as well as in all: each batch log's per-item results carry their appId,
-and a batch is split into one log per app counted by the engine's own rules (Outcome), so an
+and a batch is split into one log per app counted by the engine's own rule (tally), so an
 API caller is told its own app's totals and errors only, and the console every app's.
 """
 
@@ -20,10 +20,9 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 from ..store.common import utcnow, uuid7
-from .engine import Outcome, summarize_run
+from .engine import COUNT_KEYS, summarize_run, tally
 
 LOCK_NAME = "sync-run"
-COUNT_KEYS = ("itemCount", "successCount", "failureCount", "duplicateCount", "conflictCount")
 # Failed and dead items listed per app in a run's record; the counts stay exact beyond it. A
 # run that kills thousands of items has one cause, and the console's error list has them all.
 MAX_ERRORS_PER_APP = 1000
@@ -46,7 +45,7 @@ def _add(totals, counts):
 
 def split_by_app(batch_log):
     """A batch log's share of each app: [{appId, status, counts…, errors}], in order of first
-    appearance. Counted by Outcome.batch_log, the rule every batch log is counted by."""
+    appearance. Counted by the engine's tally, the rule every batch log is counted by."""
     app_ids = {result["appId"] for result in batch_log.get("results") or []}
     if len(app_ids) == 1:
         # Nearly every batch: one app's items, whose counts are the batch's own.
@@ -58,11 +57,8 @@ def split_by_app(batch_log):
     parts = []
     for app_id, own in results.items():
         errors = [e for e in batch_log.get("errors") or [] if e.get("appId") == app_id]
-        outcome = Outcome(None, batch_log["startTime"], own, results=own, errors=errors,
-                          counts=Counter(r["status"] for r in own))
-        counted = outcome.batch_log(batch_log["source"], batch_log["endTime"])
-        parts.append({"appId": app_id, "status": counted["status"], **_counts(counted),
-                      "errors": errors})
+        parts.append({**tally(Counter(r["status"] for r in own), len(own)), "errors": errors,
+                      "appId": app_id})
     return parts
 
 
