@@ -1,6 +1,9 @@
 """SQLite files made by earlier versions open with their data and counts intact."""
 
+import sqlite3
+
 from app.config import load_config
+from app.store import create_store
 from app.store.common import utcnow
 from app.store.sqlite.sync import CLAIM_SQL, COUNT_EVENTS_SQL, PLAIN_CLAIM_SQL
 from app.sync.engine import run_sync
@@ -15,6 +18,13 @@ CREATE TRIGGER telemetry_count_insert AFTER INSERT ON telemetry BEGIN
     ON CONFLICT (appId, eventType) DO UPDATE SET n = n + 1;
 END;
 """
+
+
+def as_an_earlier_release_left_it(the_store):
+    """Earlier releases never marked a file with the DDL it was brought up to (user_version)."""
+    with the_store.transaction() as conn:
+        conn.execute("PRAGMA user_version = 0")
+    the_store.close()
 
 
 def counts(the_store):
@@ -35,7 +45,7 @@ def test_a_file_that_counted_by_trigger_counts_each_later_event_once(tmp_path):
         conn.execute(OLD_INSERT_TRIGGER)
     add_event_row(old, "before")
     assert counts(old) == [("app1", "lesson_viewed", 1)]
-    old.close()
+    as_an_earlier_release_left_it(old)
 
     store = open_store(path)
     store.ingest("app1", [event_item("after")])
@@ -54,7 +64,7 @@ def test_a_file_without_counts_is_counted_from_its_events_on_opening(tmp_path):
         conn.execute("DROP TABLE event_type_counts")
     add_event_row(old, "e1")
     add_event_row(old, "e2")
-    old.close()
+    as_an_earlier_release_left_it(old)
 
     store = open_store(path)
     assert counts(store) == [("app1", "lesson_viewed", 2)]
@@ -87,7 +97,7 @@ def test_a_file_with_the_old_index_of_open_items_claims_through_the_new_one(tmp_
         conn.execute("CREATE INDEX sync_queue_open ON sync_queue (priority DESC, id) "
                      "WHERE status IN ('pending', 'processing', 'failed')")
     old.ingest("app1", [event_item("a"), event_item("b", priority=3)])
-    old.close()
+    as_an_earlier_release_left_it(old)
 
     store = open_store(path)
     indexes = queue_indexes(store)
@@ -107,3 +117,20 @@ def test_a_claim_walks_only_the_open_items_in_claim_order(tmp_path):
         # No sort step: the partial index hands out open items by priority, then arrival.
         assert plan == "SCAN sync_queue USING INDEX sync_queue_claimable", plan
     store.close()
+
+
+def test_opening_a_current_file_only_reads_while_another_holds_the_write_lock(tmp_path):
+    path = tmp_path / "busy.sqlite3"
+    first = open_store(path)
+    first.ingest("app1", [event_item("e1")])
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another worker, in the middle of a write
+    try:
+        second = create_store({"SQLITE_PATH": str(path), "SQLITE_BUSY_TIMEOUT_MS": 100})
+        second.init_schema()  # a worker starting now: would wait for the lock, then fail
+        assert second.queue_counts() == {"pending": 1}
+        second.close()
+    finally:
+        writer.rollback()
+        writer.close()
+        first.close()

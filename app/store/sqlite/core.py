@@ -5,6 +5,7 @@ import logging
 import os
 import sqlite3
 import threading
+import zlib
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -307,10 +308,18 @@ class SqliteCore:
         except OSError as exc:
             raise StoreUnavailable(f"cannot create the folder of {self.path}: {exc}") from exc
         conn = self.connection()
+        scripts = [ddl for cls in reversed(type(self).__mro__)
+                   for ddl in cls.__dict__.get("DDL", ())]
+        # The file remembers which DDL it was last brought up to (a checksum in user_version),
+        # so opening a current file only reads: a worker starting while another holds the write
+        # lock (or is stopped holding it) does not wait for it.
+        fingerprint = zlib.crc32("\n".join(scripts).encode()) & 0x7FFFFFFF
         with self._errors():
-            for cls in reversed(type(self).__mro__):
-                for ddl in cls.__dict__.get("DDL", ()):
-                    conn.executescript(ddl)
+            if first_value(conn, "PRAGMA user_version") == fingerprint:
+                return
+            for ddl in scripts:
+                conn.executescript(ddl)
+            conn.execute(f"PRAGMA user_version = {fingerprint}")
 
     def ping(self):
         """Raise StoreUnavailable unless the store answers."""
