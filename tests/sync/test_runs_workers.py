@@ -43,6 +43,13 @@ def test_a_run_is_followed_from_the_other_worker_and_reported_abandoned_when_kil
         status, headers, run = call(f"{url}/api/telemetry/sync", key, "POST")
         assert status == 202
         worker = store.get_sync_run(run["runId"])["pid"]
+
+        def started_applying():
+            progress = store.get_sync_run(run["runId"])["progress"]
+            return bool(progress and progress["itemCount"])
+
+        # Stopped once its first batches are committed, so both runs have a share to count.
+        assert wait_for(started_applying, 10, interval=0.005)
         os.kill(worker, signal.SIGSTOP)
         try:
             # The worker running it answers nothing now: the other one does, from the store.
