@@ -721,10 +721,12 @@
       this._versions = {};
       this._checkpoints = {};
       this._captureHooks = [];
+      // localStorage, for the journal and the page-hide records (none for the memory queue).
+      this._local = this.storagePreference === 'memory' ? null : localStorageOrNull(false);
       // IndexedDB commits after the page may be gone: until it has an event, the event is in a
       // synchronous journal, one localStorage key per event, which the next page folds in.
-      this._journal = this.storagePreference === 'indexeddb' && root.indexedDB
-        ? localStorageOrNull(false) : null;
+      this._journaling = Boolean(this._local && root.indexedDB) &&
+        this.storagePreference === 'indexeddb';
       this._journalPrefix = this.storageName + ':j:';
       this._hidePrefix = this.storageName + ':b:';
       this._journaled = new Set();
@@ -737,6 +739,8 @@
         this._ready = openStorage(this.storageName, this.storagePreference)
           .then((storage) => {
             this.storage = storage;
+            // On the localStorage fallback the queue write is as synchronous as the journal.
+            if (storage.kind !== 'indexeddb') this._journaling = false;
             return Promise.all([storage.getMeta('versions'), storage.getMeta('checkpoints')]);
           })
           .then(([versions, checkpoints]) => {
@@ -889,7 +893,7 @@
       }
       this._pending.push(record);
       this._unsent.set(record.itemId, record);
-      if (this._journal) this._journalWrite(record, json);
+      if (this._journaling) this._journalWrite(record, json);
       if (this._waiting() > this.maxQueue) this._trimPending();
       if (this._ready) this._scheduleWrite();
       for (const hook of this._captureHooks) hook(record);
@@ -902,7 +906,7 @@
         ',"userId":' + JSON.stringify(record.userId === undefined ? null : record.userId) +
         ',"bytes":' + record.bytes + ',"item":' + itemJson + '}';
       try {
-        this._journal.setItem(this._journalPrefix + record.itemId, text);
+        this._local.setItem(this._journalPrefix + record.itemId, text);
         this._journaled.add(record.itemId);
       } catch (err) {
         // Most likely QuotaExceededError. The event is still queued, but until IndexedDB has it
@@ -929,7 +933,7 @@
     _trimJournal(limit) {
       for (const itemId of this._trims.splice(0, limit)) {
         try {
-          this._journal.removeItem(this._journalPrefix + itemId);
+          this._local.removeItem(this._journalPrefix + itemId);
         } catch (err) {
           // Left behind, the entry is folded in again later; the server answers `duplicate`.
         }
@@ -970,7 +974,7 @@
     // What earlier pages (and tabs) journaled but never committed, and the batches they sent
     // at page hide: into the queue with this page's next write.
     _foldJournal() {
-      const ls = this._journal;
+      const ls = this._local;
       if (!ls) return;
       const mine = new Set(this._pending.map((r) => r.itemId));
       let keys;
@@ -1006,9 +1010,9 @@
     // Records a batch about to be sent at page hide, synchronously, so that a later page sends
     // the same batchId with the same items if the answer never comes.
     _recordHideBatch(batch) {
-      if (!this._journal) return;
+      if (!this._local) return;
       try {
-        this._journal.setItem(this._hidePrefix + batch.batchId, JSON.stringify(batchRecord(batch)));
+        this._local.setItem(this._hidePrefix + batch.batchId, JSON.stringify(batchRecord(batch)));
       } catch (err) {
         // Not recorded: a later page sends these items in a batch of its own instead; the
         // server stores each once whatever the batch.
@@ -1016,9 +1020,9 @@
     }
 
     _forgetHideBatch(batchId) {
-      if (!this._journal) return;
+      if (!this._local) return;
       try {
-        this._journal.removeItem(this._hidePrefix + batchId);
+        this._local.removeItem(this._hidePrefix + batchId);
       } catch (err) {
         // A stale record is resent once by a later page and answered as before.
       }
