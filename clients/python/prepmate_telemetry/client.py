@@ -219,6 +219,8 @@ class TelemetryClient:
         self._handlers: dict[str, list] = {}
         self._closed = False
         self._init_process_state()
+        if isinstance(previous_api_keys, str):
+            previous_api_keys = [previous_api_keys]
         self._adopt_legacy_queues([api_key or "", *previous_api_keys])
         _install_process_hooks()
         _clients.add(self)
@@ -535,8 +537,9 @@ class TelemetryClient:
                         self._window + self.flush_interval - time.monotonic(), 0.001)
             except Exception:
                 logger.exception("telemetry sender failed; retrying")
-                sent = False
-                wait = backoff_delay(max(self._attempt, 1))
+                self._notify_progress()
+                self._stop.wait(backoff_delay(max(self._attempt, 1)))
+                continue
             self._notify_progress()
             if not sent and wait > 0:
                 self._wake.wait(wait)
