@@ -502,8 +502,11 @@ def test_closing_the_page_at_once_sends_all_250_at_page_hide(sdk_browser, counts
     assert wait_queue_empty(again) == 0
     assert wait_for_server(again, counts, unique_user, 250) == (250, 250, 0)
     # A batch sent again by the next page (its answer came too late) keeps its batchId and
-    # items: the server answers as before, never 409.
+    # items: the server answers as before (no new batch), never 409.
     assert 409 not in sdk_browser.statuses
+    assert counts.query("SELECT COUNT(*) FROM batch_logs WHERE userId = ?", (unique_user,)) == [
+        (3,)
+    ]
     assert again.evaluate(JOURNAL_SIZE) == 0
 
 
