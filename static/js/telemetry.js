@@ -1,6 +1,7 @@
 /*
- * PrepMate browser telemetry SDK: an offline queue in IndexedDB (localStorage fallback) and a
- * batched, retrying sync that never sends one event as two.
+ * PrepMate browser telemetry SDK: a durable offline queue in IndexedDB (localStorage fallback),
+ * a synchronous journal that keeps each capture until IndexedDB has it, and a batched, retrying
+ * sync that never sends one event as two.
  *
  * Classic script: defines window.TelemetryService, window.SyncService and
  * window.PrepMateTelemetry. telemetry.mjs re-exports the same objects as an ES module.
@@ -14,34 +15,61 @@
 (function (root) {
   'use strict';
 
-  const VERSION = '0.1.0';
+  const VERSION = '0.2.0';
   const BATCH_PATH = '/api/telemetry/batch';
   const RECORDS_PATH = '/api/telemetry/records';
   const LOCK_NAME = 'prepmate-telemetry-sync';
   const DEFAULT_STORAGE_NAME = 'prepmate-telemetry';
+  // The version a new database is created with; an existing one is opened at whatever version it
+  // has, since another tab (a newer SDK, or the app itself) may have upgraded it.
   const DB_VERSION = 1;
+  const STORES = ['queue', 'meta'];
   const DEFAULT_MAX_QUEUE = 500;
   const DEFAULT_BATCH_SIZE = 100;
-  const DEFAULT_FLUSH_INTERVAL_MS = 10000;
-  // Short pause after a capture so a burst of captures leaves as one batch.
-  const DEFAULT_FLUSH_DELAY_MS = 250;
+  // A captured event waits at most this long for others to share its request (and the queue is
+  // looked at this often for what other tabs and earlier pages left).
+  const DEFAULT_FLUSH_INTERVAL_MS = 3000;
   // The server refuses items over 32 KB and requests over 1 MB; stay well under the latter.
   const MAX_ITEM_BYTES = 32 * 1024;
   const MAX_BATCH_BYTES = 512 * 1024;
-  // Browsers cap the bodies of all in-flight keepalive requests at 64 KB together.
+  // Browsers refuse a keepalive request once the bodies of all in flight would pass 64 KiB.
   const KEEPALIVE_MAX_BYTES = 63 * 1024;
   const BACKOFF_BASE_MS = 1000;
   const BACKOFF_MAX_MS = 5 * 60 * 1000;
   // After a 401 or 403 the queue is kept and sending pauses this long.
   const AUTH_RETRY_MS = 5 * 60 * 1000;
+  // A failed IndexedDB write is tried again after this pause (the captures stay journaled).
+  // Journal entries removed per task once IndexedDB has their events.
+  const JOURNAL_TRIM_CHUNK = 64;
+  // Captures written to IndexedDB per transaction (and task).
+  const WRITE_CHUNK = 100;
+  const STORAGE_RETRY_MS = 1000;
+  // flush() waits this long at most for another tab that is sending.
+  const LOCK_WAIT_MS = 30000;
   const LEASE_MS = 15000;
   const LEASE_SETTLE_MS = 50;
   const MAX_PULL_PAGES = 100;
   const PRIORITIES = { low: -1, normal: 0, high: 1 };
+  // Batches being sent are kept beside the queue under this prefix, with their items.
+  const BATCH_KEY = 'batch:';
+  // metadata.clientTimestamp as every reader of it accepts it (RFC 3339, SPEC §10).
+  const CLIENT_TIME_RE =
+    /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 
   const encoder = typeof TextEncoder !== 'undefined' ? new TextEncoder() : null;
 
   function byteLength(text) {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: short texts need no encoding to be measured.
+    if (text.length * 3 <= MAX_ITEM_BYTES) {
+      let ascii = true;
+      for (let i = 0; i < text.length; i += 1) {
+        if (text.charCodeAt(i) > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return text.length;
+    }
     return encoder ? encoder.encode(text).length : unescape(encodeURIComponent(text)).length;
   }
 
@@ -49,22 +77,79 @@
     return new Date().toISOString();
   }
 
+  // Runs fn in a task of its own soon; unlike setTimeout, never clamped to 4 ms or more.
+  const nextTask = (() => {
+    if (typeof MessageChannel === 'undefined') return (fn) => setTimeout(fn, 0);
+    const channel = new MessageChannel();
+    const queue = [];
+    channel.port1.onmessage = () => {
+      const fn = queue.shift();
+      if (fn) fn();
+    };
+    return (fn) => {
+      queue.push(fn);
+      channel.port2.postMessage(null);
+    };
+  })();
+
   function isOnline() {
     return !(root.navigator && root.navigator.onLine === false);
   }
 
+  function utcMs(year, month, day, hour, minute, second, ms) {
+    const date = new Date(0);
+    // setUTCFullYear, unlike Date.UTC, does not read years 0-99 as 1900-1999.
+    date.setUTCFullYear(year, month - 1, day);
+    date.setUTCHours(hour, minute, second, ms);
+    return date.getTime();
+  }
+
+  const MIN_TIME_MS = utcMs(1, 1, 1, 0, 0, 0, 0);
+  const MAX_TIME_MS = utcMs(9999, 12, 31, 23, 59, 59, 999);
+
+  /** Why a caller's clientTimestamp would be refused by the server, or null when it is fine. */
+  function timestampProblem(value) {
+    const match = typeof value === 'string' ? CLIENT_TIME_RE.exec(value) : null;
+    if (!match) {
+      return 'Not an ISO 8601 time with an offset, e.g. 2026-01-31T12:00:00Z.';
+    }
+    const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number);
+    const local = utcMs(year, month, day, hour, minute, second, 0);
+    const check = new Date(local);
+    if (year < 1 || hour > 23 || minute > 59 || second > 59 ||
+        check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) {
+      return 'Not a date and time of the calendar.';
+    }
+    const offsetMs = match[8]
+      ? (match[8] === '-' ? -1 : 1) * (Number(match[9]) * 60 + Number(match[10])) * 60000
+      : 0;
+    if (Number(match[9] || 0) > 23 || Number(match[10] || 0) > 59) return 'Not a valid UTC offset.';
+    const utc = local - offsetMs;
+    if (utc < MIN_TIME_MS || utc > MAX_TIME_MS) {
+      return 'Must lie within 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z once converted to UTC.';
+    }
+    return null;
+  }
   // --- UUIDv7 (RFC 9562): 48-bit ms timestamp, version 7, 12-bit counter, variant 10, random ---
   let lastMs = 0;
   let counter = 0;
 
+  // Random bytes are drawn 4 KB at a time: one getRandomValues call per id costs more than
+  // the rest of captureEvent without the journal.
+  const pool = new Uint8Array(4096);
+  let poolAt = pool.length;
+
   function randomBytes(n) {
-    const bytes = new Uint8Array(n);
-    if (root.crypto && root.crypto.getRandomValues) {
-      root.crypto.getRandomValues(bytes);
-    } else {
-      for (let i = 0; i < n; i += 1) bytes[i] = Math.floor(Math.random() * 256);
+    if (poolAt + n > pool.length) {
+      if (root.crypto && root.crypto.getRandomValues) {
+        root.crypto.getRandomValues(pool);
+      } else {
+        for (let i = 0; i < pool.length; i += 1) pool[i] = Math.floor(Math.random() * 256);
+      }
+      poolAt = 0;
     }
-    return bytes;
+    poolAt += n;
+    return pool.slice(poolAt - n, poolAt);
   }
 
   function uuidv7() {
@@ -135,30 +220,80 @@
   }
 
   // --- Queue storage: one queue per origin (and storage name), shared by every tab ---
-  // A queued record is {itemId, priority, userId, item}; item is what goes on the wire.
+  // A queued record is {itemId, priority, userId, item, bytes}; item is what goes on the wire.
+  // A batch being sent is {batchId, userId, itemIds, items}: kept with its items until the server
+  // answers, so a resend always carries the same items under the same batchId.
 
   // Send order: higher priority first, then oldest (UUIDv7 ids sort by time).
   function sendOrder(a, b) {
     return (b.priority - a.priority) || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0);
   }
 
-  // The oldest lowest-priority records go first; the batch on the wire is kept while possible.
-  function pickVictims(records, excess, inflight) {
-    const keep = new Set(inflight && inflight.itemIds ? inflight.itemIds : []);
-    const order = records.slice().sort((a, b) => (a.priority - b.priority) ||
-      (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
-    const victims = order.filter((r) => !keep.has(r.itemId)).slice(0, excess);
-    if (victims.length < excess) {
-      victims.push(...order.filter((r) => keep.has(r.itemId)).slice(0, excess - victims.length));
-    }
-    return victims;
+  function byBatchId(a, b) {
+    return a.batchId < b.batchId ? -1 : a.batchId > b.batchId ? 1 : 0;
   }
 
-  function request(req) {
+  // The oldest lowest-priority records go first; items of a batch being sent are never chosen
+  // (that batch carries them to the server whatever happens to the queue).
+  function pickVictims(records, excess, keep) {
+    const order = records.filter((r) => !keep.has(r.itemId)).sort((a, b) =>
+      (a.priority - b.priority) || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+    return order.slice(0, excess);
+  }
+
+  function batchItemIds(batches) {
+    const ids = new Set();
+    for (const b of batches) for (const id of b.itemIds) ids.add(id);
+    return ids;
+  }
+
+  // What is kept of a batch: the in-memory copy also carries this tab's send state.
+  function batchRecord(batch) {
+    return { batchId: batch.batchId, userId: batch.userId, itemIds: batch.itemIds, items: batch.items };
+  }
+
+  function recordBytes(record) {
+    if (typeof record.bytes !== 'number') record.bytes = byteLength(JSON.stringify(record.item));
+    return record.bytes;
+  }
+
+  function hasStores(db) {
+    return STORES.every((name) => db.objectStoreNames.contains(name));
+  }
+
+  function createStores(db) {
+    if (!db.objectStoreNames.contains('queue')) db.createObjectStore('queue', { keyPath: 'itemId' });
+    if (!db.objectStoreNames.contains('meta')) db.createObjectStore('meta');
+  }
+
+  // Opens the database at its current version, creating it (or the SDK's stores) when missing.
+  function openDatabase(name) {
     return new Promise((resolve, reject) => {
-      req.onsuccess = () => resolve(req.result);
+      const req = root.indexedDB.open(name);
+      req.onupgradeneeded = () => createStores(req.result);
       req.onerror = () => reject(req.error);
+      req.onsuccess = () => {
+        const db = req.result;
+        if (hasStores(db)) {
+          resolve(db);
+          return;
+        }
+        // Another program upgraded the database without the SDK's stores: add them.
+        const version = db.version + 1;
+        db.close();
+        const upgrade = root.indexedDB.open(name, version);
+        upgrade.onupgradeneeded = () => createStores(upgrade.result);
+        upgrade.onsuccess = () => resolve(upgrade.result);
+        upgrade.onerror = () => reject(upgrade.error);
+      };
     });
+  }
+
+  // Errors of a connection that was closed under the transaction (another tab's upgrade or
+  // deletion, storage cleared): the transaction is tried again on a new connection.
+  function isClosedConnection(err) {
+    return Boolean(err) &&
+      (err.name === 'InvalidStateError' || err.name === 'AbortError' || err.name === 'UnknownError');
   }
 
   class IndexedDbStorage {
@@ -166,51 +301,78 @@
       this.kind = 'indexeddb';
       this.name = name;
       this.db = null;
+      this._opening = null;
     }
 
     open() {
-      return new Promise((resolve, reject) => {
-        const req = root.indexedDB.open(this.name, DB_VERSION);
-        req.onupgradeneeded = () => {
-          const db = req.result;
-          if (!db.objectStoreNames.contains('queue')) {
-            db.createObjectStore('queue', { keyPath: 'itemId' });
-          }
-          if (!db.objectStoreNames.contains('meta')) db.createObjectStore('meta');
-        };
-        req.onsuccess = () => {
-          this.db = req.result;
-          // Let a newer version of the SDK in another tab upgrade the database.
-          this.db.onversionchange = () => this.db.close();
-          resolve(this);
-        };
-        req.onerror = () => reject(req.error);
-        req.onblocked = () => reject(new Error('IndexedDB open blocked'));
-      });
+      if (this.db) return Promise.resolve(this);
+      if (!this._opening) {
+        this._opening = openDatabase(this.name).then((db) => {
+          this._opening = null;
+          this.db = db;
+          // Let another tab upgrade or delete the database; the next transaction reopens it.
+          db.onversionchange = () => {
+            db.close();
+            if (this.db === db) this.db = null;
+          };
+          db.onclose = () => {
+            if (this.db === db) this.db = null;
+          };
+          return this;
+        }, (err) => {
+          this._opening = null;
+          throw err;
+        });
+      }
+      return this._opening;
     }
 
-    _tx(mode, body) {
+    _run(mode, body) {
       return new Promise((resolve, reject) => {
-        const tx = this.db.transaction(['queue', 'meta'], mode);
+        const tx = this.db.transaction(STORES, mode);
         const ctx = { queue: tx.objectStore('queue'), meta: tx.objectStore('meta'), result: undefined };
         tx.oncomplete = () => resolve(ctx.result);
         tx.onerror = () => reject(tx.error);
-        tx.onabort = () => reject(tx.error || new Error('IndexedDB transaction aborted'));
+        tx.onabort = () => reject(tx.error || new DOMException('transaction aborted', 'AbortError'));
         body(ctx);
       });
     }
 
-    append(records, maxQueue) {
+    async _tx(mode, body) {
+      await this.open();
+      try {
+        return await this._run(mode, body);
+      } catch (err) {
+        if (!isClosedConnection(err)) throw err;
+        this.db = null;
+        await this.open();
+        return this._run(mode, body);
+      }
+    }
+
+    _batchRange() {
+      return IDBKeyRange.bound(BATCH_KEY, BATCH_KEY + '\uffff');
+    }
+
+    // Stores the records (with the record versions and batches to keep, when given) and, past
+    // maxQueue, drops the oldest lowest-priority ones (returned).
+    append(records, maxQueue, versions, batches) {
       return this._tx('readwrite', (t) => {
         for (const r of records) t.queue.put(r);
-        const inflightReq = t.meta.get('inflight');
-        const allReq = t.queue.getAll();
+        if (versions) t.meta.put(versions, 'versions');
+        for (const b of batches || []) t.meta.put(batchRecord(b), BATCH_KEY + b.batchId);
         t.result = [];
-        allReq.onsuccess = () => {
-          const excess = allReq.result.length - maxQueue;
+        const countReq = t.queue.count();
+        countReq.onsuccess = () => {
+          const excess = countReq.result - maxQueue;
           if (excess <= 0) return;
-          t.result = pickVictims(allReq.result, excess, inflightReq.result);
-          for (const v of t.result) t.queue.delete(v.itemId);
+          // Requests complete in order: the batches are read by the time the records are.
+          const batchesReq = t.meta.getAll(this._batchRange());
+          const allReq = t.queue.getAll();
+          allReq.onsuccess = () => {
+            t.result = pickVictims(allReq.result, excess, batchItemIds(batchesReq.result));
+            for (const v of t.result) t.queue.delete(v.itemId);
+          };
         };
       });
     }
@@ -233,16 +395,31 @@
       });
     }
 
-    // Deletes acknowledged items and, in the same transaction, forgets the batch they came in.
+    /** The queue and the batches being sent, read together. */
+    snapshot() {
+      return this._tx('readonly', (t) => {
+        const recordsReq = t.queue.getAll();
+        const batchesReq = t.meta.getAll(this._batchRange());
+        batchesReq.onsuccess = () => {
+          t.result = {
+            records: recordsReq.result.sort(sendOrder),
+            batches: batchesReq.result.sort(byBatchId),
+          };
+        };
+      });
+    }
+
+    pin(batch) {
+      return this._tx('readwrite', (t) => {
+        t.meta.put(batchRecord(batch), BATCH_KEY + batch.batchId);
+      });
+    }
+
+    // Deletes acknowledged items and, in the same transaction, the batch they came in.
     remove(itemIds, batchId) {
       return this._tx('readwrite', (t) => {
         for (const id of itemIds) t.queue.delete(id);
-        if (batchId) {
-          const req = t.meta.get('inflight');
-          req.onsuccess = () => {
-            if (req.result && req.result.batchId === batchId) t.meta.delete('inflight');
-          };
-        }
+        if (batchId) t.meta.delete(BATCH_KEY + batchId);
       });
     }
 
@@ -291,6 +468,24 @@
     }
   }
 
+  function parseJson(text) {
+    if (text === null || text === undefined) return null;
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function keysWithPrefix(backend, prefix) {
+    const keys = [];
+    for (let i = 0; i < backend.length; i += 1) {
+      const key = backend.key(i);
+      if (key && key.startsWith(prefix)) keys.push(key);
+    }
+    return keys;
+  }
+
   // localStorage when IndexedDB is missing (some private modes); plain memory when both are.
   // One key per item, so tabs writing at the same time never overwrite each other's items.
   class KeyValueStorage {
@@ -305,30 +500,24 @@
       return Promise.resolve(this);
     }
 
-    _parse(text) {
-      if (text === null || text === undefined) return null;
-      try {
-        return JSON.parse(text);
-      } catch (err) {
-        return null;
-      }
-    }
-
     _records() {
-      const keys = [];
-      for (let i = 0; i < this.backend.length; i += 1) {
-        const key = this.backend.key(i);
-        if (key && key.startsWith(this.itemPrefix)) keys.push(key);
-      }
-      return keys.map((key) => this._parse(this.backend.getItem(key))).filter(Boolean);
+      return keysWithPrefix(this.backend, this.itemPrefix)
+        .map((key) => parseJson(this.backend.getItem(key))).filter(Boolean);
     }
 
-    append(records, maxQueue) {
+    _batches() {
+      return keysWithPrefix(this.backend, this.metaPrefix + BATCH_KEY)
+        .map((key) => parseJson(this.backend.getItem(key))).filter(Boolean).sort(byBatchId);
+    }
+
+    append(records, maxQueue, versions, batches) {
       for (const r of records) this.backend.setItem(this.itemPrefix + r.itemId, JSON.stringify(r));
+      if (versions) this.backend.setItem(this.metaPrefix + 'versions', JSON.stringify(versions));
+      for (const b of batches || []) this.pin(b);
       const all = this._records();
       let victims = [];
       if (all.length > maxQueue) {
-        victims = pickVictims(all, all.length - maxQueue, this._meta('inflight'));
+        victims = pickVictims(all, all.length - maxQueue, batchItemIds(this._batches()));
         for (const v of victims) this.backend.removeItem(this.itemPrefix + v.itemId);
       }
       return Promise.resolve(victims);
@@ -342,21 +531,24 @@
       return Promise.resolve(this._records().length);
     }
 
-    remove(itemIds, batchId) {
-      for (const id of itemIds) this.backend.removeItem(this.itemPrefix + id);
-      const inflight = this._meta('inflight');
-      if (batchId && inflight && inflight.batchId === batchId) {
-        this.backend.removeItem(this.metaPrefix + 'inflight');
-      }
+    snapshot() {
+      return Promise.resolve({ records: this._records().sort(sendOrder), batches: this._batches() });
+    }
+
+    pin(batch) {
+      this.backend.setItem(this.metaPrefix + BATCH_KEY + batch.batchId,
+        JSON.stringify(batchRecord(batch)));
       return Promise.resolve();
     }
 
-    _meta(key) {
-      return this._parse(this.backend.getItem(this.metaPrefix + key));
+    remove(itemIds, batchId) {
+      for (const id of itemIds) this.backend.removeItem(this.itemPrefix + id);
+      if (batchId) this.backend.removeItem(this.metaPrefix + BATCH_KEY + batchId);
+      return Promise.resolve();
     }
 
     getMeta(key) {
-      return Promise.resolve(this._meta(key));
+      return Promise.resolve(parseJson(this.backend.getItem(this.metaPrefix + key)));
     }
 
     setMeta(key, value) {
@@ -366,12 +558,19 @@
     }
   }
 
-  function localStorageOrNull() {
+  // localStorage, or null where the page may not use it. `writable` also checks that a write
+  // goes through (a full or read-only store is no queue; the journal reports each failure).
+  function localStorageOrNull(writable) {
     try {
       const ls = root.localStorage;
+      if (!ls) return null;
       const probe = '__prepmate_probe__';
-      ls.setItem(probe, '1');
-      ls.removeItem(probe);
+      if (writable) {
+        ls.setItem(probe, '1');
+        ls.removeItem(probe);
+      } else {
+        ls.getItem(probe);
+      }
       return ls;
     } catch (err) {
       return null;
@@ -379,7 +578,7 @@
   }
 
   function openStorage(name, preferred) {
-    const fallback = () => new KeyValueStorage(name, localStorageOrNull()).open();
+    const fallback = () => new KeyValueStorage(name, localStorageOrNull(true)).open();
     if (preferred === 'localstorage' || preferred === 'memory' || !root.indexedDB) {
       return preferred === 'memory' ? new KeyValueStorage(name, null).open() : fallback();
     }
@@ -388,7 +587,7 @@
 
   // --- One sender per origin: Web Locks, else a lease in localStorage ---
   function withLease(lockName, owner, fn) {
-    const ls = localStorageOrNull();
+    const ls = localStorageOrNull(true);
     if (!ls) return fn();
     const key = lockName + ':lease';
     const read = () => {
@@ -426,12 +625,25 @@
     });
   }
 
-  function withSenderLock(lockName, owner, fn) {
+  // Runs fn while this tab is the origin's one sender; null when another tab is (after waiting
+  // for it up to LOCK_WAIT_MS when `wait` is set and the browser can wait for a lock).
+  function withSenderLock(lockName, owner, fn, wait) {
     const locks = root.navigator && root.navigator.locks;
-    if (locks && typeof locks.request === 'function') {
+    if (!locks || typeof locks.request !== 'function') return withLease(lockName, owner, fn);
+    if (!wait || typeof AbortController === 'undefined') {
       return locks.request(lockName, { ifAvailable: true }, (lock) => (lock ? fn() : null));
     }
-    return withLease(lockName, owner, fn);
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), LOCK_WAIT_MS);
+    let granted = false;
+    return locks.request(lockName, { signal: abort.signal }, () => {
+      granted = true;
+      clearTimeout(timer);
+      return fn();
+    }).catch((err) => {
+      if (!granted && err && err.name === 'AbortError') return null;
+      throw err;
+    });
   }
 
   // --- HTTP helpers ---
@@ -473,8 +685,7 @@
   function versionKey(recordType, recordId) {
     return recordType + '\u0000' + recordId;
   }
-
-  // --- TelemetryService: capture and the durable queue ---
+  // --- TelemetryService: capture, the journal and the durable queue ---
   class TelemetryService extends Emitter {
     constructor(options) {
       super();
@@ -490,25 +701,53 @@
       this.storagePreference = opts.storage || 'indexeddb';
       this.storage = null;
       this._ready = null;
+      this._initialized = false;
+      // Captured, not yet committed to the queue.
       this._pending = [];
+      // Captured, in the write to the queue that is in progress.
+      this._writing = [];
+      // Dropped past maxQueue while in that write: deleted once it commits.
+      this._dropAfterWrite = new Set();
+      // Batches a closed page recorded at page hide, to keep (with their batchIds) in the queue.
+      this._foldedBatches = [];
+      // Every batch being sent that this tab knows of, by batchId: page hide sends these as
+      // they are, and never puts their items in another batch.
+      this._batches = new Map();
       this._writes = Promise.resolve();
-      // Records this tab captured and has not yet seen acknowledged, for the page-hide flush.
+      this._writeQueued = false;
+      this._retryTimer = null;
+      // Records this tab captured and has not yet seen acknowledged, for the page-hide send.
       this._unsent = new Map();
       this._versions = {};
       this._checkpoints = {};
+      this._captureHooks = [];
+      // localStorage, for the journal and the page-hide records (none for the memory queue).
+      this._local = this.storagePreference === 'memory' ? null : localStorageOrNull(false);
+      // IndexedDB commits after the page may be gone: until it has an event, the event is in a
+      // synchronous journal, one localStorage key per event, which the next page folds in.
+      this._journaling = Boolean(this._local && root.indexedDB) &&
+        this.storagePreference === 'indexeddb';
+      this._journalPrefix = this.storageName + ':j:';
+      this._hidePrefix = this.storageName + ':b:';
+      this._journaled = new Set();
+      this._trims = [];
     }
 
-    /** Opens the queue; captures made before this are kept in memory and written here. */
+    /** Opens the queue; captures made before this are kept (journaled) and written here. */
     initialize() {
       if (!this._ready) {
         this._ready = openStorage(this.storageName, this.storagePreference)
           .then((storage) => {
             this.storage = storage;
+            // On the localStorage fallback the queue write is as synchronous as the journal.
+            if (storage.kind !== 'indexeddb') this._journaling = false;
             return Promise.all([storage.getMeta('versions'), storage.getMeta('checkpoints')]);
           })
           .then(([versions, checkpoints]) => {
             this._versions = Object.assign(versions || {}, this._versions);
             this._checkpoints = checkpoints || {};
+            this._foldJournal();
+            this._initialized = true;
             this._scheduleWrite();
             return this;
           });
@@ -522,14 +761,26 @@
       return headers;
     }
 
-    /** Queues one event; its eventId (a UUIDv7 made now) is returned at once. */
+    /**
+     * Queues one event; its eventId (a UUIDv7 made now) is returned at once, or null when the
+     * event is refused (too large, or a clientTimestamp the server would refuse).
+     */
     captureEvent(eventType, eventData, options) {
       if (typeof eventType !== 'string' || !eventType) {
         throw new TypeError('captureEvent: eventType must be a non-empty string');
       }
       const opts = options || {};
       const eventId = opts.eventId || uuidv7();
-      const metadata = Object.assign({}, opts.metadata || {}, { clientTimestamp: nowIso() });
+      const given = opts.metadata ? opts.metadata.clientTimestamp : undefined;
+      if (given !== undefined && given !== null) {
+        const problem = timestampProblem(given);
+        if (problem) {
+          return this._refuse(eventId, 'invalid_item', 'metadata.clientTimestamp: ' + problem,
+            { 'metadata.clientTimestamp': [problem] });
+        }
+      }
+      const metadata = Object.assign({}, opts.metadata || {});
+      if (given === undefined || given === null) metadata.clientTimestamp = nowIso();
       return this._enqueue({
         itemId: eventId,
         priority: this._priority(opts.priority),
@@ -606,7 +857,7 @@
       return pulled;
     }
 
-    /** Resolves once every capture made so far is written to the queue. */
+    /** Resolves once every capture made so far is written to the queue (or its write failed). */
     persisted() {
       return this.initialize().then(() => this._scheduleWrite());
     }
@@ -625,66 +876,226 @@
       return 0;
     }
 
+    _refuse(itemId, error, message, fields) {
+      this.emit('sync:error', {
+        error, message, fields: fields || {}, items: [{ itemId }], willRetry: false,
+      });
+      return null;
+    }
+
     // Returns the itemId, or null when the item is too large for the server to ever take.
     _enqueue(record) {
-      const size = byteLength(JSON.stringify(record.item));
-      if (size > MAX_ITEM_BYTES) {
-        this.emit('sync:error', {
-          error: 'item_too_large',
-          message: 'item is ' + size + ' bytes; the limit is ' + MAX_ITEM_BYTES,
-          items: [{ itemId: record.itemId }],
-          willRetry: false,
-        });
-        return null;
+      const json = JSON.stringify(record.item);
+      record.bytes = byteLength(json);
+      if (record.bytes > MAX_ITEM_BYTES) {
+        return this._refuse(record.itemId, 'item_too_large',
+          'item is ' + record.bytes + ' bytes; the limit is ' + MAX_ITEM_BYTES);
       }
       this._pending.push(record);
       this._unsent.set(record.itemId, record);
+      if (this._journaling) this._journalWrite(record, json);
+      if (this._waiting() > this.maxQueue) this._trimPending();
       if (this._ready) this._scheduleWrite();
+      for (const hook of this._captureHooks) hook(record);
       return record.itemId;
     }
 
-    // Coalesces the captures of one task into one transaction.
+    _journalWrite(record, itemJson) {
+      const text = '{"itemId":' + JSON.stringify(record.itemId) +
+        ',"priority":' + JSON.stringify(record.priority) +
+        ',"userId":' + JSON.stringify(record.userId === undefined ? null : record.userId) +
+        ',"bytes":' + record.bytes + ',"item":' + itemJson + '}';
+      try {
+        this._local.setItem(this._journalPrefix + record.itemId, text);
+        this._journaled.add(record.itemId);
+      } catch (err) {
+        // Most likely QuotaExceededError. The event is still queued, but until IndexedDB has it
+        // a page closed now would lose it: say so, at capture.
+        this.emit('sync:error', {
+          error: 'journal_full',
+          message: 'localStorage refused the journal entry (' + ((err && err.name) || err) +
+            '): the event is kept in memory until IndexedDB commits it, and is lost if the ' +
+            'page closes first',
+          items: [{ itemId: record.itemId }],
+          willRetry: true,
+        });
+      }
+    }
+
+    // Journal entries go a few at a time, each lot in a task of its own: a removal costs about
+    // as much as the write, and a burst's worth at once would be a long task.
+    _unjournal(itemId) {
+      if (!this._journaled.delete(itemId)) return;
+      this._trims.push(itemId);
+      if (this._trims.length === 1) nextTask(() => this._trimJournal(JOURNAL_TRIM_CHUNK));
+    }
+
+    _trimJournal(limit) {
+      for (const itemId of this._trims.splice(0, limit)) {
+        try {
+          this._local.removeItem(this._journalPrefix + itemId);
+        } catch (err) {
+          // Left behind, the entry is folded in again later; the server answers `duplicate`.
+        }
+      }
+      if (this._trims.length) nextTask(() => this._trimJournal(JOURNAL_TRIM_CHUNK));
+    }
+
+    // Captures not yet committed to the queue (and not dropped).
+    _waiting() {
+      return this._pending.length + this._writing.length - this._dropAfterWrite.size;
+    }
+
+    // The queue could not be written for a while (another tab holds the database): keep what
+    // waits for it (and the journal) within maxQueue, as the queue itself is kept.
+    _trimPending() {
+      const waiting = this._writing.filter((r) => !this._dropAfterWrite.has(r.itemId))
+        .concat(this._pending);
+      const victims = pickVictims(waiting, waiting.length - this.maxQueue, new Set());
+      const ids = new Set(victims.map((v) => v.itemId));
+      this._pending = this._pending.filter((r) => !ids.has(r.itemId));
+      for (const r of this._writing) if (ids.has(r.itemId)) this._dropAfterWrite.add(r.itemId);
+      this._dropped(victims);
+    }
+
+    _dropped(victims) {
+      if (!victims.length) return;
+      for (const v of victims) {
+        this._unsent.delete(v.itemId);
+        this._unjournal(v.itemId);
+      }
+      this.emit('queue:dropped', {
+        count: victims.length,
+        itemIds: victims.map((v) => v.itemId),
+        maxQueue: this.maxQueue,
+      });
+    }
+
+    // What earlier pages (and tabs) journaled but never committed, and the batches they sent
+    // at page hide: into the queue with this page's next write.
+    _foldJournal() {
+      const ls = this._local;
+      if (!ls) return;
+      const mine = new Set(this._pending.map((r) => r.itemId));
+      let keys;
+      try {
+        keys = keysWithPrefix(ls, this.storageName + ':');
+      } catch (err) {
+        return;
+      }
+      for (const key of keys) {
+        if (key.startsWith(this._journalPrefix)) {
+          const id = key.slice(this._journalPrefix.length);
+          if (mine.has(id)) continue;
+          const record = parseJson(ls.getItem(key));
+          this._journaled.add(id);
+          if (!record || record.itemId !== id) {
+            this._unjournal(id);
+            continue;
+          }
+          this._pending.push(record);
+          this._unsent.set(id, record);
+        } else if (key.startsWith(this._hidePrefix)) {
+          const batch = parseJson(ls.getItem(key));
+          if (batch && Array.isArray(batch.items)) {
+            this._foldedBatches.push(batch);
+            this._batches.set(batch.batchId, batch);
+          }
+          else ls.removeItem(key);
+        }
+      }
+      if (this._waiting() > this.maxQueue) this._trimPending();
+    }
+
+    // Records a batch about to be sent at page hide, synchronously, so that a later page sends
+    // the same batchId with the same items if the answer never comes.
+    _recordHideBatch(batch) {
+      if (!this._local) return;
+      try {
+        this._local.setItem(this._hidePrefix + batch.batchId, JSON.stringify(batchRecord(batch)));
+      } catch (err) {
+        // Not recorded: a later page sends these items in a batch of its own instead; the
+        // server stores each once whatever the batch.
+      }
+    }
+
+    _forgetHideBatch(batchId) {
+      if (!this._local) return;
+      try {
+        this._local.removeItem(this._hidePrefix + batchId);
+      } catch (err) {
+        // A stale record is resent once by a later page and answered as before.
+      }
+    }
+
+    // Writes the captures to the queue in a task of its own (the journal has them already), in
+    // transactions of at most WRITE_CHUNK, one per task: a burst of captures never lengthens the
+    // capturing task, and no write is a long task.
     _scheduleWrite() {
       if (!this._writeQueued) {
         this._writeQueued = true;
-        this._writes = this._writes.then(() => {
+        this._writes = this._writes.then(async () => {
+          await new Promise((resolve) => nextTask(resolve));
           this._writeQueued = false;
-          return this._writePending();
+          while (await this._writePending()) await new Promise((resolve) => nextTask(resolve));
         });
       }
       return this._writes;
     }
 
+    // Writes one chunk; true when more wait.
     async _writePending() {
-      const records = this._pending.splice(0);
-      if (!records.length) return;
+      // Before the queue is open (and the record versions read), captures wait in the journal.
+      if (!this._initialized) return false;
+      const records = this._pending.splice(0, WRITE_CHUNK);
+      // A folded batch already settled (sent again at page hide) needs no keeping.
+      const batches = this._foldedBatches.splice(0).filter((b) => !b.settled);
+      if (!records.length && !batches.length) return false;
+      let versionsChanged = false;
       for (const r of records) {
         if (r.item.itemType !== 'event' && r.item.baseVersion === undefined) {
           // Chain this client's own writes: the next save of a record is based on this one.
           const key = versionKey(r.item.itemType, r.item.recordId);
           r.item.baseVersion = this._versions[key] || 0;
           this._versions[key] = r.item.baseVersion + 1;
+          versionsChanged = true;
         }
       }
       let dropped;
+      this._writing = records;
       try {
-        dropped = await this.storage.append(records, this.maxQueue);
-        if (records.some((r) => r.item.itemType !== 'event')) {
-          await this.storage.setMeta('versions', this._versions);
-        }
+        // One transaction: a sender never sees the items without the batch that carries them.
+        dropped = await this.storage.append(records, this.maxQueue,
+          versionsChanged ? this._versions : null, batches);
       } catch (err) {
-        this.emit('sync:error', { error: 'storage_error', message: String(err && err.message) });
-        return;
-      }
-      for (const v of dropped) this._unsent.delete(v.itemId);
-      if (dropped.length) {
-        this.emit('queue:dropped', {
-          count: dropped.length,
-          itemIds: dropped.map((v) => v.itemId),
-          maxQueue: this.maxQueue,
+        this._writing = [];
+        this._dropAfterWrite.clear();
+        // Kept, in memory and in the journal, and written again shortly (on a reopened
+        // database if another tab closed it). Acknowledged meanwhile: no longer needed.
+        this._pending.unshift(...records.filter((r) => this._unsent.has(r.itemId)));
+        this._foldedBatches.unshift(...batches);
+        this.emit('sync:error', {
+          error: 'storage_error',
+          message: String((err && err.message) || err),
+          willRetry: true,
+          retryInMs: STORAGE_RETRY_MS,
         });
+        clearTimeout(this._retryTimer);
+        this._retryTimer = setTimeout(() => this._scheduleWrite(), STORAGE_RETRY_MS);
+        return false;
       }
-      this.emit('queue:added', { count: records.length });
+      this._writing = [];
+      if (this._dropAfterWrite.size) {
+        // Dropped while this write waited: out again (if that fails they are sent, not lost).
+        const late = Array.from(this._dropAfterWrite);
+        this._dropAfterWrite.clear();
+        await this.storage.remove(late).catch(() => null);
+      }
+      for (const r of records) this._unjournal(r.itemId);
+      for (const batch of batches) this._forgetHideBatch(batch.batchId);
+      this._dropped(dropped);
+      if (records.length) this.emit('queue:added', { count: records.length });
+      return this._pending.length > 0;
     }
 
     _forgetSentElsewhere(queuedIds) {
@@ -695,19 +1106,26 @@
     }
 
     _acknowledged(itemIds) {
-      for (const id of itemIds) this._unsent.delete(id);
+      const done = new Set(itemIds);
+      for (const id of itemIds) {
+        this._unsent.delete(id);
+        this._unjournal(id);
+      }
+      if (this._pending.some((r) => done.has(r.itemId))) {
+        this._pending = this._pending.filter((r) => !done.has(r.itemId));
+      }
     }
   }
 
-  // --- SyncService: sends the queue, one tab at a time ---
+  // --- SyncService: sends the queue in batches, one tab at a time ---
   class SyncService {
     constructor(options) {
       const opts = options || {};
       if (!opts.telemetry) throw new TypeError('SyncService: telemetry is required');
       this.telemetry = opts.telemetry;
       this.batchSize = opts.batchSize || this.telemetry.batchSize;
-      this.flushInterval = opts.flushInterval || DEFAULT_FLUSH_INTERVAL_MS;
-      this.flushDelay = opts.flushDelay === undefined ? DEFAULT_FLUSH_DELAY_MS : opts.flushDelay;
+      // flushDelay is the name of an earlier release for the same wait.
+      this.flushInterval = opts.flushInterval || opts.flushDelay || DEFAULT_FLUSH_INTERVAL_MS;
       this.lockName = this.telemetry.storageName === DEFAULT_STORAGE_NAME
         ? LOCK_NAME : LOCK_NAME + ':' + this.telemetry.storageName;
       this.owner = uuidv7();
@@ -715,10 +1133,16 @@
       this._notBefore = 0;
       this._timer = null;
       this._timerAt = 0;
-      this._interval = null;
       this._flushing = null;
       this._again = false;
+      // Items on the wire from this tab, and the bytes of its keepalive requests in flight.
       this._inFlight = new Set();
+      this._keepaliveBytes = 0;
+      // Inside a page-hide event's dispatch; a send of what its handlers capture is queued.
+      this._hidden = false;
+      this._hideQueued = false;
+      // After pagehide the browser fails this document's requests, even those that go through.
+      this._leaving = false;
       this._batchLimit = this.batchSize;
       this._listeners = [];
       this._started = false;
@@ -728,7 +1152,7 @@
       return this.telemetry.on(name, fn);
     }
 
-    /** Starts sending: now, on a timer, after captures, when back online and on page hide. */
+    /** Starts sending: batched on a timer, when back online, and at page hide. */
     start() {
       if (this._started) return this;
       this._started = true;
@@ -743,40 +1167,98 @@
         this._notBefore = 0;
         this.telemetry.initialize()
           .then(() => this.telemetry.storage.setMeta('backoff', null))
-          .then(() => this.flush());
+          .catch(() => null)
+          .then(() => this._tick());
       });
-      listen(root, 'pagehide', () => this._flushOnPageHide());
+      listen(root, 'pagehide', () => {
+        this._leaving = true;
+        this._pageHidden(true);
+        // What waits to leave the journal would be sent again by the next page: leave now.
+        this.telemetry._trimJournal(Infinity);
+      });
+      listen(root, 'pageshow', () => {
+        this._leaving = false;
+      });
       listen(root.document, 'visibilitychange', () => {
-        if (root.document.visibilityState === 'hidden') this.flush({ keepalive: true });
+        if (root.document.visibilityState !== 'hidden') return;
+        this._pageHidden(false);
+        // Then what other pages left in the queue, with what the keepalive budget has left.
+        this._tick({ keepalive: true });
       });
-      this._listeners.push(this.telemetry.on('queue:added', () => this._schedule(this.flushDelay)));
-      this._interval = setInterval(() => this.flush(), this.flushInterval);
-      this.telemetry.initialize().then(() => this.flush());
+      const hook = () => this._captured();
+      this.telemetry._captureHooks.push(hook);
+      this._listeners.push(() => {
+        const hooks = this.telemetry._captureHooks;
+        if (hooks.indexOf(hook) >= 0) hooks.splice(hooks.indexOf(hook), 1);
+      });
+      this.telemetry.initialize().catch(() => null).then(() => this._tick());
       return this;
     }
 
     stop() {
       for (const off of this._listeners.splice(0)) off();
-      clearInterval(this._interval);
       clearTimeout(this._timer);
       this._timer = null;
       this._started = false;
     }
 
-    /** Sends everything queued (by any tab of this origin) unless offline or backing off. */
+    /**
+     * Sends everything queued (by any tab of this origin), waiting for a tab that is sending
+     * first. Resolves to {delivered, pending, successCount, failureCount, duplicates, batches}:
+     * `delivered` is true when the queue is empty, `pending` how many items wait in it, and
+     * `reason` says why not when it is 'offline', 'backoff', 'locked' or 'error'.
+     */
     flush(options) {
+      if (this._flushing) return this._flushing.catch(() => null).then(() => this.flush(options));
+      return this._startRun(Object.assign({ waitForLock: true }, options));
+    }
+
+    // Timers and browser events: joins a run in progress (and asks for another after it).
+    _tick(options) {
       if (this._flushing) {
         this._again = true;
         return this._flushing;
       }
-      this._flushing = this._flush(options || {}).finally(() => {
-        this._flushing = null;
+      return this._startRun(options || {}).catch((err) => {
+        // Nobody awaits a timer's run: report what stopped it, and the sweep tries again.
+        this.telemetry.emit('sync:error', {
+          error: 'storage_error', message: String((err && err.message) || err), willRetry: true,
+        });
+        return null;
+      });
+    }
+
+    _startRun(options) {
+      const run = this._flush(options).finally(() => {
+        if (this._flushing === run) this._flushing = null;
         if (this._again) {
           this._again = false;
           this._schedule(0);
+        } else {
+          // The sweep: what other tabs and earlier pages left, and retries.
+          this._schedule(this.flushInterval);
         }
       });
-      return this._flushing;
+      this._flushing = run;
+      return run;
+    }
+
+    // A capture sends at once when a whole batch waits, else within flushInterval at the most.
+    _captured() {
+      if (this._hidden) {
+        // Captured in the app's own pagehide or visibilitychange handler, after the SDK's: it
+        // goes out as soon as that handler returns.
+        if (!this._hideQueued) {
+          this._hideQueued = true;
+          Promise.resolve().then(() => {
+            this._hideQueued = false;
+            this._flushOnPageHide(false);
+          });
+        }
+        return;
+      }
+      const whole = this.telemetry._unsent.size >= this._batchLimit && isOnline();
+      this._schedule(whole ? 0 : this.flushInterval);
     }
 
     _schedule(delay) {
@@ -787,88 +1269,127 @@
       this._timerAt = at;
       this._timer = setTimeout(() => {
         this._timer = null;
-        this.flush();
+        this._tick();
       }, at - Date.now());
     }
 
     async _flush(options) {
-      await this.telemetry.persisted();
-      if (!isOnline()) return null;
-      const shared = await this.telemetry.storage.getMeta('backoff');
-      if (shared && shared.until > this._notBefore) this._notBefore = shared.until;
-      if (Date.now() < this._notBefore) {
-        this._schedule(0);
-        return null;
+      const telemetry = this.telemetry;
+      await telemetry.persisted();
+      const totals = { successCount: 0, failureCount: 0, duplicates: 0, batches: 0 };
+      let reason = null;
+      if (!isOnline()) {
+        reason = 'offline';
+      } else {
+        const shared = await telemetry.storage.getMeta('backoff');
+        if (shared && shared.until > this._notBefore) this._notBefore = shared.until;
+        if (Date.now() < this._notBefore) {
+          reason = 'backoff';
+        } else {
+          const sent = await withSenderLock(this.lockName, this.owner,
+            () => this._sendAll(options), options.waitForLock);
+          if (sent === null) {
+            reason = 'locked';
+            // Another tab sends; forget what it already delivered so page hide does not resend it.
+            const queued = await telemetry.storage.all();
+            telemetry._forgetSentElsewhere(new Set(queued.map((r) => r.itemId)));
+          } else {
+            Object.assign(totals, sent.totals);
+            reason = sent.reason;
+          }
+        }
       }
-      const result = await withSenderLock(this.lockName, this.owner, () => this._sendAll(options));
-      if (result === null) {
-        // Another tab sends; forget what it already delivered so page hide does not resend it.
-        const queued = await this.telemetry.storage.all();
-        this.telemetry._forgetSentElsewhere(new Set(queued.map((r) => r.itemId)));
-      }
+      const pending = await telemetry.storage.count() + telemetry._pending.length;
+      const result = Object.assign(totals, { delivered: pending === 0, pending });
+      if (reason && pending) result.reason = reason;
       return result;
     }
 
+    // An explicit flush (and page hide) sends everything; a timer's run sends what waited and
+    // then only whole batches, so a steady stream goes out in few requests.
     async _sendAll(options) {
       const totals = { successCount: 0, failureCount: 0, duplicates: 0, batches: 0 };
-      const maxBytes = options.keepalive ? KEEPALIVE_MAX_BYTES : MAX_BATCH_BYTES;
+      let reason = null;
+      const drain = options.waitForLock || options.keepalive;
       while (isOnline()) {
-        const batch = await this._nextBatch(maxBytes);
+        const maxBytes = options.keepalive
+          ? KEEPALIVE_MAX_BYTES - this._keepaliveBytes : MAX_BATCH_BYTES;
+        const batch = await this._nextBatch(maxBytes, drain || !totals.batches);
         if (!batch) break;
         const outcome = await this._send(batch, options.keepalive);
-        if (outcome.retry) break;
+        if (outcome.retry) {
+          reason = 'error';
+          break;
+        }
         totals.successCount += outcome.successCount || 0;
         totals.failureCount += outcome.failureCount || 0;
         totals.duplicates += outcome.duplicates || 0;
         totals.batches += 1;
       }
-      return totals;
+      if (!isOnline()) reason = 'offline';
+      return { totals, reason };
     }
 
-    // Resumes the persisted in-flight batch (same batchId, same items) or starts a new one.
-    async _nextBatch(maxBytes) {
+    // The batches being sent, as this tab knows them (one object per batchId).
+    _known(batches) {
+      const known = this.telemetry._batches;
+      const folding = new Set(this.telemetry._foldedBatches.map((b) => b.batchId));
+      const seen = new Set(batches.map((b) => b.batchId));
+      for (const [batchId, batch] of known) {
+        // Settled by another tab meanwhile, unless it is this tab's: on the wire, or sent at
+        // page hide and on its way into the queue.
+        if (!seen.has(batchId) && !folding.has(batchId) && !(batch.keepalive && !batch.settled) &&
+            !batch.itemIds.some((id) => this._inFlight.has(id))) known.delete(batchId);
+      }
+      return batches.map((b) => {
+        if (!known.has(b.batchId)) known.set(b.batchId, b);
+        return known.get(b.batchId);
+      });
+    }
+
+    // A batch already being sent first (same batchId, same items), else a new one, which is
+    // kept with its items before it goes out so a re-send after a reload is the same batch.
+    // With `partial` false only a whole batch (by count or size) is made.
+    async _nextBatch(maxBytes, partial) {
       const storage = this.telemetry.storage;
-      const inflight = await storage.getMeta('inflight');
-      const all = await storage.all();
-      if (!all.length) {
-        if (inflight) await storage.setMeta('inflight', null);
-        return null;
+      const snapshot = await storage.snapshot();
+      const batches = this._known(snapshot.batches);
+      for (const batch of batches) {
+        if (batch.settled || batch.itemIds.some((id) => this._inFlight.has(id))) continue;
+        if (byteLength(this._body(batch)) <= maxBytes) return batch;
       }
-      if (inflight) {
-        const byId = new Map(all.map((r) => [r.itemId, r]));
-        const records = inflight.itemIds.map((id) => byId.get(id)).filter(Boolean);
-        if (records.length === inflight.itemIds.length && this._bytes(records) <= maxBytes) {
-          return { batchId: inflight.batchId, userId: inflight.userId, records };
+      const busy = batchItemIds(this.telemetry._batches.values());
+      for (const id of this._inFlight) busy.add(id);
+      const free = snapshot.records.filter((r) => !busy.has(r.itemId));
+      if (!free.length) return null;
+      const userId = free[0].userId === undefined ? null : free[0].userId;
+      const batch = { batchId: uuidv7(), userId, itemIds: [], items: [] };
+      let bytes = byteLength(this._body(batch));
+      let whole = false;
+      for (const r of free) {
+        if (batch.itemIds.length >= this._batchLimit) {
+          whole = true;
+          break;
         }
-      }
-      const userId = all[0].userId === undefined ? null : all[0].userId;
-      const records = [];
-      let bytes = 256;
-      for (const r of all) {
-        if (records.length >= this._batchLimit) break;
         if ((r.userId === undefined ? null : r.userId) !== userId) continue;
-        const size = byteLength(JSON.stringify(r.item)) + 1;
-        if (bytes + size > maxBytes && (records.length || maxBytes === KEEPALIVE_MAX_BYTES)) break;
-        records.push(r);
+        const size = recordBytes(r) + 1;
+        if (bytes + size > maxBytes && (batch.itemIds.length || maxBytes < MAX_BATCH_BYTES)) {
+          whole = true;
+          break;
+        }
+        batch.itemIds.push(r.itemId);
+        batch.items.push(r.item);
         bytes += size;
       }
-      if (!records.length) return null;
-      const batch = { batchId: uuidv7(), userId, records };
-      // Persisted before sending, so a re-send after a reload reuses this batchId.
-      await storage.setMeta('inflight', {
-        batchId: batch.batchId,
-        userId,
-        itemIds: records.map((r) => r.itemId),
-      });
+      whole = whole || batch.itemIds.length >= this._batchLimit;
+      if (!batch.itemIds.length || (!partial && !whole)) return null;
+      await storage.pin(batch);
+      this.telemetry._batches.set(batch.batchId, batch);
       return batch;
     }
 
-    _bytes(records) {
-      return 256 + records.reduce((n, r) => n + byteLength(JSON.stringify(r.item)) + 1, 0);
-    }
-
     _body(batch) {
-      const body = { batchId: batch.batchId, sentAt: nowIso(), items: batch.records.map((r) => r.item) };
+      const body = { batchId: batch.batchId, sentAt: nowIso(), items: batch.items };
       if (batch.userId !== null && batch.userId !== undefined) body.userId = batch.userId;
       if (this.telemetry.clientId) body.clientId = this.telemetry.clientId;
       return JSON.stringify(body);
@@ -884,56 +1405,79 @@
       });
     }
 
+    // The request starts before the first await, so page hide can call this synchronously.
     async _send(batch, keepalive) {
       const telemetry = this.telemetry;
-      telemetry.emit('sync:start', { batchId: batch.batchId, count: batch.records.length });
-      for (const r of batch.records) this._inFlight.add(r.itemId);
+      telemetry.emit('sync:start', { batchId: batch.batchId, count: batch.itemIds.length });
+      const body = this._body(batch);
+      const bytes = keepalive ? byteLength(body) : 0;
+      for (const id of batch.itemIds) this._inFlight.add(id);
+      this._keepaliveBytes += bytes;
+      if (keepalive) batch.keepalive = true;
       let res;
-      let body = null;
+      let answer = null;
+      let cutOff = false;
       try {
-        res = await this._post(this._body(batch), keepalive);
-        body = await res.json().catch(() => null);
+        res = await this._post(body, keepalive);
+        answer = await res.json().catch(() => null);
       } catch (err) {
+        // Cut off by the page going, not by the network: the request may well have arrived.
+        // No pause for the next page, and its items stay "on the wire" for this one; what was
+        // not settled is sent again, same batch, from the page-hide record or the queue.
+        cutOff = this._leaving;
+        if (cutOff) return { retry: true };
         return this._retryLater(batch, null, {
           error: 'network_error',
           message: String((err && err.message) || err),
         });
       } finally {
-        for (const r of batch.records) this._inFlight.delete(r.itemId);
+        if (!cutOff) for (const id of batch.itemIds) this._inFlight.delete(id);
+        this._keepaliveBytes -= bytes;
       }
-      if (res.ok) return this._applyResults(batch, body);
+      // Sent twice (again at page hide): the first answer settled it.
+      if (batch.settled) return { successCount: 0 };
+      if (res.ok) return this._applyResults(batch, answer);
       if (isRetryableStatus(res.status)) {
         return this._retryLater(batch, parseRetryAfter(res.headers.get('Retry-After')),
-          Object.assign({ error: 'http_' + res.status }, body || {}, { status: res.status }));
+          Object.assign({ error: 'http_' + res.status }, answer || {}, { status: res.status }));
       }
-      return this._rejected(batch, res.status, body || {});
+      return this._rejected(batch, res.status, answer || {});
+    }
+
+    // Forgets a settled batch and its items everywhere: queue, journal, page-hide record.
+    async _settle(batch, itemIds) {
+      const telemetry = this.telemetry;
+      batch.settled = true;
+      telemetry._batches.delete(batch.batchId);
+      telemetry._acknowledged(itemIds);
+      await telemetry.initialize();
+      await telemetry.storage.remove(itemIds, batch.batchId);
+      telemetry._forgetHideBatch(batch.batchId);
     }
 
     async _applyResults(batch, body) {
-      const storage = this.telemetry.storage;
-      const byId = new Map(batch.records.map((r) => [r.itemId, r]));
       let results = body && Array.isArray(body.results) ? body.results : null;
       if (!results) {
         // A 2xx without per-item results acknowledges the whole batch.
-        results = batch.records.map((r, index) => ({ index, itemId: r.itemId, status: 'accepted' }));
+        results = batch.itemIds.map((itemId, index) => ({ index, itemId, status: 'accepted' }));
       }
+      const known = new Set(batch.itemIds);
       const done = [];
       const rejected = [];
       let accepted = 0;
       let duplicates = 0;
       for (const result of results) {
-        const record = byId.get(result.itemId) || batch.records[result.index];
-        if (!record) continue;
+        const itemId = known.has(result.itemId) ? result.itemId : batch.itemIds[result.index];
+        if (itemId === undefined) continue;
         if (result.status === 'accepted') accepted += 1;
         else if (result.status === 'duplicate') duplicates += 1;
         else if (result.status === 'rejected') {
-          rejected.push({ itemId: record.itemId, index: result.index, fields: result.fields || {} });
+          rejected.push({ itemId, index: result.index, fields: result.fields || {} });
         } else continue;
-        done.push(record.itemId);
+        done.push(itemId);
       }
       // Forgets the batch too: items the answer did not mention go out in a later batch.
-      await storage.remove(done, batch.batchId);
-      this.telemetry._acknowledged(done);
+      await this._settle(batch, done);
       await this._succeeded();
       if (rejected.length) {
         this.telemetry.emit('sync:error', {
@@ -963,16 +1507,17 @@
         ? backoffDelay(this._attempt)
         : retryAfterMs + Math.random() * Math.min(retryAfterMs * 0.1, 1000);
       this._notBefore = Date.now() + delay;
-      // Other tabs honour the same pause.
-      await this.telemetry.storage.setMeta('backoff', { until: this._notBefore });
       this.telemetry.emit('sync:error', Object.assign({}, info, {
         batchId: batch.batchId,
-        count: batch.records.length,
+        count: batch.itemIds.length,
         willRetry: true,
         retryInMs: Math.round(delay),
         attempt: this._attempt,
       }));
       this._schedule(delay);
+      // Other tabs honour the same pause.
+      await this.telemetry.initialize();
+      await this.telemetry.storage.setMeta('backoff', { until: this._notBefore });
       return { retry: true };
     }
 
@@ -986,7 +1531,6 @@
     }
 
     async _rejected(batch, status, body) {
-      const storage = this.telemetry.storage;
       const info = {
         error: body.error || 'http_' + status,
         status,
@@ -999,57 +1543,105 @@
         this._notBefore = Date.now() + AUTH_RETRY_MS;
         this._schedule(AUTH_RETRY_MS);
         this.telemetry.emit('sync:error', Object.assign(info, {
-          count: batch.records.length,
+          count: batch.itemIds.length,
           willRetry: true,
           retryInMs: AUTH_RETRY_MS,
         }));
         return { retry: true };
       }
-      if (status === 413 && batch.records.length > 1) {
+      if (status === 413 && batch.itemIds.length > 1) {
         // Too large as a whole: the same items go again in smaller batches (new batchIds).
-        this._batchLimit = Math.max(1, Math.floor(batch.records.length / 2));
-        await storage.remove([], batch.batchId);
+        this._batchLimit = Math.max(1, Math.floor(batch.itemIds.length / 2));
+        await this._settle(batch, []);
         return { successCount: 0 };
       }
       if (Array.isArray(body.results)) return this._applyResults(batch, body);
-      const indexes = rejectedIndexes(body.fields, batch.records.length);
-      const rejected = indexes.size
-        ? batch.records.filter((_, i) => indexes.has(i))
-        : batch.records;
-      const ids = rejected.map((r) => r.itemId);
-      await storage.remove(ids, batch.batchId);
-      this.telemetry._acknowledged(ids);
+      const indexes = rejectedIndexes(body.fields, batch.itemIds.length);
+      const ids = indexes.size
+        ? batch.itemIds.filter((_, i) => indexes.has(i))
+        : batch.itemIds.slice();
+      await this._settle(batch, ids);
       this.telemetry.emit('sync:error', Object.assign(info, {
-        items: rejected.map((r) => ({ itemId: r.itemId })),
-        count: rejected.length,
+        items: ids.map((itemId) => ({ itemId })),
+        count: ids.length,
         willRetry: false,
       }));
-      return { failureCount: rejected.length };
+      return { failureCount: ids.length };
     }
 
-    // The page may be gone before any promise settles, so this sends synchronously what this
-    // tab captured and has not sent; the server keeps one copy per eventId whatever else arrives.
-    _flushOnPageHide() {
-      if (!isOnline() || Date.now() < this._notBefore) return;
-      const records = Array.from(this.telemetry._unsent.values())
-        .filter((r) => !this._inFlight.has(r.itemId))
-        .sort(sendOrder);
-      if (!records.length) return;
-      const userId = records[0].userId === undefined ? null : records[0].userId;
-      const chosen = [];
-      let bytes = 256;
-      for (const r of records) {
-        if (chosen.length >= this._batchLimit) break;
-        if ((r.userId === undefined ? null : r.userId) !== userId) continue;
-        const size = byteLength(JSON.stringify(r.item)) + 1;
-        if (bytes + size > KEEPALIVE_MAX_BYTES) break;
-        chosen.push(r);
-        bytes += size;
+    // The SDK's own pagehide / visibilitychange handler. Until this event's other handlers
+    // (the app's) have run, a capture is sent at once too.
+    _pageHidden(unloading) {
+      this._hidden = true;
+      setTimeout(() => {
+        this._hidden = false;
+      }, 0);
+      this._flushOnPageHide(unloading);
+    }
+
+    // The page may be gone before any promise settles, so this sends synchronously, with
+    // keepalive, all it can of what this tab knows to be unsent, within the browser's keepalive
+    // budget and in as many requests as that takes: first the batches already being sent (same
+    // batchId, same items; when the page goes, also those on the wire in ordinary requests,
+    // which the browser cuts), then what this tab captured, in new batches, each recorded
+    // first (synchronously, in localStorage) so that a later page resends that same batch.
+    // What does not fit, or what waits while offline or backing off, stays in the journal and
+    // the queue for the next page.
+    _flushOnPageHide(unloading) {
+      if (!this._started || !isOnline() || Date.now() < this._notBefore) return;
+      const telemetry = this.telemetry;
+      let budget = KEEPALIVE_MAX_BYTES - this._keepaliveBytes;
+      const resend = [];
+      const busy = new Set(this._inFlight);
+      for (const batch of Array.from(telemetry._batches.values()).sort(byBatchId)) {
+        for (const id of batch.itemIds) busy.add(id);
+        if (batch.settled || batch.resent) continue;
+        const onWire = batch.itemIds.some((id) => this._inFlight.has(id));
+        if (onWire && (!unloading || batch.keepalive)) continue;
+        const bytes = byteLength(this._body(batch));
+        if (bytes > budget) continue;
+        budget -= bytes;
+        if (onWire) batch.resent = true;
+        resend.push(batch);
       }
-      if (!chosen.length) return;
-      const batch = { batchId: uuidv7(), userId, records: chosen };
-      this._post(this._body(batch), true)
-        .then((res) => (res.ok ? res.json().then((body) => this._applyResults(batch, body)) : null))
+      const records = [];
+      for (const r of telemetry._unsent.values()) if (!busy.has(r.itemId)) records.push(r);
+      records.sort(sendOrder);
+      const fresh = [];
+      const open = new Map();
+      for (const r of records) {
+        const userId = r.userId === undefined ? null : r.userId;
+        const size = recordBytes(r) + 1;
+        let batch = open.get(userId);
+        if (batch && batch.itemIds.length >= this._batchLimit) batch = null;
+        if (!batch) {
+          const next = { batchId: uuidv7(), userId, itemIds: [], items: [] };
+          const envelope = byteLength(this._body(next));
+          if (envelope + size > budget) continue;
+          budget -= envelope;
+          batch = next;
+          open.set(userId, batch);
+          fresh.push(batch);
+        }
+        if (size > budget) continue;
+        batch.itemIds.push(r.itemId);
+        batch.items.push(r.item);
+        budget -= size;
+      }
+      for (const batch of fresh) {
+        telemetry._recordHideBatch(batch);
+        telemetry._batches.set(batch.batchId, batch);
+      }
+      for (const batch of resend.concat(fresh)) this._sendHidden(batch);
+    }
+
+    _sendHidden(batch) {
+      const storage = () => this.telemetry.initialize().then(() => this.telemetry.storage);
+      this._send(batch, true)
+        // Not settled (network error, 5xx, a refused key): into the queue as it is, so the
+        // retry carries the same batchId and items.
+        .then((outcome) => (outcome && outcome.retry ? storage().then((s) => s.pin(batch)) : null))
+        .then(() => this.telemetry._forgetHideBatch(batch.batchId))
         .catch(() => null);
     }
   }
@@ -1060,9 +1652,11 @@
     SyncService,
     uuidv7,
     parseRetryAfter,
+    timestampProblem,
     limits: {
       DEFAULT_MAX_QUEUE,
       DEFAULT_BATCH_SIZE,
+      DEFAULT_FLUSH_INTERVAL_MS,
       MAX_ITEM_BYTES,
       MAX_BATCH_BYTES,
       KEEPALIVE_MAX_BYTES,

@@ -1,5 +1,6 @@
 """Fixtures for the client SDK tests: the Python SDK on sys.path, server-side counts, Chromium."""
 
+import json
 import os
 import sqlite3
 import sys
@@ -20,11 +21,36 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-try:
-    import prepmate_telemetry  # noqa: F401
-except ImportError:
-    # Not pip-installed in this environment: use the package from the work tree.
-    sys.path.insert(0, str(PYTHON_SDK))
+# The SDK of this checkout, whatever is pip-installed (an editable install may point at another
+# checkout); the subprocesses the tests start get the same path first (sdk_env).
+sys.path.insert(0, str(PYTHON_SDK))
+import prepmate_telemetry  # noqa: E402
+
+if Path(prepmate_telemetry.__file__).resolve().parents[1] != PYTHON_SDK.resolve():
+    raise RuntimeError(f"prepmate_telemetry was imported from {prepmate_telemetry.__file__}, "
+                       f"not from {PYTHON_SDK}")
+
+
+# metadata.clientTimestamp values and whether the server's rules (SPEC §10) take them; both SDKs
+# must refuse at capture what the server would refuse.
+CLIENT_TIMES = [
+    ("2020-02-29T23:59:59.123456+05:30", True),
+    ("0001-01-01T00:00:00Z", True),
+    ("0001-01-01T14:00:00+14:00", True),
+    ("9999-12-31T23:59:59.999999Z", True),
+    ("9999-12-31T11:59:59-12:00", True),
+    ("0001-01-01T00:00:00+14:00", False),  # before year 1 in UTC
+    ("9999-12-31T23:59:59-12:00", False),  # after 9999 in UTC
+    ("2026-02-29T00:00:00Z", False),
+    ("2026-01-01T24:00:00Z", False),
+    ("2026-01-01T00:00:00+24:00", False),
+    ("2026-01-01T12:00:00", False),  # no offset
+    ("2026-01-01T12:00:00.1234567Z", False),
+    ("2026-01-01 12:00:00Z", False),
+    ("2026-01-01T12:00:00Z\n", False),
+    ("yesterday", False),
+    (1767225600, False),
+]
 
 
 def sdk_env():
@@ -76,6 +102,15 @@ class ServerCounts:
             list(user_ids),
         )
         return [r[0] for r in rows]
+
+    def event_items(self, user_ids):
+        """The event items queued for these users, as stored (eventType, eventData, metadata)."""
+        marks = ",".join("?" * len(user_ids))
+        rows = self._query(
+            f"SELECT itemData FROM sync_queue WHERE itemType = 'event' AND userId IN ({marks})",
+            list(user_ids),
+        )
+        return [json.loads(r[0]) for r in rows]
 
     def batch_logs(self, batch_id):
         """How many batch logs the server wrote for one batchId."""

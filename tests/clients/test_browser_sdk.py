@@ -4,6 +4,11 @@ import json
 import time
 
 import pytest
+import requests
+
+from prepmate_telemetry import timestamp_problem
+
+from .conftest import CLIENT_TIMES
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +29,6 @@ const telemetry = new TelemetryService({
 const sync = new SyncService({
   telemetry,
   flushInterval: Number(params.get('flushInterval') || 500),
-  flushDelay: Number(params.get('flushDelay') || 250),
 });
 for (const name of ['sync:start', 'sync:complete', 'sync:error', 'queue:dropped']) {
   telemetry.on(name, (payload) => window.sdkEvents.push({ name, payload }));
@@ -33,6 +37,38 @@ window.telemetry = telemetry;
 window.sync = sync;
 telemetry.initialize();
 sync.start();
+if (params.get('leave')) {
+  // The app's own handlers, added after the SDK's.
+  addEventListener('pagehide', () => telemetry.captureEvent('page_leave', {}));
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') telemetry.captureEvent('page_hidden', {});
+  });
+}
+</script></body></html>
+"""
+BLANK_PAGE = "<!doctype html><title>another page of the origin</title>"
+# Another tab of the origin holding a transaction on the SDK's database until told to stop.
+HOLD_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>holder</title></head><body><script>
+window.holding = false;
+window.release = false;
+const open = indexedDB.open('prepmate-telemetry');
+open.onsuccess = () => {
+  const db = open.result;
+  const store = db.transaction(['queue', 'meta'], 'readwrite').objectStore('meta');
+  const spin = () => {
+    if (window.release) {
+      db.close();
+      window.released = true;
+      return;
+    }
+    store.get('hold').onsuccess = () => {
+      window.holding = true;
+      spin();
+    };
+  };
+  spin();
+};
 </script></body></html>
 """
 NO_WEB_LOCKS = "Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined });"
@@ -44,6 +80,16 @@ CAPTURE = """async ([from, to, options]) => {
   await telemetry.persisted();
   return ids;
 }"""
+# Captures without waiting for IndexedDB, as an app does right before the page goes.
+CAPTURE_NOW = """([from, to, options]) => {
+  const ids = [];
+  for (let i = from; i < to; i += 1) {
+    ids.push(telemetry.captureEvent('sdk_browser_test', { i }, options || {}));
+  }
+  return ids;
+}"""
+JOURNAL_SIZE = """() => Object.keys(localStorage)
+  .filter((key) => key.startsWith('prepmate-telemetry:j:')).length"""
 
 
 class SdkBrowser:
@@ -57,10 +103,20 @@ class SdkBrowser:
             self.context.add_init_script(init_script)
         self.errors = []
         self.batches = []
+        self.statuses = []
         self._sdk_body = None
         self.context.route(f"{self.base}/__sdk_test__*", self._page)
+        self.context.route(
+            f"{self.base}/__sdk_hold__",
+            lambda route: route.fulfill(status=200, content_type="text/html", body=HOLD_PAGE),
+        )
+        self.context.route(
+            f"{self.base}/__sdk_blank__",
+            lambda route: route.fulfill(status=200, content_type="text/html", body=BLANK_PAGE),
+        )
         self.context.route(f"{self.base}{SDK_PATH}", self._sdk)
         self.context.on("request", self._record)
+        self.context.on("response", self._answer)
 
     def _page(self, route):
         route.fulfill(status=200, content_type="text/html", body=TEST_PAGE)
@@ -79,6 +135,23 @@ class SdkBrowser:
             ids = [item.get("eventId") or item["itemId"] for item in body["items"]]
             self.batches.append((body["batchId"], ids))
 
+    def _answer(self, response):
+        if response.url.endswith("/api/telemetry/batch") and response.request.method == "POST":
+            self.statuses.append(response.status)
+
+    def hold_database(self):
+        """Another tab that holds a transaction on the SDK's database until release()."""
+        holder = self.context.new_page()
+        holder.goto(f"{self.base}/__sdk_hold__")
+        holder.wait_for_function("() => window.holding")
+        return holder
+
+    @staticmethod
+    def release(holder):
+        holder.evaluate("() => { window.release = true; }")
+        holder.wait_for_function("() => window.released")
+        holder.close()
+
     def open(self, extra=""):
         page = self.context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
@@ -93,6 +166,10 @@ class SdkBrowser:
 
 def capture(page, start, stop, **options):
     return page.evaluate(CAPTURE, [start, stop, options])
+
+
+def capture_now(page, start, stop, **options):
+    return page.evaluate(CAPTURE_NOW, [start, stop, options])
 
 
 def sdk_events(page, name):
@@ -258,7 +335,7 @@ def test_page_hide_sends_with_keepalive_and_a_later_visit_adds_nothing(
     sdk_browser, counts, unique_user
 ):
     # Timers far away: only the page-hide flush can send these before the page goes.
-    page = sdk_browser.open("&flushDelay=600000&flushInterval=600000")
+    page = sdk_browser.open("&flushInterval=600000")
     page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 300))")
     ids = capture(page, 0, 40)
     assert not sdk_browser.batches
@@ -380,3 +457,270 @@ def test_the_es_module_exports_the_same_classes(sdk_browser):
     page.goto(f"{sdk_browser.base}/__sdk_module_test__")
     page.wait_for_function("() => window.moduleOk !== undefined")
     assert page.evaluate("window.moduleOk") is True
+
+
+# --- Page close, reload, storage changes: exact counts in the server's store ---
+
+
+def test_a_reload_while_another_tab_holds_the_database_keeps_all_300(
+    sdk_browser, counts, unique_user
+):
+    page = sdk_browser.open()
+    holder = sdk_browser.hold_database()
+    go_offline(sdk_browser, page)
+    ids = capture_now(page, 0, 300)
+    # IndexedDB cannot take them (the other tab's transaction): the journal has each one.
+    assert page.evaluate(JOURNAL_SIZE) == 300
+    page.reload()
+    page.wait_for_function("() => window.telemetry")
+    assert counts.events([unique_user])[0] == 0
+
+    sdk_browser.release(holder)
+    sdk_browser.context.set_offline(False)
+    assert wait_for_server(page, counts, unique_user, 300) == (300, 300, 0)
+    assert sorted(counts.event_ids([unique_user])) == sorted(ids)
+    assert wait_queue_empty(page) == 0
+    assert page.evaluate(JOURNAL_SIZE) == 0
+    assert set(sdk_browser.statuses) == {202}
+
+
+def test_closing_the_page_at_once_sends_all_250_at_page_hide(sdk_browser, counts, unique_user):
+    # Timers far away: only page hide sends before the page goes.
+    page = sdk_browser.open("&flushInterval=600000")
+    page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 300))")
+    ids = capture_now(page, 0, 250)
+    page.close()
+
+    waiter = sdk_browser.context.new_page()  # not at the origin: it sends nothing
+    assert wait_for_server(waiter, counts, unique_user, 250) == (250, 250, 0)
+    assert sorted(counts.event_ids([unique_user])) == sorted(ids)
+    # In requests of at most 100 (the batch size), together within the keepalive budget.
+    sizes = counts.query("SELECT itemCount FROM batch_logs WHERE userId = ?", (unique_user,))
+    assert sorted(n for (n,) in sizes) == [50, 100, 100]
+
+    again = sdk_browser.open()
+    assert wait_queue_empty(again) == 0
+    assert wait_for_server(again, counts, unique_user, 250) == (250, 250, 0)
+    # A batch sent again by the next page (its answer came too late) keeps its batchId and
+    # items: the server answers as before (no new batch), never 409.
+    assert 409 not in sdk_browser.statuses
+    assert counts.query("SELECT COUNT(*) FROM batch_logs WHERE userId = ?", (unique_user,)) == [
+        (3,)
+    ]
+    assert again.evaluate(JOURNAL_SIZE) == 0
+
+
+def test_events_captured_in_the_apps_own_page_hide_handlers_arrive_once_per_visit(
+    sdk_browser, counts, unique_user
+):
+    page = sdk_browser.open("&leave=1&flushInterval=600000")
+    for _ in range(4):
+        page.goto(f"{sdk_browser.base}/__sdk_test__{sdk_browser.query}&leave=1")
+        page.wait_for_function("() => window.telemetry && window.telemetry.storage")
+    page.goto("about:blank")
+
+    assert wait_for_server(page, counts, unique_user, 10) == (10, 10, 0)
+    types = sorted(item["eventType"] for item in counts.event_items([unique_user]))
+    assert types == ["page_hidden"] * 5 + ["page_leave"] * 5
+    again = sdk_browser.open()
+    assert wait_queue_empty(again) == 0
+    assert counts.events([unique_user]) == (10, 10, 0)
+
+
+UPGRADE = """async () => {
+  const current = await new Promise((resolve) => {
+    const req = indexedDB.open('prepmate-telemetry');
+    req.onsuccess = () => { const v = req.result.version; req.result.close(); resolve(v); };
+  });
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open('prepmate-telemetry', current + 1);
+    req.onupgradeneeded = () => req.result.createObjectStore('app_cache');
+    req.onsuccess = () => { req.result.close(); resolve(current + 1); };
+    req.onerror = () => reject(req.error);
+  });
+}"""
+STREAM = """([count, gapMs]) => new Promise((resolve) => {
+  const ids = [];
+  window.streamed = ids;
+  const timer = setInterval(() => {
+    ids.push(telemetry.captureEvent('sdk_browser_test', { i: ids.length }));
+    if (ids.length === count) {
+      clearInterval(timer);
+      resolve(ids);
+    }
+  }, gapMs);
+})"""
+
+
+def test_another_tab_upgrading_the_database_mid_stream_loses_nothing(
+    sdk_browser, counts, unique_user
+):
+    page = sdk_browser.open()
+    other = sdk_browser.context.new_page()
+    other.goto(f"{sdk_browser.base}/__sdk_blank__")
+    page.evaluate(f"() => {{ window.stream = ({STREAM})([150, 10]); }}")
+    page.wait_for_function("() => window.streamed.length >= 50")
+    assert other.evaluate(UPGRADE) == 2
+    ids = page.evaluate("() => window.stream")
+    assert len(ids) == 150
+
+    assert wait_for_server(page, counts, unique_user, 150) == (150, 150, 0)
+    assert sorted(counts.event_ids([unique_user])) == sorted(ids)
+    assert wait_queue_empty(page) == 0
+    # The upgraded database is the one the tab writes to now.
+    assert page.evaluate("telemetry.storage.db.version") == 2
+    capture(page, 150, 160)
+    assert wait_for_server(page, counts, unique_user, 160) == (160, 160, 0)
+
+
+def test_a_steady_stream_goes_out_in_few_requests(sdk_browser, counts, unique_user):
+    page = sdk_browser.open("&flushInterval=1000")
+    ids = page.evaluate(STREAM, [300, 12])
+
+    assert wait_for_server(page, counts, unique_user, 300) == (300, 300, 0)
+    assert sorted(counts.event_ids([unique_user])) == sorted(ids)
+    assert len(sdk_browser.batches) <= 10, [len(b) for _, b in sdk_browser.batches]
+
+
+def test_the_journal_keeps_max_queue_while_indexeddb_is_held(sdk_browser, counts, unique_user):
+    page = sdk_browser.open("&maxQueue=50")
+    holder = sdk_browser.hold_database()
+    go_offline(sdk_browser, page)
+    low = capture_now(page, 0, 30, priority="low")
+    normal = capture_now(page, 30, 70)
+
+    dropped = sdk_events(page, "queue:dropped")
+    assert [i for d in dropped for i in d["itemIds"]] == low[:20]
+    assert page.evaluate(JOURNAL_SIZE) == 50
+    page.reload()
+    page.wait_for_function("() => window.telemetry")
+    sdk_browser.release(holder)
+    sdk_browser.context.set_offline(False)
+
+    assert wait_for_server(page, counts, unique_user, 50) == (50, 50, 0)
+    assert sorted(counts.event_ids([unique_user])) == sorted(low[20:] + normal)
+    assert wait_queue_empty(page) == 0
+
+
+FILL_LOCAL_STORAGE = """() => {
+  // Fill the origin's localStorage to its quota, as other code on the page may.
+  let chunk = 'x'.repeat(1 << 20);
+  for (let i = 0; chunk.length > 0; i += 1) {
+    try {
+      localStorage.setItem('filler:' + i, chunk);
+    } catch (err) {
+      chunk = chunk.slice(0, chunk.length >> 1);
+    }
+  }
+}"""
+
+
+def test_with_local_storage_full_capture_says_so_and_nothing_is_lost_silently(
+    sdk_browser, counts, unique_user
+):
+    page = sdk_browser.open()
+    holder = sdk_browser.hold_database()
+    go_offline(sdk_browser, page)
+    journaled = capture_now(page, 0, 10)
+    page.evaluate(FILL_LOCAL_STORAGE)
+    unjournaled = capture_now(page, 10, 20)
+
+    errors = [e for e in sdk_events(page, "sync:error") if e["error"] == "journal_full"]
+    assert [i["itemId"] for e in errors for i in e["items"]] == unjournaled
+    assert "QuotaExceededError" in errors[0]["message"]
+    # The page goes before IndexedDB could take anything: the journaled ten survive; the
+    # other ten are lost, and capture said so for each.
+    page.reload()
+    page.wait_for_function("() => window.telemetry")
+    sdk_browser.release(holder)
+    sdk_browser.context.set_offline(False)
+    assert wait_for_server(page, counts, unique_user, 10) == (10, 10, 0)
+    assert sorted(counts.event_ids([unique_user])) == sorted(journaled)
+
+    # Full again (the journal gave its room back), with IndexedDB free: said so again, and
+    # all of them arrive.
+    page.evaluate(FILL_LOCAL_STORAGE)
+    later = capture(page, 20, 40)
+    errors = [e for e in sdk_events(page, "sync:error") if e["error"] == "journal_full"]
+    assert [i["itemId"] for e in errors for i in e["items"]] == later
+    assert wait_for_server(page, counts, unique_user, 30) == (30, 30, 0)
+
+
+def test_a_callers_client_timestamp_is_kept_and_a_bad_one_refused_at_capture(
+    sdk_browser, counts, unique_user
+):
+    page = sdk_browser.open()
+    kept = ["2020-02-29T23:59:59.123456+05:30", "0001-01-01T00:00:00Z", "1999-12-31T23:00:00-01:00"]
+    refused = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "2026-02-30T00:00:00Z",
+               "2026-01-01T12:00:00", "yesterday", 1767225600]
+    results = page.evaluate(
+        """async ([kept, refused]) => {
+          const capture = (ts) => telemetry.captureEvent('sdk_browser_test', {},
+            { metadata: { clientTimestamp: ts, source: 'import' } });
+          const ids = kept.map(capture);
+          const nulls = refused.map(capture);
+          await telemetry.persisted();
+          return [ids, nulls];
+        }""",
+        [kept, refused],
+    )
+    ids, nulls = results
+    assert nulls == [None] * len(refused) and None not in ids
+    errors = sdk_events(page, "sync:error")
+    assert [e["error"] for e in errors] == ["invalid_item"] * len(refused)
+    assert all("metadata.clientTimestamp" in e["fields"] for e in errors)
+
+    assert wait_for_server(page, counts, unique_user, 3) == (3, 3, 0)
+    stored = {item["eventId"]: item["metadata"] for item in counts.event_items([unique_user])}
+    assert [stored[i]["clientTimestamp"] for i in ids] == kept
+    assert all(stored[i]["source"] == "import" for i in ids)
+
+
+def test_flush_resolves_with_what_it_delivered(sdk_browser, counts, unique_user):
+    page = sdk_browser.open("&flushInterval=600000")
+    go_offline(sdk_browser, page)
+    capture(page, 0, 5)
+    offline = page.evaluate("sync.flush()")
+    assert (offline["delivered"], offline["pending"], offline["reason"]) == (False, 5, "offline")
+
+    sdk_browser.context.set_offline(False)
+    online = page.evaluate("sync.flush()")
+    assert (online["delivered"], online["pending"]) == (True, 0)
+    assert counts.events([unique_user]) == (5, 5, 0)
+
+    # Another tab holds the send lock: flush waits for it, then sends what is left.
+    other = sdk_browser.open("&flushInterval=600000")
+    other.evaluate(
+        """() => { window.held = new Promise((held) => navigator.locks.request(
+             'prepmate-telemetry-sync',
+             () => { held(); return new Promise((r) => setTimeout(r, 1000)); })); }"""
+    )
+    other.evaluate("() => window.held")
+    capture(page, 5, 8)
+    waited = page.evaluate("sync.flush()")
+    assert (waited["delivered"], waited["pending"]) == (True, 0)
+    assert counts.events([unique_user]) == (8, 8, 0)
+
+
+def test_both_sdks_refuse_the_same_client_timestamps_and_the_server_takes_the_rest(
+    sdk_browser, live_server, ingest_key, counts, unique_user
+):
+    values = [value for value, _ in CLIENT_TIMES]
+    page = sdk_browser.open()
+    browser_says = page.evaluate(
+        "(values) => values.map((v) => PrepMateTelemetry.timestampProblem(v))", values
+    )
+    assert browser_says == [timestamp_problem(value) for value in values]
+    assert [problem is None for problem in browser_says] == [valid for _, valid in CLIENT_TIMES]
+
+    taken = [value for value, valid in CLIENT_TIMES if valid]
+    answer = requests.post(
+        f"{live_server.url}/api/telemetry/batch",
+        json={"batchId": f"b-{unique_user}", "userId": unique_user, "items": [
+            {"itemType": "event", "eventId": f"e-{unique_user}-{i}", "eventType": "sdk_test",
+             "eventData": {}, "metadata": {"clientTimestamp": value}}
+            for i, value in enumerate(taken)]},
+        headers={"Authorization": f"Bearer {ingest_key}"},
+        timeout=10,
+    )
+    assert answer.status_code == 202 and answer.json()["accepted"] == len(taken)

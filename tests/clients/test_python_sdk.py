@@ -1,6 +1,7 @@
 """The Python SDK against the real server: crash and restart, fork, retries, limits, exit."""
 
 import email.utils
+import hashlib
 import os
 import signal
 import subprocess
@@ -13,11 +14,19 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from prepmate_telemetry import TelemetryClient, TelemetryError, uuid7
+from app.accounts.keys import create_key
+from app.store.common import utcnow
+from prepmate_telemetry import (
+    TelemetryClient,
+    TelemetryError,
+    default_queue_path,
+    timestamp_problem,
+    uuid7,
+)
 from prepmate_telemetry.client import parse_retry_after
 from prepmate_telemetry.queue import DiskQueue
 
-from .conftest import sdk_env
+from .conftest import CLIENT_TIMES, sdk_env
 
 SENDER = Path(__file__).with_name("sdk_sender.py")
 
@@ -341,3 +350,199 @@ def test_records_round_trip_through_the_server(
     apply_queue()
     latest = other.pull_records("user_settings")
     assert [(r["version"], r["data"]["theme"]) for r in latest] == [(4, "green")]
+
+
+# --- The queue belongs to the endpoint; caller timestamps; flush results; batching ---
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """The user's cache directory, where default queue files live."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "prepmate-telemetry"
+
+
+@pytest.fixture
+def same_app_keys(store):
+    """Two keys of one app: the first is revoked, the second is the one that works."""
+    app_name = f"sdk-{uuid.uuid4().hex[:8]}"
+    revoked, doc = create_key(store, app_name, ["ingest", "read"])
+    good, _ = create_key(store, app_name, ["ingest", "read"])
+    store.revoke_api_key(doc["keyId"], utcnow())
+    return revoked, good
+
+
+def legacy_name(endpoint, key):
+    """The queue file name releases before 0.2 used: one per endpoint and key."""
+    digest = hashlib.sha256(f"{endpoint}\0{key}".encode()).hexdigest()[:16]
+    return f"queue-{digest}.sqlite3"
+
+
+def event_item(i):
+    event_id = uuid7()
+    return event_id, {
+        "itemType": "event",
+        "eventId": event_id,
+        "eventType": "sdk_python_test",
+        "eventData": {"i": i},
+        "metadata": {"clientTimestamp": "2026-01-01T00:00:00Z"},
+    }
+
+
+def test_events_queued_with_a_revoked_key_go_out_with_the_next_clients_key(
+    live_server, same_app_keys, cache_dir, counts, unique_user
+):
+    revoked, good = same_app_keys
+    first = TelemetryClient(live_server.url, revoked, user_id=unique_user, flush_interval=0.2)
+    ids = [first.capture_event("sdk_python_test", {"i": i}) for i in range(50)]
+    refused = first.flush(timeout=1)
+    assert (refused.delivered, refused.pending, bool(refused)) == (False, 50, False)
+    first.shutdown(timeout=1)
+
+    second = TelemetryClient(live_server.url, good, user_id=unique_user, flush_interval=0.2)
+    try:
+        delivered = second.flush(timeout=10)
+    finally:
+        second.shutdown(timeout=2)
+    assert counts.events([unique_user]) == (50, 50, 0)
+    assert sorted(counts.event_ids([unique_user])) == sorted(ids)
+    assert delivered and second.queue_path == first.queue_path
+
+
+def test_a_queue_file_left_under_an_old_per_key_name_is_adopted(
+    live_server, same_app_keys, cache_dir, counts, unique_user
+):
+    revoked, good = same_app_keys
+    # What an earlier release left: 20 events, 5 of them in a batch the server already took.
+    cache_dir.mkdir(parents=True)
+    old_path = cache_dir / legacy_name(live_server.url, revoked)
+    old = DiskQueue(str(old_path))
+    ids = []
+    for i in range(20):
+        event_id, item = event_item(i)
+        old.put(event_id, unique_user, 0, item, 100)
+        ids.append(event_id)
+    batch = old.claim("999999999:gone", 5, 512 * 1024, 60)
+    old.close()
+    answer = requests.post(
+        f"{live_server.url}/api/telemetry/batch",
+        json={"batchId": batch.batch_id, "userId": unique_user, "items": batch.items},
+        headers={"Authorization": f"Bearer {good}"},
+        timeout=10,
+    )
+    assert answer.status_code == 202 and answer.json()["accepted"] == 5
+    # A file of another key is not this client's to take.
+    stranger = cache_dir / legacy_name(live_server.url, "some-other-key")
+    DiskQueue(str(stranger)).close()
+    other_id, other_item = event_item(0)
+    queue = DiskQueue(str(stranger))
+    queue.put(other_id, unique_user, 0, other_item, 100)
+    queue.close()
+
+    client = TelemetryClient(
+        live_server.url, good, user_id=unique_user, previous_api_keys=[revoked],
+        flush_interval=0.2,
+    )
+    started = []
+    client.on("sync:start", started.append)
+    try:
+        assert client.flush(timeout=10)
+    finally:
+        client.shutdown(timeout=2)
+    assert counts.events([unique_user]) == (20, 20, 0)
+    assert sorted(counts.event_ids([unique_user])) == sorted(ids)
+    # The batch the server had went again under its batchId: answered, not stored twice.
+    assert started[0]["batchId"] == batch.batch_id
+    assert counts.batch_logs(batch.batch_id) == 1
+    assert queued(str(old_path)) == 0
+    assert queued(str(stranger)) == 1
+
+
+def test_queue_file_names_are_hashes_and_a_queue_name_keeps_two_apps_apart(cache_dir):
+    endpoint = "http://telemetry.example.org:5000"
+    path = default_queue_path(endpoint)
+    assert os.path.dirname(path) == str(cache_dir)
+    assert "example" not in path and "5000" not in path
+    assert default_queue_path(endpoint, "app-b") not in (path, default_queue_path("x"))
+    assert default_queue_path(endpoint) == path
+
+
+def test_two_clients_with_different_queue_names_keep_their_own_queues(
+    live_server, ingest_key, cache_dir
+):
+    first = TelemetryClient(live_server.url, ingest_key, queue_name="app-a", send=False)
+    second = TelemetryClient(live_server.url, ingest_key, queue_name="app-b", send=False)
+    try:
+        first.capture_event("sdk_python_test", {})
+        assert (first.queue_size(), second.queue_size()) == (1, 0)
+    finally:
+        first.shutdown()
+        second.shutdown()
+
+
+@pytest.mark.parametrize(("value", "valid"), CLIENT_TIMES)
+def test_timestamp_rules_match_the_server(value, valid):
+    assert (timestamp_problem(value) is None) is valid
+
+
+def test_a_callers_client_timestamp_is_kept_and_a_bad_one_refused_at_capture(
+    make_client, counts, unique_user
+):
+    client = make_client()
+    kept = [value for value, valid in CLIENT_TIMES if valid]
+    ids = [client.capture_event("sdk_python_test", {}, metadata={"clientTimestamp": value,
+                                                                   "source": "import"})
+           for value in kept]
+    for value, valid in CLIENT_TIMES:
+        if not valid:
+            with pytest.raises(TelemetryError) as info:
+                client.capture_event("sdk_python_test", {}, metadata={"clientTimestamp": value})
+            assert info.value.code == "invalid_item"
+            assert list(info.value.fields) == ["metadata.clientTimestamp"]
+    assert client.queue_size() == len(kept)
+
+    assert client.flush(timeout=10)
+    stored = {item["eventId"]: item["metadata"] for item in counts.event_items([unique_user])}
+    assert [stored[i]["clientTimestamp"] for i in ids] == kept
+    assert all(stored[i]["source"] == "import" for i in ids)
+
+
+def test_flush_returns_what_it_delivered(make_client, queue_path, unique_user, counts):
+    # Nothing listens on port 9 of this host: every attempt is a network error.
+    unreachable = TelemetryClient("http://127.0.0.1:9", "key", user_id=unique_user,
+                                  queue_path=queue_path, flush_interval=0.2)
+    for i in range(3):
+        unreachable.capture_event("sdk_python_test", {"i": i})
+    waiting = unreachable.flush(timeout=1)
+    unreachable.shutdown(timeout=0.5)
+    assert (waiting.delivered, waiting.pending, bool(waiting)) == (False, 3, False)
+
+    done = make_client().flush(timeout=10)
+    assert (done.delivered, done.pending, bool(done)) == (True, 0, True)
+    assert counts.events([unique_user]) == (3, 3, 0)
+
+
+class CountingAdapter(HTTPAdapter):
+    """Counts the requests that go through."""
+
+    def __init__(self):
+        super().__init__()
+        self.requests = 0
+
+    def send(self, request, **kwargs):
+        self.requests += 1
+        return super().send(request, **kwargs)
+
+
+def test_a_steady_stream_goes_out_in_few_requests(make_client, live_server, counts, unique_user):
+    client = make_client(flush_interval=1.0)
+    adapter = CountingAdapter()
+    client._session.mount(live_server.url, adapter)
+    ids = []
+    for i in range(300):
+        ids.append(client.capture_event("sdk_python_test", {"i": i}))
+        time.sleep(0.012)
+
+    assert client.flush(timeout=10)
+    assert counts.events([unique_user]) == (300, 300, 0)
+    assert adapter.requests <= 10

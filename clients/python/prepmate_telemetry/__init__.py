@@ -7,8 +7,11 @@ from .client import (
     DEFAULT_MAX_QUEUE,
     MAX_BATCH_BYTES,
     MAX_ITEM_BYTES,
+    FlushResult,
     TelemetryClient,
     TelemetryError,
+    default_queue_path,
+    timestamp_problem,
 )
 
 __all__ = [
@@ -17,8 +20,11 @@ __all__ = [
     "DEFAULT_MAX_QUEUE",
     "MAX_BATCH_BYTES",
     "MAX_ITEM_BYTES",
+    "FlushResult",
     "TelemetryClient",
     "TelemetryError",
+    "default_queue_path",
+    "timestamp_problem",
     "uuid7",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -9,9 +9,11 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import requests
@@ -26,7 +28,9 @@ BATCH_PATH = "/api/telemetry/batch"
 RECORDS_PATH = "/api/telemetry/records"
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_MAX_QUEUE = 10_000
-DEFAULT_FLUSH_INTERVAL = 5.0
+# An item waits at most this long (seconds) for others to share its request, unless a whole batch
+# is waiting or flush() is called.
+DEFAULT_FLUSH_INTERVAL = 1.0
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_EXIT_TIMEOUT = 5.0
 # The server's limits: 32 KB per item, 1 MB per request, 1000 items per batch.
@@ -41,6 +45,10 @@ AUTH_RETRY_SECONDS = 300.0
 MAX_PULL_PAGES = 100
 RETRYABLE_STATUSES = frozenset({408, 429})
 PRIORITIES = {"low": -1, "normal": 0, "high": 1}
+# metadata.clientTimestamp as every reader of it accepts it (RFC 3339, SPEC §10).
+CLIENT_TIME_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?(?:Z|[+-](\d{2}):(\d{2}))"
+)
 
 _clients: weakref.WeakSet = weakref.WeakSet()
 _hooks_installed = False
@@ -94,11 +102,57 @@ def backoff_delay(attempt: int) -> float:
     return cap / 2 + random.uniform(0, cap / 2)
 
 
-def default_queue_path(endpoint: str, api_key: str) -> str:
-    """One queue file per endpoint and key, under the user's cache directory."""
+@dataclass(frozen=True)
+class FlushResult:
+    """What flush() achieved: true (`delivered`) when nothing is left to send."""
+
+    delivered: bool
+    pending: int
+
+    def __bool__(self) -> bool:
+        return self.delivered
+
+
+def timestamp_problem(value) -> str | None:
+    """Why the server would refuse this metadata.clientTimestamp, or None when it takes it."""
+    match = CLIENT_TIME_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return "Not an ISO 8601 time with an offset, e.g. 2026-01-31T12:00:00Z."
+    try:
+        datetime(*(int(part) for part in match.groups()[:6]))
+    except ValueError:
+        return "Not a date and time of the calendar."
+    if int(match.group(7) or 0) > 23 or int(match.group(8) or 0) > 59:
+        return "Not a valid UTC offset."
+    try:
+        datetime.fromisoformat(value).astimezone(UTC)
+    except OverflowError:
+        return ("Must lie within 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z once "
+                "converted to UTC.")
+    return None
+
+
+def _cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    digest = hashlib.sha256(f"{endpoint}\0{api_key}".encode()).hexdigest()[:16]
-    return os.path.join(base, "prepmate-telemetry", f"queue-{digest}.sqlite3")
+    return os.path.join(base, "prepmate-telemetry")
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def default_queue_path(endpoint: str, queue_name: str | None = None) -> str:
+    """The queue file of an endpoint (and queue name) under the user's cache directory.
+
+    The name is a hash: the file name tells neither the endpoint nor the name.
+    """
+    digest = _digest("queue", endpoint, queue_name or "")[:24]
+    return os.path.join(_cache_dir(), f"queue-{digest}.sqlite3")
+
+
+def legacy_queue_path(endpoint: str, api_key: str) -> str:
+    """Where releases before 0.2 kept the queue: one file per endpoint and key."""
+    return os.path.join(_cache_dir(), f"queue-{_digest(endpoint, api_key)[:16]}.sqlite3")
 
 
 def _install_process_hooks() -> None:
@@ -135,6 +189,8 @@ class TelemetryClient:
         api_key,
         user_id=None,
         queue_path=None,
+        queue_name=None,
+        previous_api_keys=(),
         batch_size=DEFAULT_BATCH_SIZE,
         max_queue=DEFAULT_MAX_QUEUE,
         flush_interval=DEFAULT_FLUSH_INTERVAL,
@@ -150,7 +206,9 @@ class TelemetryClient:
         self.endpoint = endpoint.rstrip("/")
         self.api_key = api_key
         self.user_id = user_id
-        self.queue_path = queue_path or default_queue_path(self.endpoint, api_key or "")
+        # The queue belongs to the endpoint (and queue name), not to the key: what was queued
+        # under a key that was fixed or rotated goes out with the current one.
+        self.queue_path = queue_path or default_queue_path(self.endpoint, queue_name)
         self.batch_size = batch_size
         self.max_queue = max_queue
         self.flush_interval = flush_interval
@@ -161,6 +219,9 @@ class TelemetryClient:
         self._handlers: dict[str, list] = {}
         self._closed = False
         self._init_process_state()
+        if isinstance(previous_api_keys, str):
+            previous_api_keys = [previous_api_keys]
+        self._adopt_legacy_queues([api_key or "", *previous_api_keys])
         _install_process_hooks()
         _clients.add(self)
 
@@ -179,6 +240,22 @@ class TelemetryClient:
         self._attempt = 0
         self._batch_limit = self.batch_size
         self._paused_until = 0.0
+        # Batching: when the oldest waiting item was first seen, the last queue seq a batch
+        # smaller than batch_size may carry now, and how many flush() calls want everything.
+        self._window = None
+        self._due_seq = None
+        self._urgent = 0
+
+    def _adopt_legacy_queues(self, keys) -> None:
+        """Takes over queue files that earlier releases kept per key, for these keys."""
+        for key in dict.fromkeys(keys):
+            path = legacy_queue_path(self.endpoint, key)
+            same = os.path.abspath(path) == os.path.abspath(self.queue_path)
+            if same or not os.path.exists(path):
+                continue
+            moved = self._queue.adopt(path)
+            if moved:
+                logger.info("telemetry: %s queued item(s) taken over from %s", moved, path)
 
     def _reset_after_fork(self) -> None:
         if self._pid == os.getpid():
@@ -220,12 +297,25 @@ class TelemetryClient:
             handlers.remove(fn)
 
     def capture_event(self, event_type, data=None, user_id=None, *, metadata=None, priority=None):
-        """Queues one event on disk and returns its eventId (a UUIDv7 made now)."""
+        """Queues one event on disk and returns its eventId (a UUIDv7 made now).
+
+        A clientTimestamp in `metadata` is kept (e.g. for an import) when the server would take
+        it, and refused here with TelemetryError(code="invalid_item") when it would not.
+        """
         if not isinstance(event_type, str) or not event_type:
             raise ValueError("event_type must be a non-empty string")
-        event_id = uuid7()
         meta = dict(metadata or {})
-        meta["clientTimestamp"] = _now_iso()
+        if meta.get("clientTimestamp") is None:
+            meta["clientTimestamp"] = _now_iso()
+        else:
+            problem = timestamp_problem(meta["clientTimestamp"])
+            if problem:
+                raise TelemetryError(
+                    f"metadata.clientTimestamp: {problem}",
+                    code="invalid_item",
+                    fields={"metadata.clientTimestamp": [problem]},
+                )
+        event_id = uuid7()
         item = {
             "itemType": "event",
             "eventId": event_id,
@@ -306,21 +396,31 @@ class TelemetryClient:
         self._ensure_ready()
         return self._queue.count()
 
-    def flush(self, timeout=None) -> bool:
-        """Waits until the queue is empty; False when timeout (seconds) ran out first."""
+    def flush(self, timeout=None) -> FlushResult:
+        """Sends everything queued now, and waits until the queue is empty or timeout (seconds)
+        ran out. The result is true when everything was delivered; `pending` counts what is left.
+        """
         self._ensure_ready()
         if not self.send:
-            return self._queue.count() == 0
+            pending = self._queue.count()
+            return FlushResult(pending == 0, pending)
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._queue.count() == 0:
-                return True
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return False
-            self._wake.set()
-            with self._progress:
-                self._progress.wait(0.2 if remaining is None else min(remaining, 0.2))
+        with self._state_lock:
+            self._urgent += 1
+        try:
+            while True:
+                pending = self._queue.count()
+                if pending == 0:
+                    return FlushResult(True, 0)
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return FlushResult(False, pending)
+                self._wake.set()
+                with self._progress:
+                    self._progress.wait(0.2 if remaining is None else min(remaining, 0.2))
+        finally:
+            with self._state_lock:
+                self._urgent -= 1
 
     def shutdown(self, timeout=DEFAULT_EXIT_TIMEOUT) -> bool:
         """Sends what it can within timeout, then stops; what is left stays on disk."""
@@ -335,7 +435,8 @@ class TelemetryClient:
         self._stop.set()
         self._wake.set()
         if not flushed:
-            logger.warning("telemetry shutting down with items left on disk at %s", self.queue_path)
+            logger.warning("telemetry shutting down with %s item(s) left on disk at %s",
+                           flushed.pending, self.queue_path)
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(timeout or 0, 1.0))
@@ -351,7 +452,7 @@ class TelemetryClient:
             logger.exception("could not release the telemetry queue lease")
         self._session.close()
         self._queue.close()
-        return flushed
+        return bool(flushed)
 
     # --- internals ---
 
@@ -426,19 +527,55 @@ class TelemetryClient:
                 self._stop.wait(min(paused, self.flush_interval))
                 continue
             try:
-                sent = self._send_next()
+                wait = self._next_wait()
+                sent = wait == 0 and self._send_next()
+                if wait == 0 and not sent:
+                    # Nothing due after all (another process took it, or no user has a whole
+                    # batch): wait for the next capture or the window.
+                    self._due_seq = None
+                    wait = self.flush_interval if self._window is None else max(
+                        self._window + self.flush_interval - time.monotonic(), 0.001)
             except Exception:
                 logger.exception("telemetry sender failed; retrying")
-                sent = False
+                self._notify_progress()
                 self._stop.wait(backoff_delay(max(self._attempt, 1)))
+                continue
             self._notify_progress()
-            if not sent:
-                self._wake.wait(self.flush_interval)
+            if not sent and wait > 0:
+                self._wake.wait(wait)
                 self._wake.clear()
+
+    def _next_wait(self) -> float:
+        """Seconds until a batch is due (0: send now), like analytics-python's consumer.
+
+        Due: a batch left unfinished, a whole batch of waiting items, a flush() call, or the
+        oldest waiting item having waited flush_interval, in which case everything waiting at
+        that moment goes, in as many batches as it takes.
+        """
+        waiting, unfinished, last_seq = self._queue.backlog(self._owner)
+        now = time.monotonic()
+        if not waiting:
+            self._window = None
+        elif self._window is None:
+            self._window = now
+        if self._urgent:
+            self._due_seq = last_seq
+        elif self._window is not None and now >= self._window + self.flush_interval:
+            self._due_seq = last_seq
+            self._window = None
+        if unfinished or waiting >= self._batch_limit or (waiting and self._due_seq is not None):
+            return 0
+        if self._window is None:
+            return self.flush_interval
+        return max(self._window + self.flush_interval - now, 0.001)
 
     def _send_next(self) -> bool:
         """Sends one batch until the server settles it; False when nothing could be sent."""
-        batch = self._queue.claim(self._owner, self._batch_limit, MAX_BATCH_BYTES, LEASE_SECONDS)
+        # Seqs start at 1: with nothing due, only a whole batch is made.
+        due_seq = 0 if self._due_seq is None else self._due_seq
+        batch = self._queue.claim(
+            self._owner, self._batch_limit, MAX_BATCH_BYTES, LEASE_SECONDS, due_seq
+        )
         if batch is None:
             return False
         while not self._stop.is_set():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -10,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 
 from ._uuid import uuid7
+
+logger = logging.getLogger("prepmate_telemetry")
 
 # Survives a crash of the process (kill -9); a power cut may lose the last few captures.
 SQLITE_SYNCHRONOUS = "NORMAL"
@@ -150,15 +153,37 @@ class DiskQueue:
         conn.executemany("DELETE FROM items WHERE item_id = ?", [(i,) for i in dropped])
         return dropped
 
-    def claim(self, owner, batch_size, max_bytes, lease_seconds) -> Batch | None:
-        """Takes the next batch: an unfinished one first (same batchId), else a new one."""
+    @staticmethod
+    def _held_elsewhere(holder, owner, lease_until, now) -> bool:
+        """A batch another live sender is working on (its lease runs)."""
+        return holder != owner and lease_until > now and _owner_alive(holder)
+
+    def backlog(self, owner):
+        """(items in no batch, batches this owner may take now, the last item's seq)."""
+        with self._lock:
+            waiting, last_seq = self._conn.execute(
+                "SELECT (SELECT COUNT(*) FROM items WHERE batch_id IS NULL), "
+                "(SELECT MAX(seq) FROM items)"
+            ).fetchone()
+            batches = self._conn.execute("SELECT owner, lease_until FROM batches").fetchall()
+        now = time.time()
+        takeable = sum(1 for holder, lease in batches
+                       if not self._held_elsewhere(holder, owner, lease, now))
+        return waiting, takeable, last_seq
+
+    def claim(self, owner, batch_size, max_bytes, lease_seconds, due_seq=None) -> Batch | None:
+        """Takes the next batch: an unfinished one first (same batchId), else a new one.
+
+        A new batch is whole (batch_size items, or max_bytes full), or smaller when it carries
+        an item queued up to due_seq (whose wait is over; None: every item).
+        """
 
         def take(conn):
             now = time.time()
             for batch_id, user_id, holder, lease_until in conn.execute(
                 "SELECT batch_id, user_id, owner, lease_until FROM batches ORDER BY created_at"
             ).fetchall():
-                if holder != owner and lease_until > now and _owner_alive(holder):
+                if self._held_elsewhere(holder, owner, lease_until, now):
                     continue
                 rows = conn.execute(
                     "SELECT item_id, body FROM items WHERE batch_id = ? ORDER BY seq", (batch_id,)
@@ -181,17 +206,23 @@ class DiskQueue:
                 return None
             user_id = first[0]
             rows = conn.execute(
-                "SELECT item_id, body, size FROM items WHERE batch_id IS NULL AND user_id IS ? "
-                "ORDER BY priority DESC, seq LIMIT ?",
+                "SELECT item_id, body, size, seq FROM items "
+                "WHERE batch_id IS NULL AND user_id IS ? ORDER BY priority DESC, seq LIMIT ?",
                 (user_id, batch_size),
             ).fetchall()
             chosen = []
             total = 0
-            for item_id, body, size in rows:
+            whole = len(rows) == batch_size
+            due = False
+            for item_id, body, size, seq in rows:
                 if chosen and total + size + 1 > max_bytes:
+                    whole = True
                     break
                 chosen.append((item_id, body))
                 total += size + 1
+                due = due or due_seq is None or seq <= due_seq
+            if not (whole or due):
+                return None
             batch = Batch(
                 uuid7(), user_id, [c[0] for c in chosen], [json.loads(c[1]) for c in chosen]
             )
@@ -207,6 +238,56 @@ class DiskQueue:
             return batch
 
         return self._write(take)
+
+    def adopt(self, path) -> int:
+        """Moves what another queue file holds (items, batches with their batchIds, record
+        versions, pull checkpoints) into this one, and empties it; returns how many items came.
+
+        The emptied file is left in place: an older client may still have it open.
+        """
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("ATTACH DATABASE ? AS old", (path,))
+            except sqlite3.DatabaseError:
+                logger.warning("telemetry: could not open %s to take over its queue", path,
+                               exc_info=True)
+                return 0
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    moved = conn.execute(
+                        "INSERT OR IGNORE INTO main.items "
+                        "(item_id, user_id, priority, body, size, batch_id) "
+                        "SELECT item_id, user_id, priority, body, size, batch_id "
+                        "FROM old.items ORDER BY seq"
+                    ).rowcount
+                    conn.execute(
+                        "INSERT OR IGNORE INTO main.batches "
+                        "(batch_id, user_id, owner, lease_until, created_at) "
+                        "SELECT batch_id, user_id, owner, lease_until, created_at FROM old.batches"
+                    )
+                    conn.execute(
+                        "INSERT INTO main.record_versions (record_type, record_id, version) "
+                        "SELECT record_type, record_id, version FROM old.record_versions WHERE 1 "
+                        "ON CONFLICT (record_type, record_id) "
+                        "DO UPDATE SET version = MAX(version, excluded.version)"
+                    )
+                    conn.execute("INSERT OR IGNORE INTO main.meta (key, value) "
+                                 "SELECT key, value FROM old.meta")
+                    for table in ("items", "batches", "record_versions", "meta"):
+                        conn.execute(f"DELETE FROM old.{table}")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError:
+                logger.warning("telemetry: could not take over the queue in %s", path,
+                               exc_info=True)
+                return 0
+            finally:
+                conn.execute("DETACH DATABASE old")
+            return moved
 
     def extend(self, batch_id, owner, lease_seconds) -> None:
         """Keeps the lease on a batch that is still being retried."""
