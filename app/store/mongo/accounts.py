@@ -64,10 +64,14 @@ class MongoAccounts:
             self.db.audit_log.insert_one(dict(doc))
 
     def list_audit(self, limit=50, before_id=None):
-        """Audit entries, newest first, keyset-paginated by id."""
+        """Audit entries, newest first, keyset-paginated by id (a cursor that is not an id
+        finds nothing)."""
         query = {}
         if before_id is not None:
-            query["_id"] = {"$lt": object_id(before_id)}
+            oid = object_id(before_id)
+            if oid is None:
+                return []
+            query["_id"] = {"$lt": oid}
         with self._errors():
             cursor = self.db.audit_log.find(query).sort("_id", DESCENDING).limit(limit)
             return [to_doc(d) for d in cursor]

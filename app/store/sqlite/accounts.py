@@ -65,11 +65,15 @@ class SqliteAccounts:
             self.insert(conn, "audit_log", doc)
 
     def list_audit(self, limit=50, before_id=None):
-        """Audit entries, newest first, keyset-paginated by id."""
+        """Audit entries, newest first, keyset-paginated by id (a cursor that is not an id
+        finds nothing)."""
         if before_id is None:
             return self.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+        before_id = self.parse_id(before_id)
+        if before_id is None:
+            return []
         return self.query("SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
-                          (int(before_id), limit))
+                          (before_id, limit))
 
     def acquire_lock(self, name, owner, until, now):
         """Take or renew the named lease until `until`; True when `owner` holds it."""

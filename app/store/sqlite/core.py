@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from ..common import int64
 from ..errors import DuplicateKey, StoreUnavailable
 from .checkpoint import Checkpointer
 
@@ -310,6 +311,10 @@ class SqliteCore:
             for cls in reversed(type(self).__mro__):
                 for ddl in cls.__dict__.get("DDL", ()):
                     conn.executescript(ddl)
+
+    def parse_id(self, value):
+        """The row id `value` names (an int or its decimal text), or None when it names none."""
+        return int64(value)
 
     def ping(self):
         """Raise StoreUnavailable unless the store answers."""
