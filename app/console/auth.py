@@ -1,5 +1,8 @@
 """Console accounts: users with roles, password hashing, log-in, and who may act."""
 
+import unicodedata
+from urllib.parse import quote, unquote
+
 from flask import abort, g, redirect, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -11,6 +14,10 @@ ROLES = ("admin", "operator", "viewer")
 # Viewers see everything and change nothing.
 ACTING_ROLES = ("admin", "operator")
 MIN_PASSWORD_LENGTH = 8
+MAX_NEXT_LENGTH = 2048
+NEXT_DECODE_ROUNDS = 4
+# Left as they are in a `next` target: URL delimiters and percent escapes (the rest is encoded).
+NEXT_SAFE = "!#$%&'()*+,/:;=?@[]~"
 # Checked against when the user is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -78,10 +85,28 @@ def can_act(user):
 
 
 def safe_next(target, default):
-    """`target` when it is a path inside this site, else `default` (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """`target` when a browser following it stays on this site, else `default`.
+
+    Browsers drop tabs and newlines anywhere in a URL and read a backslash as a slash, so
+    `/%09/evil.example` would lead to //evil.example. A target passes only when it is a path
+    that starts with one "/" and holds no control character and no backslash: as sent, folded
+    (NFKC: a fullwidth solidus is a slash) and percent-decoded, round after round. It comes
+    back percent-encoded, so the Location header is plain ASCII.
+    """
+    if not target or len(target) > MAX_NEXT_LENGTH:
+        return default
+    text = target
+    for _ in range(NEXT_DECODE_ROUNDS):
+        folded = unicodedata.normalize("NFKC", text)
+        for form in (text, folded):
+            if (not form.startswith("/") or form[1:2] == "/" or "\\" in form
+                    or any(unicodedata.category(c) == "Cc" for c in form)):
+                return default
+        decoded = unquote(folded)
+        if decoded == text:
+            return quote(target, safe=NEXT_SAFE)
+        text = decoded
+    return default  # still encoded after that many rounds: no page links like that
 
 
 def require_login(store, public_endpoints):
