@@ -2,9 +2,10 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from ..accounts.users import authenticate
 from ..store.common import QUEUE_STATES
 from . import services
-from .auth import authenticate, log_in, log_out, safe_next
+from .auth import log_in, log_out, safe_next
 from .web import bp, page_cursor, path_id, render, settings, the_store
 
 BATCH_SOURCES = ("client", "scheduled", "manual")

@@ -1,15 +1,22 @@
-"""The store contract for ids a client names: anything that is not a stored id finds nothing."""
+"""The store contract for console accounts: ids a client names, and session epochs."""
+
+import sqlite3
 
 import pytest
 
 from app.store.common import utcnow
 
-from .helpers import batch_log, queue_item
+from .helpers import batch_log, open_store, queue_item
 
 # Texts that name no id on any store: out of 64-bit range, digits str.isdigit takes but int64
 # does not, signs, floats, blanks, huge and NUL.
 NOT_IDS = ["99999999999999999999", "9223372036854775808", "²", "１２", "-1", "+1", "1e3",
            " 1", "1\n", "", "x" * 10000, "\x00", "12\x00", "inf", "ffffffffffffffffffffffff0"]
+
+
+def user(name="ada"):
+    return {"username": name, "passwordHash": "x", "role": "admin", "createdAt": utcnow(),
+            "lastLoginAt": None}
 
 
 def audit_entry(n):
@@ -40,3 +47,34 @@ def test_every_stored_id_parses_to_itself(store):
 def test_ids_of_one_store_name_nothing_on_the_other(store):
     other = "65a1b2c3d4e5f60718293a4b" if store.kind == "sqlite" else "12"
     assert store.parse_id(other) is None
+
+
+def test_a_user_starts_without_a_session_epoch_and_each_end_moves_it_on(store):
+    store.create_user(user())
+    assert not store.get_user("ada").get("sessionEpoch")
+    assert store.update_user("ada", {}, end_sessions=True) is True
+    assert store.get_user("ada")["sessionEpoch"] == 1
+    assert store.update_user("ada", {"role": "viewer"}, end_sessions=True) is True
+    assert store.get_user("ada")["sessionEpoch"] == 2
+    assert store.get_user("ada")["role"] == "viewer"
+    assert store.update_user("ada", {"lastLoginAt": utcnow()}) is True
+    assert store.get_user("ada")["sessionEpoch"] == 2
+    assert store.update_user("bob", {}, end_sessions=True) is False
+    assert store.get_user("bob") is None
+
+
+def test_a_sqlite_file_from_before_session_epochs_keeps_its_users(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (username TEXT PRIMARY KEY, passwordHash TEXT NOT NULL, "
+                     "role TEXT NOT NULL, createdAt REAL NOT NULL, lastLoginAt REAL)")
+        conn.execute("INSERT INTO users VALUES ('ada', 'x', 'admin', 0, NULL)")
+    conn.close()
+    store = open_store(path)
+    try:
+        assert store.get_user("ada")["role"] == "admin"
+        assert not store.get_user("ada")["sessionEpoch"]
+        assert store.update_user("ada", {}, end_sessions=True) is True
+        assert store.get_user("ada")["sessionEpoch"] == 1
+    finally:
+        store.close()

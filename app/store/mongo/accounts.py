@@ -42,14 +42,19 @@ class MongoAccounts:
         with self._errors():
             self.db.users.insert_one(dict(doc))
 
-    def update_user(self, username, changes):
-        """Change fields of a user (role, passwordHash, lastLoginAt); True when found."""
+    def update_user(self, username, changes, end_sessions=False):
+        """Change fields of a user (role, passwordHash, lastLoginAt) and, with `end_sessions`,
+        move its sessionEpoch on by one; True when found."""
+        update = {"$set": dict(changes)} if changes else {}
+        if end_sessions:
+            update["$inc"] = {"sessionEpoch": 1}
         with self._errors():
-            return self.db.users.update_one(
-                {"username": username}, {"$set": dict(changes)}).matched_count == 1
+            if not update:
+                return self.db.users.count_documents({"username": username}, limit=1) == 1
+            return self.db.users.update_one({"username": username}, update).matched_count == 1
 
     def get_user(self, username):
-        """The user document, or None."""
+        """The user document (its sessionEpoch missing before the first), or None."""
         with self._errors():
             return to_doc(self.db.users.find_one({"username": username}))
 

@@ -6,6 +6,11 @@ from .core import first_value, to_epoch, to_row
 class SqliteAccounts:
     """Keys, users, audit entries and leases."""
 
+    # Beside `users` (files made before session epochs open unchanged: no row reads as none).
+    DDL = ("""
+    CREATE TABLE IF NOT EXISTS user_sessions (username TEXT PRIMARY KEY, epoch INTEGER NOT NULL);
+    """,)
+
     def create_api_key(self, doc):
         """Store a new API key document (its hash, never the key)."""
         with self.transaction() as conn:
@@ -42,18 +47,27 @@ class SqliteAccounts:
         with self.transaction() as conn:
             self.insert(conn, "users", doc)
 
-    def update_user(self, username, changes):
-        """Change fields of a user (role, passwordHash, lastLoginAt); True when found."""
+    def update_user(self, username, changes, end_sessions=False):
+        """Change fields of a user (role, passwordHash, lastLoginAt) and, with `end_sessions`,
+        move its sessionEpoch on by one; True when found."""
         row = to_row(changes)
-        sets = ", ".join(f"{k} = ?" for k in row)
         with self.transaction() as conn:
-            cur = conn.execute(f"UPDATE users SET {sets} WHERE username = ?",
-                               (*row.values(), username))
-            return cur.rowcount == 1
+            if not first_value(conn, "SELECT 1 FROM users WHERE username = ?", (username,)):
+                return False
+            if row:
+                sets = ", ".join(f"{k} = ?" for k in row)
+                conn.execute(f"UPDATE users SET {sets} WHERE username = ?",
+                             (*row.values(), username))
+            if end_sessions:
+                conn.execute("INSERT INTO user_sessions (username, epoch) VALUES (?, 1) "
+                             "ON CONFLICT (username) DO UPDATE SET epoch = epoch + 1", (username,))
+            return True
 
     def get_user(self, username):
-        """The user document, or None."""
-        return self.query_one("SELECT * FROM users WHERE username = ?", (username,))
+        """The user document with its sessionEpoch (None before the first), or None."""
+        return self.query_one(
+            "SELECT users.*, user_sessions.epoch AS sessionEpoch FROM users "
+            "LEFT JOIN user_sessions USING (username) WHERE username = ?", (username,))
 
     def list_users(self):
         """Every console user, by name."""
