@@ -2,7 +2,7 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from ..accounts.users import authenticate
+from ..accounts.signin import SignInThrottled, sign_in
 from ..store.common import QUEUE_STATES
 from . import services
 from .auth import log_in, log_out, safe_next
@@ -16,17 +16,20 @@ BATCH_STATES = ("success", "partial", "error")
 def login():
     """The log-in form; a good password starts a fresh session."""
     next_url = safe_next(request.values.get("next"), url_for("console.dashboard"))
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
-        user = authenticate(the_store(), request.form.get("username", "").strip(),
-                            request.form.get("password", ""))
-        if user is not None:
-            log_in(the_store(), user)
-            return redirect(next_url, 303)
-        error = "Wrong user name or password."
-    status = 401 if error else 200
+        try:
+            user = sign_in(the_store(), settings(), request.form.get("username", "").strip(),
+                           request.form.get("password", ""), request.remote_addr)
+        except SignInThrottled as exc:
+            error, status, headers = exc.message, 429, {"Retry-After": str(exc.retry_after)}
+        else:
+            if user is not None:
+                log_in(the_store(), user)
+                return redirect(next_url, 303)
+            error, status = "Wrong user name or password.", 401
     return render_template("console/login.html", error=error, next=next_url,
-                           username=request.form.get("username", "")), status
+                           username=request.form.get("username", "")), status, headers
 
 
 @bp.post("/logout")

@@ -1,6 +1,7 @@
-"""The store contract for console accounts: ids a client names, and session epochs."""
+"""The store contract for console accounts: ids a client names, session epochs, sign-in counts."""
 
 import sqlite3
+from datetime import timedelta
 
 import pytest
 
@@ -61,6 +62,23 @@ def test_a_user_starts_without_a_session_epoch_and_each_end_moves_it_on(store):
     assert store.get_user("ada")["sessionEpoch"] == 2
     assert store.update_user("bob", {}, end_sessions=True) is False
     assert store.get_user("bob") is None
+
+
+def test_sign_in_failures_count_per_key_until_cleared_or_forgotten(store):
+    now = utcnow()
+    assert store.login_failures(["user:ada"]) == {}
+    assert [store.add_login_failure("user:ada", now + timedelta(seconds=n))
+            for n in range(3)] == [1, 2, 3]
+    assert store.add_login_failure("address:10.0.0.1", now) == 1
+    counts = store.login_failures(["user:ada", "address:10.0.0.1", "user:bob"])
+    assert {k: v["failures"] for k, v in counts.items()} == {"user:ada": 3,
+                                                             "address:10.0.0.1": 1}
+    assert abs((counts["user:ada"]["at"] - (now + timedelta(seconds=2))).total_seconds()) < 0.01
+    store.forget_login_failures(now)  # at or before `now`: the address count goes
+    assert set(store.login_failures(["user:ada", "address:10.0.0.1"])) == {"user:ada"}
+    store.clear_login_failures("user:ada")
+    assert store.login_failures(["user:ada"]) == {}
+    assert store.add_login_failure("user:ada", now) == 1
 
 
 def test_a_sqlite_file_from_before_session_epochs_keeps_its_users(tmp_path):

@@ -1,13 +1,18 @@
-"""MongoDB adapter: API keys, console users, the audit log and cross-process locks."""
+"""MongoDB adapter: API keys, console users, the audit log, cross-process locks and sign-in
+failures."""
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .core import object_id, to_doc
 
 
 class MongoAccounts:
-    """Keys, users, audit entries and leases."""
+    """Keys, users, audit entries, leases, and sign-in failures."""
+
+    INDEXES = ({
+        "login_failures": [([("key", ASCENDING)], {"unique": True}), ([("at", ASCENDING)], {})],
+    },)
 
     def create_api_key(self, doc):
         """Store a new API key document (its hash, never the key)."""
@@ -80,6 +85,30 @@ class MongoAccounts:
         with self._errors():
             cursor = self.db.audit_log.find(query).sort("_id", DESCENDING).limit(limit)
             return [to_doc(d) for d in cursor]
+
+    def login_failures(self, keys):
+        """{key: {key, failures, at}} for the keys that have failed sign-ins counted."""
+        with self._errors():
+            docs = self.db.login_failures.find({"key": {"$in": list(keys)}}, {"_id": 0})
+            return {doc["key"]: doc for doc in docs}
+
+    def add_login_failure(self, key, at):
+        """Count one more failed sign-in for `key` at `at`; returns its count."""
+        with self._errors():
+            doc = self.db.login_failures.find_one_and_update(
+                {"key": key}, {"$inc": {"failures": 1}, "$set": {"at": at}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+        return doc["failures"]
+
+    def clear_login_failures(self, key):
+        """Forget the failed sign-ins of `key`."""
+        with self._errors():
+            self.db.login_failures.delete_one({"key": key})
+
+    def forget_login_failures(self, before):
+        """Forget every count whose last failure is at or before `before`."""
+        with self._errors():
+            self.db.login_failures.delete_many({"at": {"$lte": before}})
 
     def acquire_lock(self, name, owner, until, now):
         """Take or renew the named lease until `until`; True when `owner` holds it."""

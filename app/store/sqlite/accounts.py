@@ -1,14 +1,19 @@
-"""SQLite adapter: API keys, console users, the audit log and cross-process locks."""
+"""SQLite adapter: API keys, console users, the audit log, cross-process locks and sign-in
+failures."""
 
 from .core import first_value, to_epoch, to_row
 
 
 class SqliteAccounts:
-    """Keys, users, audit entries and leases."""
+    """Keys, users, audit entries, leases, and sign-in failures."""
 
     # Beside `users` (files made before session epochs open unchanged: no row reads as none).
     DDL = ("""
     CREATE TABLE IF NOT EXISTS user_sessions (username TEXT PRIMARY KEY, epoch INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS login_failures (
+        key TEXT PRIMARY KEY, failures INTEGER NOT NULL, at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS login_failures_at ON login_failures (at);
     """,)
 
     def create_api_key(self, doc):
@@ -88,6 +93,32 @@ class SqliteAccounts:
             return []
         return self.query("SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
                           (before_id, limit))
+
+    def login_failures(self, keys):
+        """{key: {key, failures, at}} for the keys that have failed sign-ins counted."""
+        keys = list(keys)
+        rows = self.query(f"SELECT * FROM login_failures WHERE key IN "
+                          f"({', '.join('?' * len(keys))})", keys) if keys else []
+        return {row["key"]: row for row in rows}
+
+    def add_login_failure(self, key, at):
+        """Count one more failed sign-in for `key` at `at`; returns its count."""
+        with self.transaction() as conn:
+            [row] = conn.execute(
+                "INSERT INTO login_failures (key, failures, at) VALUES (?, 1, ?) "
+                "ON CONFLICT (key) DO UPDATE SET failures = failures + 1, at = excluded.at "
+                "RETURNING failures", (key, to_epoch(at))).fetchall()
+        return row["failures"]
+
+    def clear_login_failures(self, key):
+        """Forget the failed sign-ins of `key`."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+
+    def forget_login_failures(self, before):
+        """Forget every count whose last failure is at or before `before`."""
+        with self.transaction(durable=False) as conn:
+            conn.execute("DELETE FROM login_failures WHERE at <= ?", (to_epoch(before),))
 
     def acquire_lock(self, name, owner, until, now):
         """Take or renew the named lease until `until`; True when `owner` holds it."""
