@@ -9,10 +9,9 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from werkzeug.security import generate_password_hash
 
 from .accounts.keys import KeyRequestError, authenticate, create_key, parse_scopes
-from .console.auth import ROLES, UserError, create_user
+from .accounts.users import ROLES, UserError, create_user, set_password, set_role
 from .extensions import store
 from .store.common import utcnow
 from .sync.commands import queue, sync
@@ -69,7 +68,7 @@ def dev_credentials():
     They are kept in instance/dev-credentials.json (readable by the owner only), so each start
     prints the same ones.
     """
-    from .console.auth import authenticate as check_login
+    from .accounts.users import authenticate as check_login
 
     if current_app.config["APP_ENV"] != "development":
         raise click.ClickException("dev credentials exist only with APP_ENV=development")
@@ -84,8 +83,7 @@ def dev_credentials():
         if the_store.get_user(DEV_USER) is None:
             create_user(the_store, DEV_USER, "admin", creds["password"])
         else:
-            the_store.update_user(DEV_USER,
-                                  {"passwordHash": generate_password_hash(creds["password"])})
+            set_password(the_store, DEV_USER, creds["password"], CLI_ACTOR)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(creds))
     os.chmod(path, 0o600)
@@ -94,6 +92,15 @@ def dev_credentials():
 
 
 users = AppGroup("users", help="Manage console users.")
+# Who the audit log names for changes made from the command line.
+CLI_ACTOR = "cli"
+
+
+def _password(password_stdin):
+    """The password from the first line of stdin, or prompted for twice."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @users.command("create")
@@ -104,15 +111,36 @@ users = AppGroup("users", help="Manage console users.")
               help="Read the password from standard input (no prompt).")
 def users_create(username, role, password_stdin):
     """Make a console user; the password is read from stdin or prompted for."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        create_user(store.get(), username, role, password)
+        create_user(store.get(), username, role, _password(password_stdin))
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {role} {username}.")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input (no prompt).")
+def users_set_password(username, password_stdin):
+    """Give a user a new password (stdin or prompt); every session of theirs ends."""
+    try:
+        set_password(store.get(), username, _password(password_stdin), CLI_ACTOR)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Changed the password of {username}; their sessions have ended.")
+
+
+@users.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+def users_set_role(username, role):
+    """Give a user another role; every session of theirs ends."""
+    try:
+        set_role(store.get(), username, role, CLI_ACTOR)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{username} is now {role}; their sessions have ended.")
 
 
 @users.command("list")

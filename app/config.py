@@ -65,6 +65,17 @@ SETTINGS = {
     "MAX_FUTURE_SKEW_SECONDS": (300, int),
     "RATE_LIMIT_PER_MINUTE": (0, int),
     "CORS_ORIGINS": ("*", str),
+    # Console sign-in throttle, per user name and per client address (app/accounts/signin.py):
+    # after the free failures each next attempt waits a delay that doubles up to its maximum;
+    # at the maximum failures the name (or address) is locked. A count is forgotten
+    # LOGIN_LOCK_SECONDS after its last failure; a good sign-in clears the name's count.
+    "LOGIN_FREE_FAILURES": (3, int),
+    "LOGIN_DELAY_SECONDS": (1.0, float),
+    "LOGIN_MAX_DELAY_SECONDS": (60.0, float),
+    "LOGIN_MAX_FAILURES": (10, int),
+    # 0 turns the per-address rule off (behind a proxy every client has the proxy's address).
+    "LOGIN_ADDRESS_MAX_FAILURES": (50, int),
+    "LOGIN_LOCK_SECONDS": (900.0, float),
     "METRICS_TOKEN": (None, str),
     # Read from the DEBUG variable (e.g. "prepmate:*"); Flask's own DEBUG flag stays a boolean.
     "DEBUG_NAMESPACES": ("", str),

@@ -49,7 +49,7 @@ def test_dev_credentials_are_made_once_and_work(tmp_path):
     client = app.test_client()
     status = client.get("/api/telemetry/status", headers={"Authorization": f"Bearer {key}"})
     assert status.status_code == 200
-    from app.console.auth import authenticate
+    from app.accounts.users import authenticate
     from app.extensions import store
 
     assert authenticate(store.get(app), username, password) is not None

@@ -2,13 +2,14 @@
 
 from flask import abort, current_app, flash, redirect, request, url_for
 
+from ..store.common import int64
 from . import services
 from .auth import actor
-from .web import back, bp, render, the_store, wants_fragment
+from .web import back, bp, path_id, render, shown, the_store, wants_fragment
 
 
 def _item(key):
-    found = the_store().queue_item(key)
+    found = the_store().queue_item(path_id(key, "queue item"))
     if found is None:
         abort(404, description=f"No queue item {key}.")
     return found
@@ -45,7 +46,10 @@ def bulk():
     if action not in ("retry", "discard"):
         abort(400, description="Choose retry or discard.")
     filters = services.queue_filters(request.form, services.ERROR_STATES)
-    expected = request.form.get("count", type=int)
+    confirmed = request.form.get("count")
+    expected = int64(confirmed) if confirmed else None
+    if confirmed and expected is None:
+        abort(400, description=f"The confirmed count {shown(confirmed)} is not a count.")
     count = services.bulk(the_store(), action, filters, actor(), expected=expected)
     done = "put back in the queue" if action == "retry" else "discarded"
     note = ""

@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, request, url_for
 from ..sync.conflicts import ConflictError
 from . import services
 from .auth import actor
-from .web import bp, render, settings, the_store
+from .web import bp, page_cursor, path_id, render, settings, the_store
 
 CONFLICT_FILTERS = ("open", "resolved", "all")
 
@@ -18,13 +18,13 @@ def conflicts():
     status = request.args.get("status") if request.args.get("status") in CONFLICT_FILTERS \
         else "open"
     rows, cursor = services.conflict_list(the_store(), None if status == "all" else status,
-                                          before=request.args.get("before"))
+                                          before=page_cursor())
     return render("console/conflicts.html", "console/partials/conflict_results.html", rows=rows,
                   cursor=cursor, status=status, filters=CONFLICT_FILTERS)
 
 
 def _view(key):
-    view = services.conflict_view(the_store(), key)
+    view = services.conflict_view(the_store(), path_id(key, "conflict"))
     if view is None:
         abort(404, description=f"No conflict {key}.")
     return view

@@ -2,10 +2,11 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from ..accounts.signin import SignInThrottled, sign_in
 from ..store.common import QUEUE_STATES
 from . import services
-from .auth import authenticate, log_in, log_out, safe_next
-from .web import bp, render, settings, the_store
+from .auth import log_in, log_out, safe_next
+from .web import bp, page_cursor, path_id, render, settings, the_store
 
 BATCH_SOURCES = ("client", "scheduled", "manual")
 BATCH_STATES = ("success", "partial", "error")
@@ -15,17 +16,20 @@ BATCH_STATES = ("success", "partial", "error")
 def login():
     """The log-in form; a good password starts a fresh session."""
     next_url = safe_next(request.values.get("next"), url_for("console.dashboard"))
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
-        user = authenticate(the_store(), request.form.get("username", "").strip(),
-                            request.form.get("password", ""))
-        if user is not None:
-            log_in(the_store(), user)
-            return redirect(next_url, 303)
-        error = "Wrong user name or password."
-    status = 401 if error else 200
+        try:
+            user = sign_in(the_store(), settings(), request.form.get("username", "").strip(),
+                           request.form.get("password", ""), request.remote_addr)
+        except SignInThrottled as exc:
+            error, status, headers = exc.message, 429, {"Retry-After": str(exc.retry_after)}
+        else:
+            if user is not None:
+                log_in(the_store(), user)
+                return redirect(next_url, 303)
+            error, status = "Wrong user name or password.", 401
     return render_template("console/login.html", error=error, next=next_url,
-                           username=request.form.get("username", "")), status
+                           username=request.form.get("username", "")), status, headers
 
 
 @bp.post("/logout")
@@ -47,8 +51,7 @@ def queue():
     """The queue, filtered or searched, newest first, one keyset page at a time."""
     filters = services.queue_filters(request.args)
     query = (request.args.get("q") or "").strip()
-    rows, cursor = services.queue_list(the_store(), filters, query=query,
-                                       before=request.args.get("before"))
+    rows, cursor = services.queue_list(the_store(), filters, query=query, before=page_cursor())
     return render("console/queue.html", "console/partials/queue_results.html",
                   rows=rows, cursor=cursor, filters=filters, query=query,
                   args=services.filter_args(filters), states=QUEUE_STATES)
@@ -57,7 +60,7 @@ def queue():
 @bp.get("/queue/<key>")
 def item(key):
     """One queue item with its payload, attempts, last error and next retry."""
-    found = the_store().queue_item(key)
+    found = the_store().queue_item(path_id(key, "queue item"))
     if found is None:
         abort(404, description=f"No queue item {key}.")
     return render("console/item.html", item=found)
@@ -68,9 +71,9 @@ def batches():
     """Batch logs of the last 24 hours, newest first."""
     source = request.args.get("source") if request.args.get("source") in BATCH_SOURCES else None
     status = request.args.get("status") if request.args.get("status") in BATCH_STATES else None
-    rows, cursor = services.batch_list(the_store(), source=source,
-                                       statuses=[status] if status else None,
-                                       before=request.args.get("before"))
+    rows, cursor = services.batch_list(
+        the_store(), source=source, statuses=[status] if status else None,
+        before=page_cursor(lambda text: services.batch_cursor(the_store(), text)))
     return render("console/batches.html", "console/partials/batch_results.html", rows=rows,
                   cursor=cursor, source=source, status=status, sources=BATCH_SOURCES,
                   batch_states=BATCH_STATES,
@@ -80,7 +83,7 @@ def batches():
 @bp.get("/batches/<key>")
 def batch(key):
     """One batch log with each item's outcome and, for client batches, where it is now."""
-    log = the_store().batch_log(key)
+    log = the_store().batch_log(path_id(key, "batch log"))
     if log is None:
         abort(404, description=f"No batch log {key}.")
     now = {}
@@ -93,7 +96,7 @@ def batch(key):
 def errors():
     """Failed and dead items (filtered) and the last day's batch errors."""
     filters = services.queue_filters(request.args, services.ERROR_STATES)
-    rows, cursor = services.queue_list(the_store(), filters, before=request.args.get("before"))
+    rows, cursor = services.queue_list(the_store(), filters, before=page_cursor())
     batch_errors, _ = services.batch_list(the_store(), statuses=["partial", "error"])
     return render("console/errors.html", "console/partials/error_results.html", rows=rows,
                   cursor=cursor, filters=filters, matching=the_store().count_queue(filters),
@@ -125,11 +128,7 @@ def events():
 @bp.get("/audit")
 def audit_log():
     """Who did what, when: newest first."""
-    try:
-        rows = the_store().list_audit(limit=services.PAGE_SIZE + 1,
-                                      before_id=request.args.get("before") or None)
-    except ValueError:
-        abort(400, description="That page cursor is not valid.")
+    rows = the_store().list_audit(limit=services.PAGE_SIZE + 1, before_id=page_cursor())
     rows, cursor = services.page(rows, services.PAGE_SIZE, lambda r: r["id"])
     return render("console/audit.html", "console/partials/audit_results.html", rows=rows,
                   cursor=cursor)

@@ -2,10 +2,11 @@
 
 import json
 import logging
-from datetime import timedelta
+import math
+from datetime import UTC, datetime, timedelta
 
 from ..accounts import audit
-from ..store.common import QUEUE_STATES, utcnow
+from ..store.common import INT64_MAX, QUEUE_STATES, utcnow
 from ..sync import runs
 from ..sync.conflicts import get_conflict, resolve_conflict
 from ..sync.jobs import start_in_background
@@ -107,34 +108,38 @@ def chart(minutes, now=None):
 
 
 def queue_list(store, filters, query=None, before=None):
-    """A queue page without payloads: (rows, next cursor); a search ignores the filters."""
+    """A queue page without payloads: (rows, next cursor); a search ignores the filters.
+
+    `before` is the store id of the last row already shown (see `web.page_cursor`)."""
     if query:
         return store.search_queue(query.strip()[:200], limit=PAGE_SIZE), None
-    rows = store.queue_page(filters, before_id=before or None, limit=PAGE_SIZE + 1)
+    rows = store.queue_page(filters, before_id=before, limit=PAGE_SIZE + 1)
     return page(rows, PAGE_SIZE, lambda r: r["id"])
 
 
 def batch_list(store, source=None, statuses=None, before=None, window=BATCH_WINDOW):
-    """Batch logs of the window (24 h by default), newest first: (rows, next cursor)."""
-    cursor = _batch_cursor(before)
+    """Batch logs of the window (24 h by default), newest first: (rows, next cursor).
+
+    `before` is the (startTime, id) of the last row already shown (see `batch_cursor`)."""
     rows = store.batch_page(utcnow() - window, source=source or None, statuses=statuses,
-                            before=cursor, limit=PAGE_SIZE + 1)
+                            before=before, limit=PAGE_SIZE + 1)
     return page(rows, PAGE_SIZE, lambda r: f"{r['startTime'].timestamp()!r}:{r['id']}")
 
 
-def _batch_cursor(text):
-    from datetime import UTC, datetime
-
+def batch_cursor(store, text):
+    """The (startTime, id) a batch page's cursor "<epoch seconds>:<id>" names, or None."""
+    at, _, key = text.partition(":")
+    key = store.parse_id(key)
     try:
-        at, key = (text or "").split(":")
-        return datetime.fromtimestamp(float(at), UTC), key
-    except ValueError:
+        # inf, nan and times outside years 1-9999 name no batch.
+        return (datetime.fromtimestamp(float(at), UTC), key) if key is not None else None
+    except (ValueError, OverflowError, OSError):
         return None
 
 
 def conflict_list(store, status="open", before=None):
     """Conflicts without their values, newest first: (rows, next cursor)."""
-    rows = store.list_conflicts(status=status or None, before_id=before or None,
+    rows = store.list_conflicts(status=status or None, before_id=before,
                                 limit=PAGE_SIZE + 1, values=False)
     return page(rows, PAGE_SIZE, lambda r: r["id"])
 
@@ -199,12 +204,41 @@ class MergeInvalid(ValueError):
     """An edited merge that cannot apply; the message says why."""
 
 
+def _json_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise MergeInvalid(f"{text} is beyond the numbers JSON can carry.")
+    return value
+
+
+def _json_int(text):
+    value = int(text) if len(text) <= 20 else None  # (Python refuses 4,300 digits and more)
+    if value is None or abs(value) > INT64_MAX:
+        raise MergeInvalid(f"{text} is beyond the 64-bit integers a store holds.")
+    return value
+
+
+def _json_constant(name):
+    raise MergeInvalid(f"{name} is not JSON.")
+
+
 def parse_merge(text):
-    """The JSON object an operator typed, or MergeInvalid."""
+    """The JSON object an operator typed, or MergeInvalid: as strict as the API's reading (no
+    NaN, Infinity, lone surrogates or numbers no store holds)."""
     try:
-        value = json.loads(text or "")
+        value = json.loads(text or "", parse_float=_json_float, parse_int=_json_int,
+                           parse_constant=_json_constant)
+    except MergeInvalid:
+        raise
+    except RecursionError:
+        raise MergeInvalid("That JSON is nested too deeply.") from None
     except ValueError as exc:
         raise MergeInvalid(f"That is not valid JSON: {exc}.") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise MergeInvalid("That JSON holds a lone surrogate (\\ud800-\\udfff), which is "
+                           "not text.") from None
     if not isinstance(value, dict):
         raise MergeInvalid("The merge must be a JSON object.")
     return value

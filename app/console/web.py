@@ -1,6 +1,15 @@
 """The console blueprint and what every console view shares: log-in, rendering, headers."""
 
-from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from ..extensions import store
 from .auth import can_act, require_login, safe_next
@@ -51,6 +60,34 @@ def the_store():
 def settings():
     """The app's settings."""
     return current_app.config
+
+
+def shown(text, limit=40):
+    """A value a client sent, quoted and cut short, for a message that names it."""
+    text = repr(text)
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def path_id(key, what):
+    """The store id a console URL names, or 404 (ids are integers on SQLite, ObjectIds on
+    MongoDB: anything else, out of range or not ASCII digits, names nothing)."""
+    found = the_store().parse_id(key)
+    if found is None:
+        abort(404, description=f"No {what} {shown(key)}.")
+    return found
+
+
+def page_cursor(parse=None):
+    """The `before` cursor of a list page (None on its first page), parsed by `parse` (the
+    store's ids by default); 400 when it is not one the page hands out."""
+    text = request.args.get("before")
+    if not text:
+        return None
+    cursor = (parse or the_store().parse_id)(text)
+    if cursor is None:
+        abort(400, description=f"The page cursor {shown(text)} is not valid: follow the "
+                               "page's own links to older rows.")
+    return cursor
 
 
 def wants_fragment():

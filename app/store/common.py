@@ -7,11 +7,25 @@ from datetime import UTC, datetime
 # Queue states in which an item still waits for the sync engine (they count toward the backlog).
 OPEN_STATES = ("pending", "processing", "failed")
 QUEUE_STATES = ("pending", "processing", "done", "failed", "conflict", "dead")
+# The largest integer SQLite and BSON store: ids and counts beyond it name nothing.
+INT64_MAX = 2**63 - 1
 
 
 def utcnow():
     """The current time as an aware UTC datetime."""
     return datetime.now(UTC)
+
+
+def int64(value):
+    """The integer `value` names (an int, or a string of ASCII digits) when it fits 64 signed
+    bits, else None: "²" and "１" are digits to str.isdigit but not to SQLite or BSON."""
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit()) or len(value) > 19:
+            return None
+        value = int(value)
+    if type(value) is not int or not 0 <= value <= INT64_MAX:
+        return None
+    return value
 
 
 def uuid7():

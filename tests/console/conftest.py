@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.console.auth import create_user
+from app.accounts.users import create_user
 
 PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"

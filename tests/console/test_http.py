@@ -396,7 +396,7 @@ def test_users_create_reads_the_password_from_stdin(runner, store):
                                  "--password-stdin"], input="a long password\n")
     assert result.exit_code == 0, result.output
     assert store.get_user("dana")["role"] == "operator"
-    from app.console.auth import authenticate
+    from app.accounts.users import authenticate
 
     assert authenticate(store, "dana", "a long password") is not None
     taken = runner.invoke(args=["users", "create", "dana", "--role", "viewer",

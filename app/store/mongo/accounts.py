@@ -1,13 +1,18 @@
-"""MongoDB adapter: API keys, console users, the audit log and cross-process locks."""
+"""MongoDB adapter: API keys, console users, the audit log, cross-process locks and sign-in
+failures."""
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .core import object_id, to_doc
 
 
 class MongoAccounts:
-    """Keys, users, audit entries and leases."""
+    """Keys, users, audit entries, leases, and sign-in failures."""
+
+    INDEXES = ({
+        "login_failures": [([("key", ASCENDING)], {"unique": True}), ([("at", ASCENDING)], {})],
+    },)
 
     def create_api_key(self, doc):
         """Store a new API key document (its hash, never the key)."""
@@ -42,14 +47,19 @@ class MongoAccounts:
         with self._errors():
             self.db.users.insert_one(dict(doc))
 
-    def update_user(self, username, changes):
-        """Change fields of a user (role, passwordHash, lastLoginAt); True when found."""
+    def update_user(self, username, changes, end_sessions=False):
+        """Change fields of a user (role, passwordHash, lastLoginAt) and, with `end_sessions`,
+        move its sessionEpoch on by one; True when found."""
+        update = {"$set": dict(changes)} if changes else {}
+        if end_sessions:
+            update["$inc"] = {"sessionEpoch": 1}
         with self._errors():
-            return self.db.users.update_one(
-                {"username": username}, {"$set": dict(changes)}).matched_count == 1
+            if not update:
+                return self.db.users.count_documents({"username": username}, limit=1) == 1
+            return self.db.users.update_one({"username": username}, update).matched_count == 1
 
     def get_user(self, username):
-        """The user document, or None."""
+        """The user document (its sessionEpoch missing before the first), or None."""
         with self._errors():
             return to_doc(self.db.users.find_one({"username": username}))
 
@@ -64,13 +74,41 @@ class MongoAccounts:
             self.db.audit_log.insert_one(dict(doc))
 
     def list_audit(self, limit=50, before_id=None):
-        """Audit entries, newest first, keyset-paginated by id."""
+        """Audit entries, newest first, keyset-paginated by id (a cursor that is not an id
+        finds nothing)."""
         query = {}
         if before_id is not None:
-            query["_id"] = {"$lt": object_id(before_id)}
+            oid = object_id(before_id)
+            if oid is None:
+                return []
+            query["_id"] = {"$lt": oid}
         with self._errors():
             cursor = self.db.audit_log.find(query).sort("_id", DESCENDING).limit(limit)
             return [to_doc(d) for d in cursor]
+
+    def login_failures(self, keys):
+        """{key: {key, failures, at}} for the keys that have failed sign-ins counted."""
+        with self._errors():
+            docs = self.db.login_failures.find({"key": {"$in": list(keys)}}, {"_id": 0})
+            return {doc["key"]: doc for doc in docs}
+
+    def add_login_failure(self, key, at):
+        """Count one more failed sign-in for `key` at `at`; returns its count."""
+        with self._errors():
+            doc = self.db.login_failures.find_one_and_update(
+                {"key": key}, {"$inc": {"failures": 1}, "$set": {"at": at}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+        return doc["failures"]
+
+    def clear_login_failures(self, key):
+        """Forget the failed sign-ins of `key`."""
+        with self._errors():
+            self.db.login_failures.delete_one({"key": key})
+
+    def forget_login_failures(self, before):
+        """Forget every count whose last failure is at or before `before`."""
+        with self._errors():
+            self.db.login_failures.delete_many({"at": {"$lte": before}})
 
     def acquire_lock(self, name, owner, until, now):
         """Take or renew the named lease until `until`; True when `owner` holds it."""

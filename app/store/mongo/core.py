@@ -101,6 +101,11 @@ class MongoCore:
                     for keys, options in specs:
                         self.db[collection].create_index(keys, **options)
 
+    def parse_id(self, value):
+        """The document id `value` names, as its canonical string, or None when it names none."""
+        oid = object_id(value)
+        return None if oid is None else str(oid)
+
     def ping(self):
         """Raise StoreUnavailable unless the server answers."""
         with self._errors():

@@ -1,10 +1,20 @@
-"""SQLite adapter: API keys, console users, the audit log and cross-process locks."""
+"""SQLite adapter: API keys, console users, the audit log, cross-process locks and sign-in
+failures."""
 
 from .core import first_value, to_epoch, to_row
 
 
 class SqliteAccounts:
-    """Keys, users, audit entries and leases."""
+    """Keys, users, audit entries, leases, and sign-in failures."""
+
+    # Beside `users` (files made before session epochs open unchanged: no row reads as none).
+    DDL = ("""
+    CREATE TABLE IF NOT EXISTS user_sessions (username TEXT PRIMARY KEY, epoch INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS login_failures (
+        key TEXT PRIMARY KEY, failures INTEGER NOT NULL, at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS login_failures_at ON login_failures (at);
+    """,)
 
     def create_api_key(self, doc):
         """Store a new API key document (its hash, never the key)."""
@@ -42,18 +52,27 @@ class SqliteAccounts:
         with self.transaction() as conn:
             self.insert(conn, "users", doc)
 
-    def update_user(self, username, changes):
-        """Change fields of a user (role, passwordHash, lastLoginAt); True when found."""
+    def update_user(self, username, changes, end_sessions=False):
+        """Change fields of a user (role, passwordHash, lastLoginAt) and, with `end_sessions`,
+        move its sessionEpoch on by one; True when found."""
         row = to_row(changes)
-        sets = ", ".join(f"{k} = ?" for k in row)
         with self.transaction() as conn:
-            cur = conn.execute(f"UPDATE users SET {sets} WHERE username = ?",
-                               (*row.values(), username))
-            return cur.rowcount == 1
+            if not first_value(conn, "SELECT 1 FROM users WHERE username = ?", (username,)):
+                return False
+            if row:
+                sets = ", ".join(f"{k} = ?" for k in row)
+                conn.execute(f"UPDATE users SET {sets} WHERE username = ?",
+                             (*row.values(), username))
+            if end_sessions:
+                conn.execute("INSERT INTO user_sessions (username, epoch) VALUES (?, 1) "
+                             "ON CONFLICT (username) DO UPDATE SET epoch = epoch + 1", (username,))
+            return True
 
     def get_user(self, username):
-        """The user document, or None."""
-        return self.query_one("SELECT * FROM users WHERE username = ?", (username,))
+        """The user document with its sessionEpoch (None before the first), or None."""
+        return self.query_one(
+            "SELECT users.*, user_sessions.epoch AS sessionEpoch FROM users "
+            "LEFT JOIN user_sessions USING (username) WHERE username = ?", (username,))
 
     def list_users(self):
         """Every console user, by name."""
@@ -65,11 +84,41 @@ class SqliteAccounts:
             self.insert(conn, "audit_log", doc)
 
     def list_audit(self, limit=50, before_id=None):
-        """Audit entries, newest first, keyset-paginated by id."""
+        """Audit entries, newest first, keyset-paginated by id (a cursor that is not an id
+        finds nothing)."""
         if before_id is None:
             return self.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+        before_id = self.parse_id(before_id)
+        if before_id is None:
+            return []
         return self.query("SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
-                          (int(before_id), limit))
+                          (before_id, limit))
+
+    def login_failures(self, keys):
+        """{key: {key, failures, at}} for the keys that have failed sign-ins counted."""
+        keys = list(keys)
+        rows = self.query(f"SELECT * FROM login_failures WHERE key IN "
+                          f"({', '.join('?' * len(keys))})", keys) if keys else []
+        return {row["key"]: row for row in rows}
+
+    def add_login_failure(self, key, at):
+        """Count one more failed sign-in for `key` at `at`; returns its count."""
+        with self.transaction() as conn:
+            [row] = conn.execute(
+                "INSERT INTO login_failures (key, failures, at) VALUES (?, 1, ?) "
+                "ON CONFLICT (key) DO UPDATE SET failures = failures + 1, at = excluded.at "
+                "RETURNING failures", (key, to_epoch(at))).fetchall()
+        return row["failures"]
+
+    def clear_login_failures(self, key):
+        """Forget the failed sign-ins of `key`."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+
+    def forget_login_failures(self, before):
+        """Forget every count whose last failure is at or before `before`."""
+        with self.transaction(durable=False) as conn:
+            conn.execute("DELETE FROM login_failures WHERE at <= ?", (to_epoch(before),))
 
     def acquire_lock(self, name, owner, until, now):
         """Take or renew the named lease until `until`; True when `owner` holds it."""

@@ -97,7 +97,7 @@ class SqliteConsole:
             params.extend(app_ids)
         if before_id is not None:
             clauses.append("id < ?")
-            params.append(int(before_id))
+            params.append(before_id)
         sql = f"SELECT {QUEUE_LIST_COLUMNS} FROM sync_queue"
         if status is not None and not filters.get("userId"):
             sql += " INDEXED BY sync_queue_status_id"
@@ -111,8 +111,10 @@ class SqliteConsole:
         `filters` may hold statuses (a list), itemType, userId and appId. A cursor that is not
         an id finds nothing.
         """
-        if before_id is not None and not str(before_id).isdigit():
-            return []
+        if before_id is not None:
+            before_id = self.parse_id(before_id)
+            if before_id is None:
+                return []
         statuses = filters.get("statuses") or [None]
         app_ids = self.queue_app_ids() if filters.get("userId") else None
         with self.reading() as conn:
@@ -157,9 +159,8 @@ class SqliteConsole:
 
     def queue_item(self, key):
         """One queue item with its payload by its store id, or None."""
-        try:
-            key = int(key)
-        except (TypeError, ValueError):
+        key = self.parse_id(key)
+        if key is None:
             return None
         return self.query_one("SELECT * FROM sync_queue WHERE id = ?", (key,))
 
@@ -212,20 +213,19 @@ class SqliteConsole:
             clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
             params.extend(statuses)
         if before is not None:
-            at, key = before
-            if not str(key).isdigit():
+            at, key = before[0], self.parse_id(before[1])
+            if key is None:
                 return []
             clauses.append("(startTime < ? OR (startTime = ? AND id < ?))")
-            params.extend((to_epoch(at), to_epoch(at), int(key)))
+            params.extend((to_epoch(at), to_epoch(at), key))
         return self.query(
             f"SELECT {BATCH_LIST_COLUMNS} FROM batch_logs WHERE {' AND '.join(clauses)} "
             "ORDER BY startTime DESC, id DESC LIMIT ?", (*params, limit))
 
     def batch_log(self, key):
         """One batch log with its per-item results by its store id, or None."""
-        try:
-            key = int(key)
-        except (TypeError, ValueError):
+        key = self.parse_id(key)
+        if key is None:
             return None
         return self.query_one("SELECT * FROM batch_logs WHERE id = ?", (key,))
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from ..common import int64
 from ..errors import DuplicateKey, StoreUnavailable
 from .checkpoint import Checkpointer
 
@@ -320,6 +321,10 @@ class SqliteCore:
             for ddl in scripts:
                 conn.executescript(ddl)
             conn.execute(f"PRAGMA user_version = {fingerprint}")
+
+    def parse_id(self, value):
+        """The row id `value` names (an int or its decimal text), or None when it names none."""
+        return int64(value)
 
     def ping(self):
         """Raise StoreUnavailable unless the store answers."""
