@@ -10,7 +10,7 @@ import json
 import sqlite3
 from contextlib import contextmanager
 
-from ..common import unreadable_item
+from ..common import int64, unreadable_item
 from ..errors import DataRejected, DuplicateKey, StoreUnavailable
 from .core import dumps, first_value, from_epoch, loads, to_epoch, to_row
 
@@ -109,8 +109,6 @@ EARLY_EVENT_SQL = (
     "LIMIT 1"
 )
 ID_CHUNK = 500
-MAX_ROW_ID = 2 ** 63 - 1
-MAX_ROW_DIGITS = len(str(MAX_ROW_ID))  # checked first: int() refuses 4,300 digits and more
 # SQLite's result codes of a statement that failed on the values it was given rather than on
 # the store: malformed JSON in a stored item (SQLITE_ERROR), a value too big, a constraint.
 DATA_ERROR_CODES = {sqlite3.SQLITE_ERROR, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_CONSTRAINT,
@@ -128,16 +126,6 @@ def _details(item, row):
         item["itemData"] = loads(item["itemData"])
         item["meta"] = loads(item["meta"]) if item["meta"] else {}
     item["createdAt"] = from_epoch(item["createdAt"])
-
-
-def _conflict_id(value):
-    """A conflict's row id from its string form; None when no row can have it (not plain
-    decimal digits, or past SQLite's 64-bit integers)."""
-    text = str(value)
-    if not (text.isascii() and text.isdigit()) or len(text) > MAX_ROW_DIGITS \
-            or int(text) > MAX_ROW_ID:
-        return None
-    return int(text)
 
 
 class SqliteSync:
@@ -440,7 +428,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
 
     def get_conflict(self, app_id, conflict_id):
         """A conflict by id, or None; app_id None finds any app's."""
-        cid = _conflict_id(conflict_id)
+        cid = int64(conflict_id)
         if cid is None:
             return None
         if app_id is None:
@@ -458,7 +446,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
             where.append("status = ?")
             params.append(status)
         if before_id is not None:
-            cid = _conflict_id(before_id)
+            cid = int64(before_id)
             if cid is None:
                 return []
             where.append("id < ?")
@@ -473,7 +461,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         cur = self._run(
             "UPDATE conflicts SET status = 'resolved', resolution = ?, resolvedBy = ?, "
             "resolvedAt = ? WHERE id = ? AND status = 'open'",
-            (json.dumps(resolution), resolved_by, to_epoch(at), _conflict_id(conflict_id)))
+            (json.dumps(resolution), resolved_by, to_epoch(at), int64(conflict_id)))
         return cur.rowcount == 1
 
     # Per-client sequence numbers.
