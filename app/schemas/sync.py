@@ -5,7 +5,8 @@ from datetime import UTC
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from .base import BaseSchema
-from .telemetry import ID_PATTERN, RECORD_TYPE, BatchCountsSchema
+from .fields import ID_PATTERN, FullMatch, UtcDateTime
+from .telemetry import RECORD_TYPE, BatchCountsSchema
 
 CONFLICT_RESOLUTIONS = ("server", "client", "merged")
 
@@ -69,7 +70,7 @@ class RecordPageSchema(Schema):
 class ConflictQueryArgsSchema(BaseSchema):
     status = fields.String(validate=validate.OneOf(("open", "resolved")))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(validate=validate.Regexp(ID_PATTERN), metadata={
+    cursor = fields.String(validate=FullMatch(ID_PATTERN), metadata={
         "description": "`nextCursor` of the previous page."})
 
 
@@ -111,9 +112,9 @@ class ResolveSchema(BaseSchema):
 
 
 class MetricsQueryArgsSchema(BaseSchema):
-    from_ = fields.AwareDateTime(data_key="from", default_timezone=UTC, metadata={
+    from_ = UtcDateTime(data_key="from", default_timezone=UTC, metadata={
         "description": "Only events at or after this time (ISO 8601)."})
-    to = fields.AwareDateTime(default_timezone=UTC, metadata={
+    to = UtcDateTime(default_timezone=UTC, metadata={
         "description": "Only events before this time (ISO 8601)."})
 
 
