@@ -11,8 +11,7 @@ from marshmallow import ValidationError
 
 from ..schemas.events import ANY_EVENT_DATA, EVENT_DATA_SCHEMAS
 from ..schemas.fastload import FastLoader
-from ..schemas.fields import UtcDateTime
-from ..schemas.telemetry import MAX_NESTING, EventItemSchema, RecordItemSchema
+from ..schemas.telemetry import MAX_NESTING, EventItemSchema, MetadataSchema, RecordItemSchema
 from ..store.common import EncodedJson, uuid7
 
 EVENT_ITEM = FastLoader(EventItemSchema())
@@ -21,8 +20,9 @@ EVENT_DATA = {event_type: FastLoader(schema) for event_type, schema in EVENT_DAT
 ANY_DATA = FastLoader(ANY_EVENT_DATA)
 # Derived eventIds (an item without one) are UUIDv5 names under this namespace.
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d8c2e-3b7a-4f5e-9c1d-2a8b7e6f5d4c")
-# metadata.clientTimestamp is read with the field that reads every other time the API takes.
-CLIENT_TIME = UtcDateTime()
+# metadata.clientTimestamp is read by the metadata schema's field (UtcDateTime, as every time the
+# API takes); the rest of metadata is kept as sent.
+CLIENT_TIME = MetadataSchema().fields["clientTimestamp"]
 
 
 @dataclass(frozen=True)
