@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from ..schemas.events import ANY_EVENT_DATA, EVENT_DATA_SCHEMAS
 from ..schemas.fastload import FastLoader
-from ..schemas.telemetry import EventItemSchema, RecordItemSchema
+from ..schemas.telemetry import MAX_NESTING, EventItemSchema, MetadataSchema, RecordItemSchema
 from ..store.common import EncodedJson, uuid7
 
 EVENT_ITEM = FastLoader(EventItemSchema())
@@ -20,7 +20,9 @@ EVENT_DATA = {event_type: FastLoader(schema) for event_type, schema in EVENT_DAT
 ANY_DATA = FastLoader(ANY_EVENT_DATA)
 # Derived eventIds (an item without one) are UUIDv5 names under this namespace.
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d8c2e-3b7a-4f5e-9c1d-2a8b7e6f5d4c")
-MAX_NESTING = 32
+# metadata.clientTimestamp is read by the metadata schema's field (UtcDateTime, as every time the
+# API takes); the rest of metadata is kept as sent.
+CLIENT_TIME = MetadataSchema().fields["clientTimestamp"]
 
 
 @dataclass(frozen=True)
@@ -60,23 +62,47 @@ class Envelope:
         return self.sent_at.isoformat() if self.sent_at else None
 
 
+def field_name(name):
+    """A field's name as problems are answered and logged: a NUL written as \\u0000, since
+    MongoDB cannot hold it in a key (the batch log keeps problems by name)."""
+    return name.replace("\x00", "\\u0000") if "\x00" in name else name
+
+
+def storable_names(problems):
+    """Problems keyed by field (nested per marshmallow) with every name made storable."""
+    if not isinstance(problems, dict):
+        return problems
+    return {field_name(str(key)): storable_names(value) for key, value in problems.items()}
+
+
 class Rejected(Exception):
     """An item that cannot be stored; `fields` names each problem."""
 
     def __init__(self, fields):
         super().__init__(fields)
-        self.fields = fields
+        self.fields = storable_names(fields)
+
+
+def key_problem(key):
+    """Why a key of data cannot be stored as it was sent, or None."""
+    if key.startswith("$") or "." in key:
+        return "Keys may not start with '$' or contain '.'."
+    if "\x00" in key:
+        return "Keys may not contain the NUL character (\\u0000)."
+    return None
 
 
 def bad_keys(value, path, found, depth=0):
-    """Collect paths of keys MongoDB cannot hold ($-prefixed or dotted), and refuse deep nesting."""
+    """Collect paths of keys a store cannot hold as sent ($-prefixed, dotted, or holding a NUL,
+    which MongoDB refuses and SQLite's JSON path reading would cut), and refuse deep nesting."""
     if depth > MAX_NESTING:
         found[path] = [f"Nested deeper than {MAX_NESTING} levels."]
         return found
     if isinstance(value, dict):
         for key, inner in value.items():
-            if key.startswith("$") or "." in key:
-                found[f"{path}.{key}"] = ["Keys may not start with '$' or contain '.'."]
+            problem = key_problem(key)
+            if problem is not None:
+                found[f"{path}.{key}"] = [problem]
             elif isinstance(inner, dict | list):
                 bad_keys(inner, f"{path}.{key}", found, depth + 1)
     elif isinstance(value, list):
@@ -87,23 +113,24 @@ def bad_keys(value, path, found, depth=0):
 
 
 def parse_time(value, field):
-    """An ISO 8601 time with a UTC offset as an aware datetime."""
+    """An ISO 8601 time with a UTC offset as the UTC instant it names (None when absent)."""
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise Rejected({field: ["Not an ISO 8601 time with an offset, e.g. 2026-01-31T12:00:00Z."]})
-    return parsed
+        return CLIENT_TIME.deserialize(value)
+    except ValidationError as exc:
+        raise Rejected({field: exc.messages}) from None
 
 
 def event_time(client_ts, envelope, rules):
     """The server's best estimate of when an event happened, and the measured client skew.
 
     With sentAt the client's clock offset is removed (receivedAt - (sentAt - clientTimestamp));
-    a time still beyond receivedAt plus the allowed skew is clamped to receivedAt.
+    a time still beyond receivedAt plus the allowed skew is clamped to receivedAt, and so is one
+    the correction takes out of the calendar. All three are UTC instants (UtcDateTime), so the
+    result is one too, and every store can read it back. It is kept to the millisecond, as
+    MongoDB keeps times and as SQLite's julianday() reads them (which rounds
+    9999-12-31T23:59:59.9995 past the calendar's end), so both stores hold the same time.
     """
     received = envelope.received_at
     skew_ms = None
@@ -120,7 +147,7 @@ def event_time(client_ts, envelope, rules):
         return received, skew_ms, True
     if timestamp > received + rules.max_future_skew:
         return received, skew_ms, True
-    return timestamp, skew_ms, False
+    return timestamp.replace(microsecond=timestamp.microsecond // 1000 * 1000), skew_ms, False
 
 
 def server_meta(client_ts, envelope, rules):
@@ -203,10 +230,11 @@ def event_document(raw, index, envelope, rules):
     if problems:
         raise Rejected(problems)
     try:
-        event_data = data_loader(loaded["eventData"])
+        # Validated, never rewritten: what is stored is what was sent (85 stays 85, not 85.0).
+        data_loader(loaded["eventData"])
     except ValidationError as exc:
         raise Rejected({"eventData": exc.messages}) from None
-    metadata = loaded["metadata"]
+    event_data, metadata = loaded["eventData"], loaded["metadata"]
     client_ts = parse_time(metadata.get("clientTimestamp"), "metadata.clientTimestamp")
     event_id = loaded.get("eventId") or loaded.get("itemId")
     if event_id is None:

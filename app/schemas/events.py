@@ -1,6 +1,11 @@
-"""Schemas of the seed's event types: the eventData each must carry, with bounds."""
+"""Schemas of the seed's event types: the eventData each must carry, with bounds.
+
+They validate; they never rewrite: ingest stores eventData exactly as it was sent.
+"""
 
 from marshmallow import INCLUDE, Schema, fields, validate
+
+from .fields import JsonBoolean, JsonNumber, WholeNumber
 
 Score = validate.Range(min=0, max=100)
 NonNegative = validate.Range(min=0)
@@ -21,34 +26,34 @@ class InterviewStartedSchema(EventDataSchema):
 
 class InterviewCompletedSchema(EventDataSchema):
     interviewId = fields.String(validate=validate.Length(max=200))
-    score = fields.Float(required=True, validate=Score, allow_nan=False)
-    duration = fields.Float(required=True, validate=NonNegative, allow_nan=False)
+    score = JsonNumber(required=True, validate=Score, allow_nan=False)
+    duration = JsonNumber(required=True, validate=NonNegative, allow_nan=False)
 
 
 class AssessmentSubmittedSchema(EventDataSchema):
     assessmentId = fields.String(validate=validate.Length(max=200))
-    score = fields.Float(required=True, validate=Score, allow_nan=False)
-    duration = fields.Float(validate=NonNegative, allow_nan=False)
-    answered = fields.Integer(validate=NonNegative)
+    score = JsonNumber(required=True, validate=Score, allow_nan=False)
+    duration = JsonNumber(validate=NonNegative, allow_nan=False)
+    answered = WholeNumber(validate=NonNegative)
 
 
 class PracticeQuestionAnsweredSchema(EventDataSchema):
     questionId = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    correct = fields.Boolean()
-    timeSpent = fields.Float(validate=NonNegative, allow_nan=False)
-    score = fields.Float(validate=Score, allow_nan=False)
+    correct = JsonBoolean()
+    timeSpent = JsonNumber(validate=NonNegative, allow_nan=False)
+    score = JsonNumber(validate=Score, allow_nan=False)
 
 
 class LearningModuleViewedSchema(EventDataSchema):
     moduleId = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    duration = fields.Float(validate=NonNegative, allow_nan=False)
-    progress = fields.Float(validate=Score, allow_nan=False)
+    duration = JsonNumber(validate=NonNegative, allow_nan=False)
+    progress = JsonNumber(validate=Score, allow_nan=False)
 
 
 class WeaknessDetectedSchema(EventDataSchema):
     skill = fields.String(required=True, validate=validate.Length(min=1, max=200))
     severity = fields.String(validate=validate.OneOf(["low", "medium", "high"]))
-    score = fields.Float(validate=Score, allow_nan=False)
+    score = JsonNumber(validate=Score, allow_nan=False)
 
 
 class MentorSessionStartedSchema(EventDataSchema):
@@ -59,7 +64,7 @@ class MentorSessionStartedSchema(EventDataSchema):
 class MentorFeedbackReceivedSchema(EventDataSchema):
     mentorId = fields.String(validate=validate.Length(max=200))
     sessionId = fields.String(validate=validate.Length(max=200))
-    rating = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    rating = WholeNumber(required=True, validate=validate.Range(min=1, max=5))
     comment = fields.String(validate=validate.Length(max=5000))
 
 

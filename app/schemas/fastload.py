@@ -3,18 +3,18 @@
 Ingest validates every item of every batch, and marshmallow's per-field machinery costs more
 than everything else a batch does. `FastLoader` reads a schema's own fields and validators once
 and loads the common, well-formed case directly: exact JSON types only (str for String, int for
-Integer, int or float for Float, bool for Boolean, dict for Dict), the fields' own validators,
-the schema's unknown-field policy. Whenever anything is out of the ordinary — a missing required
-field, a value needing conversion, a failing validator, an unsupported field — it declines
-(returns None) and the caller loads with marshmallow, which has the last word and writes the
-error messages. tests/schemas/test_fastload.py checks that both always agree.
+WholeNumber, int or float for JsonNumber, bool for JsonBoolean, dict for Dict), the fields' own
+validators, the schema's unknown-field policy. Whenever anything is out of the ordinary — a
+missing required field, a value needing conversion, a failing validator, an unsupported field —
+it declines (returns None) and the caller loads with marshmallow, which has the last word and
+writes the error messages. tests/schemas/test_fastload.py checks that both always agree.
 """
 
 import math
 
 from marshmallow import EXCLUDE, INCLUDE, RAISE, ValidationError, fields, missing
 
-from .telemetry import ID_RE, Identifier
+from .fields import ID_RE, Identifier, JsonBoolean, JsonNumber, WholeNumber
 
 DECLINE = object()
 
@@ -49,7 +49,7 @@ def _mapping(value):
 
 
 def _identifier(value):
-    return value if type(value) is str and ID_RE.match(value) is not None else DECLINE
+    return value if type(value) is str and ID_RE.fullmatch(value) is not None else DECLINE
 
 
 def _raw(value):
@@ -63,12 +63,13 @@ def _converter(field):
         return _identifier
     if kind is fields.String:
         return _string
-    if kind is fields.Integer:
+    if kind is WholeNumber:
+        # 1.0 is loaded as 1 by the field itself: the fast path takes plain integers only.
         return _integer
-    if kind is fields.Float:
+    if kind is JsonNumber:
         allow_nan = bool(field.allow_nan)
         return lambda value: _float(value, allow_nan)
-    if kind is fields.Boolean:
+    if kind is JsonBoolean:
         return _boolean
     if kind is fields.Dict and field.key_field is None and field.value_field is None:
         return _mapping

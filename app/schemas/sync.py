@@ -6,7 +6,8 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from .base import BaseSchema
 from .errors import ErrorSchema
-from .telemetry import ID_PATTERN, RECORD_TYPE, BatchCountsSchema
+from .fields import ID_PATTERN, FullMatch, UtcDateTime
+from .telemetry import RECORD_TYPE, BatchCountsSchema
 
 CONFLICT_RESOLUTIONS = ("server", "client", "merged")
 # How long `POST /sync?wait=` may hold a request (and a worker): well inside gunicorn's timeout.
@@ -121,7 +122,7 @@ class RecordPageSchema(Schema):
 class ConflictQueryArgsSchema(BaseSchema):
     status = fields.String(validate=validate.OneOf(("open", "resolved")))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(validate=validate.Regexp(ID_PATTERN), metadata={
+    cursor = fields.String(validate=FullMatch(ID_PATTERN), metadata={
         "description": "`nextCursor` of the previous page."})
 
 
@@ -162,27 +163,11 @@ class ResolveSchema(BaseSchema):
                        "event's eventData."})
 
 
-class UtcTime(fields.AwareDateTime):
-    """An ISO 8601 time read as a UTC instant (UTC when no offset is given); refused unless the
-    instant falls inside 0001-01-01..9999-12-31 UTC, the range the stores can hold."""
-
-    default_error_messages = {"range": "Must be a time between 0001-01-01 and 9999-12-31 UTC."}
-
-    def __init__(self, **kwargs):
-        super().__init__(default_timezone=UTC, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        moment = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:  # e.g. year 1 at +14:00 is still year 0 in UTC
-            raise self.make_error("range") from None
-
-
 class MetricsQueryArgsSchema(BaseSchema):
-    from_ = UtcTime(data_key="from", metadata={
+    from_ = UtcDateTime(data_key="from", default_timezone=UTC, metadata={
         "description": "Only events at or after this time (ISO 8601)."})
-    to = UtcTime(metadata={"description": "Only events before this time (ISO 8601)."})
+    to = UtcDateTime(default_timezone=UTC, metadata={
+        "description": "Only events before this time (ISO 8601)."})
 
 
 class TypeCountSchema(Schema):

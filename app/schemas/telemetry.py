@@ -1,34 +1,14 @@
 """Schemas of the ingest API: single events, batch envelopes, items, and their answers."""
 
-import re
-
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from .base import BaseSchema
+from .fields import NO_NUL, FullMatch, Identifier, UtcDateTime, WholeNumber
 
 STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual")
 ITEM_STATES = ("accepted", "duplicate", "rejected")
 # What a sync run did with each item it claimed.
 SYNC_OUTCOMES = ("applied", "duplicate", "conflict", "held", "retry", "dead")
-# Ids the client makes: letters, digits and a few separators ("~" is kept for the server's use).
-ID_PATTERN = r"^[A-Za-z0-9_.:@\-]{1,128}$"
-ID_RE = re.compile(ID_PATTERN)
-
-
-class Identifier(fields.String):
-    """A client-made id. Checked inside the field: ingest validates every item, so it counts."""
-
-    default_error_messages = {"invalid_id": "Must be 1-128 letters, digits or _.:@- characters."}
-
-    def __init__(self, **kwargs):
-        metadata = {"pattern": ID_PATTERN, **kwargs.pop("metadata", {})}
-        super().__init__(metadata=metadata, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if ID_RE.match(value) is None:
-            raise self.make_error("invalid_id")
-        return value
 
 
 def is_list(value):
@@ -36,13 +16,19 @@ def is_list(value):
         raise ValidationError("Must be a list of items.")
 
 
-RECORD_TYPE = validate.Regexp(
+RECORD_TYPE = FullMatch(
     r"^(?!event$)[A-Za-z][A-Za-z0-9_.\-]{0,63}$",
     error="Must start with a letter, use letters, digits or _.- and not be 'event'.",
 )
 UserId = validate.Length(min=1, max=256)
 # Sequence numbers and versions: whole numbers both stores can hold (64-bit).
 Counter = validate.Range(min=0, max=2**53)
+Priority = validate.Range(min=-100, max=100)
+EventType = [validate.Length(min=1, max=100), NO_NUL]
+# How deep eventData, metadata and record data may nest (ingest checks it with their keys).
+MAX_NESTING = 32
+KEPT_AS_SENT = (f"Stored exactly as sent. Keys may not start with '$' or contain '.' or a NUL "
+                f"(\\u0000); at most {MAX_NESTING} levels of nesting.")
 
 
 class MetadataSchema(Schema):
@@ -51,7 +37,7 @@ class MetadataSchema(Schema):
     class Meta:
         unknown = "include"
 
-    clientTimestamp = fields.AwareDateTime(default_timezone=None, metadata={
+    clientTimestamp = UtcDateTime(metadata={
         "description": "When the event happened, by the client's clock (ISO 8601 with offset)."})
 
 
@@ -62,15 +48,16 @@ class TrackSchema(BaseSchema):
         "description": "Made by the client at capture time (UUIDv7 advised); the server makes "
                        "one when absent, which makes a resend a second event."})
     userId = fields.String(required=True, validate=UserId)
-    eventType = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    eventData = fields.Dict(load_default=dict)
+    eventType = fields.String(required=True, validate=EventType)
+    eventData = fields.Dict(load_default=dict, metadata={"description": KEPT_AS_SENT})
     metadata = fields.Dict(load_default=dict, metadata={
-        "description": "Client metadata; `clientTimestamp` (ISO 8601) is read, the rest kept."})
-    sentAt = fields.AwareDateTime(metadata={
+        "description": "Client metadata; `clientTimestamp` (ISO 8601, within "
+                       f"0001-01-01..9999-12-31 in UTC) is read. {KEPT_AS_SENT}"})
+    sentAt = UtcDateTime(metadata={
         "description": "When the client sent this request, by its own clock: corrects skew."})
-    priority = fields.Integer(load_default=0, validate=validate.Range(min=-100, max=100))
+    priority = WholeNumber(load_default=0, validate=Priority)
     clientId = Identifier()
-    seq = fields.Integer(validate=Counter)
+    seq = WholeNumber(validate=Counter)
 
 
 class EventItemSchema(BaseSchema):
@@ -86,12 +73,14 @@ class EventItemSchema(BaseSchema):
         "description": "Made at capture time; when absent one is derived from batchId and the "
                        "item's index, so a resent batch is still stored once."})
     userId = fields.String(validate=UserId)
-    eventType = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    eventData = fields.Dict()
-    metadata = fields.Dict()
-    priority = fields.Integer(validate=validate.Range(min=-100, max=100))
+    eventType = fields.String(required=True, validate=EventType)
+    eventData = fields.Dict(metadata={"description": KEPT_AS_SENT})
+    metadata = fields.Dict(metadata={
+        "description": "Client metadata; `clientTimestamp` (ISO 8601, within "
+                       f"0001-01-01..9999-12-31 in UTC) is read. {KEPT_AS_SENT}"})
+    priority = WholeNumber(validate=Priority)
     clientId = Identifier()
-    seq = fields.Integer(validate=Counter)
+    seq = WholeNumber(validate=Counter)
 
 
 class RecordItemSchema(BaseSchema):
@@ -100,15 +89,15 @@ class RecordItemSchema(BaseSchema):
     itemType = fields.String(required=True, validate=RECORD_TYPE)
     itemId = Identifier(required=True)
     recordId = Identifier(required=True)
-    baseVersion = fields.Integer(required=True, validate=Counter, metadata={
+    baseVersion = WholeNumber(required=True, validate=Counter, metadata={
         "description": "The record version this edit started from (0 for a new record)."})
-    data = fields.Dict(required=True)
-    clientTimestamp = fields.AwareDateTime()
+    data = fields.Dict(required=True, metadata={"description": KEPT_AS_SENT})
+    clientTimestamp = UtcDateTime()
     conflictResolution = fields.String(validate=validate.OneOf(STRATEGIES))
     userId = fields.String(validate=UserId)
-    priority = fields.Integer(load_default=0, validate=validate.Range(min=-100, max=100))
+    priority = WholeNumber(load_default=0, validate=Priority)
     clientId = Identifier()
-    seq = fields.Integer(validate=Counter)
+    seq = WholeNumber(validate=Counter)
 
 
 class BatchSchema(BaseSchema):
@@ -118,7 +107,7 @@ class BatchSchema(BaseSchema):
         "description": "Made by the client; resending the same batchId returns the first answer."})
     userId = fields.String(validate=UserId, metadata={"description": "Default for every item."})
     clientId = Identifier()
-    sentAt = fields.AwareDateTime(metadata={
+    sentAt = UtcDateTime(metadata={
         "description": "When the client sent this request, by its own clock: corrects skew."})
     items = fields.Raw(required=True, validate=is_list, metadata={
         "type": "array",

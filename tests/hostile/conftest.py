@@ -18,7 +18,14 @@ from app.accounts.users import create_user
 from app.extensions import store as store_ext
 from app.sync.engine import run_sync
 from tests.conftest import STORE_KINDS, close_app, make_app
-from tests.console.conftest import PASSWORD, Console, event, record
+from tests.console.conftest import (  # noqa: F401 (console and users: fixtures, used by name)
+    PASSWORD,
+    Console,
+    console,
+    event,
+    record,
+    users,
+)
 from tests.store.helpers import queue_item
 
 SITE = "http://127.0.0.1/"

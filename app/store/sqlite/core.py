@@ -104,6 +104,8 @@ CREATE TABLE IF NOT EXISTS client_seqs (
 """
 
 
+FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
+LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
 # One encoder for every row: json.dumps with options builds a new encoder per call.
 COMPACT = json.JSONEncoder(separators=(",", ":"))
 
@@ -118,8 +120,19 @@ def to_epoch(value):
 
 
 def from_epoch(value):
-    """Epoch seconds from storage as an aware UTC datetime."""
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+    """Epoch seconds from storage as an aware UTC datetime.
+
+    Ingest admits only times inside the calendar, but seconds held in a double can round past
+    its ends (9999-12-31T23:59:59.999999 is stored as the first second of year 10000, and the
+    SQL that stores events computes through julianday): such a time reads as the calendar's
+    first or last instant rather than failing every read of its row.
+    """
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, ValueError, OSError):
+        return LAST_INSTANT if value > 0 else FIRST_INSTANT
 
 
 def dumps(value):
