@@ -81,20 +81,30 @@ def test_sync_succeeds_the_unreadable_items_die_and_other_apps_apply(
         assert store.get_event("otherapp", event_id) is not None
     assert store.queue_counts("otherapp") == {"done": 2}
     errors = run_errors(store)
-    status, reason = errors["old-note"]
-    assert status == "dead" and reason.startswith("stored item cannot be read: ")
-    assert "year 0 is out of range" in reason
+    if store.kind == "sqlite":
+        # SQLite reads a stored time past the calendar's ends as its first or last instant (a
+        # double can round past them): the note applies, and the event sent again with another
+        # payload opens its conflict.
+        assert "old-note" not in errors
+        assert not [item_id for item_id in errors if item_id.startswith("old2~")]
+    else:
+        status, reason = errors["old-note"]
+        assert status == "dead" and reason.startswith("stored item cannot be read: ")
+        assert "year 0 is out of range" in reason
+        [again] = [item_id for item_id in errors if item_id.startswith("old2~")]
+        status, reason = errors[again]
+        assert status == "dead" and reason.startswith("cannot open its conflict: ")
+        assert "year 0 is out of range" in reason
     assert errors["old1"] == ("dead", errors["old1"][1])
     assert errors["old1"][1].startswith("cannot store its event: ")
     [variant] = [item_id for item_id in errors if item_id.startswith("old1~")]
     assert errors[variant] == (
         "failed", "cannot open its conflict: the event it clashes with is not stored yet")
-    [again] = [item_id for item_id in errors if item_id.startswith("old2~")]
-    status, reason = errors[again]
-    assert status == "dead" and reason.startswith("cannot open its conflict: ")
-    assert "year 0 is out of range" in reason
     assert store.get_event("testapp", "old1") is None  # nothing stored that cannot be read
-    assert store.queue_counts("testapp") == {"done": 1, "dead": 3, "failed": 1}
+    readable = store.kind == "sqlite"
+    assert store.queue_counts("testapp") == (
+        {"done": 2, "dead": 1, "failed": 1, "conflict": 1} if readable
+        else {"done": 1, "dead": 3, "failed": 1})
 
     # The next run is clean: nothing is claimed again before its time.
     run(then, client, auth, runner)
@@ -102,7 +112,8 @@ def test_sync_succeeds_the_unreadable_items_die_and_other_apps_apply(
     # The variant's retry finds no event to clash with: it applies, and its time kills it too.
     [log] = sync(app, store, at=item(store, variant)["nextAttemptAt"] + timedelta(seconds=1))
     assert (log["itemCount"], log["failureCount"]) == (1, 1)
-    assert store.queue_counts("testapp") == {"done": 1, "dead": 4}
+    assert store.queue_counts("testapp") == (
+        {"done": 2, "dead": 2, "conflict": 1} if readable else {"done": 1, "dead": 4})
     assert sync(app, store, at=utcnow() + timedelta(days=1))[0]["itemCount"] == 0
 
 
