@@ -27,35 +27,42 @@ def free_port():
 
 
 @contextmanager
-def serving_gunicorn(tmp_path, **settings):
-    """`gunicorn -w 2 wsgi:app` on a temporary SQLite file with these settings (environment
-    variables); yields (url, store)."""
-    db = str(tmp_path / "gunicorn.sqlite3")
+def serving_gunicorn(where, *, workers=2, options=(), log=None, **settings):
+    """`gunicorn -w <workers> wsgi:app` on a SQLite file in the folder `where`, with these
+    settings (environment variables) and gunicorn `options`, its output in the file `log` when
+    given; yields (url, store)."""
+    db = str(where / "gunicorn.sqlite3")
     port = free_port()
-    env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=db, ENABLE_SCHEDULED_SYNC="false",
-               **settings)
+    env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=db, ENABLE_SCHEDULED_SYNC="false")
+    env.update(settings)
+    output = open(log, "wb") if log is not None else None
+    # Without a control socket, servers of tests run side by side do not share one.
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--no-control-socket", "--log-level", "warning", *options, "wsgi:app"],
+        cwd=ROOT, env=env, stdout=output, stderr=output)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/health", timeout=1).close()
-            break
-        except OSError:
-            if time.time() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError("gunicorn did not start") from None
-            time.sleep(0.2)
-    store = create_store({"SQLITE_PATH": db})
-    store.init_schema()
+    store = None
     try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/health", timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.1)
+        store = create_store({"SQLITE_PATH": db})
+        store.init_schema()
         yield url, store
     finally:
         server.terminate()
         server.wait(timeout=30)
-        store.close()
+        if store is not None:
+            store.close()
+        if output is not None:
+            output.close()
 
 
 @pytest.fixture

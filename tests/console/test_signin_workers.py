@@ -2,22 +2,16 @@
 both, because the counts live in the store (SQLite here; real MongoDB with TEST_MONGODB_URI is
 not wired into gunicorn runs)."""
 
-import os
 import re
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from app.accounts.users import create_user
-from app.store import create_store
-from tests.test_gunicorn import free_port
+from tests.test_gunicorn import serving_gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
 LOCK_AFTER = 4
 
@@ -26,37 +20,15 @@ LOCK_AFTER = 4
 def workers(tmp_path):
     """Two gunicorn workers on one SQLite file, logging which process answered each request;
     yields (url, store, access log path)."""
-    db, log = tmp_path / "workers.sqlite3", tmp_path / "access.log"
-    store = create_store({"SQLITE_PATH": str(db)})
-    store.init_schema()
-    create_user(store, "ops", "operator", PASSWORD)
-    port = free_port()
+    log = tmp_path / "access.log"
     # No delay before the lock, so failures may arrive together; only the name's count.
-    env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=str(db), ENABLE_SCHEDULED_SYNC="false",
-               LOGIN_FREE_FAILURES="100", LOGIN_MAX_FAILURES=str(LOCK_AFTER),
-               LOGIN_ADDRESS_MAX_FAILURES="0", LOGIN_LOCK_SECONDS="600")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--access-logfile", str(log),
-         "--access-logformat", "%(p)s %(s)s %(m)s %(U)s", "wsgi:app"], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            requests.get(f"{url}/api/health", timeout=1)
-            break
-        except requests.RequestException:
-            if time.time() > deadline or server.poll() is not None:
-                server.kill()
-                server.wait(timeout=30)
-                raise RuntimeError("gunicorn did not start") from None
-            time.sleep(0.2)
-    try:
+    with serving_gunicorn(
+            tmp_path, options=("--access-logfile", str(log),
+                               "--access-logformat", "%(p)s %(s)s %(m)s %(U)s"),
+            LOGIN_FREE_FAILURES="100", LOGIN_MAX_FAILURES=str(LOCK_AFTER),
+            LOGIN_ADDRESS_MAX_FAILURES="0", LOGIN_LOCK_SECONDS="600") as (url, store):
+        create_user(store, "ops", "operator", PASSWORD)
         yield url, store, log
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        store.close()
 
 
 def sign_in(url, password, start):

@@ -7,26 +7,21 @@ import gzip
 import json
 import os
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import zlib
 from functools import cache
-from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from app.accounts.keys import create_key
 from app.extensions import store as store_ext
-from app.store import create_store
 from tests.api.helpers import batch, event_item
 from tests.conftest import close_app, make_app
 from tests.hostile.helpers import check_error_shape, error_of, stored
+from tests.test_gunicorn import serving_gunicorn
 
 pytestmark = pytest.mark.both_stores
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 LIMIT = 1024 * 1024  # MAX_CONTENT_LENGTH of the testing profile
 JSON = {"Content-Type": "application/json"}
 GZIP = {**JSON, "Content-Encoding": "gzip"}
@@ -344,33 +339,11 @@ def gunicorn(tmp_path_factory):
     """One gunicorn worker serving wsgi:app on a fresh SQLite file, its log kept in a file;
     yields (port, key with every scope, store, log path)."""
     where = tmp_path_factory.mktemp("gunicorn")
-    db, log_path = str(where / "prepmate.sqlite3"), where / "gunicorn.log"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=db, ENABLE_SCHEDULED_SYNC="false")
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
-             "--no-control-socket", "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("gunicorn did not start: " + log_path.read_text()) from None
-                time.sleep(0.1)
-        the_store = create_store({"SQLITE_PATH": db})
-        the_store.init_schema()
+    log_path = where / "gunicorn.log"
+    with serving_gunicorn(where, workers=1, options=("--log-level", "info"),
+                          log=log_path) as (url, the_store):
         key, _ = create_key(the_store, "testapp", ["ingest", "read", "admin"])
-        yield port, key, the_store, log_path
-        the_store.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        yield urlsplit(url).port, key, the_store, log_path
 
 
 def chunked(body, size=4096):

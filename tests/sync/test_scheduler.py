@@ -2,28 +2,21 @@
 and under two gunicorn workers only one sync runs at a time."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from app.accounts.keys import create_key
 from app.extensions import scheduler
-from app.store import create_store
 from app.store.common import utcnow
 from app.sync.jobs import LOCK_NAME, start_scheduler
+from tests.test_gunicorn import serving_gunicorn
 from tests.waiting import wait_for
 
 from .helpers import event
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -39,12 +32,6 @@ def running_scheduler(app):
     yield scheduler
     scheduler.remove_all_jobs()
     scheduler.shutdown(wait=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_an_accepted_batch_is_applied_within_seconds(client, auth, store, running_scheduler):
@@ -82,23 +69,13 @@ def post(url, key, body):
 
 
 def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
-    db = str(tmp_path / "workers.sqlite3")
-    store = create_store({"SQLITE_PATH": db})
-    store.init_schema()
-    key, _doc = create_key(store, "testapp", ["ingest", "read"])
-    port = free_port()
     # Both workers start together, so their timers fire together (first run 5 s after start,
     # then every 3 s), and one-item batches make a run of 2000 items last seconds: without the
     # lease the second worker's run would overlap the first's.
-    env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=db, ENABLE_SCHEDULED_SYNC="true",
-               SYNC_INTERVAL_MINUTES="0.05", SYNC_EAGER_DELAY_SECONDS="60",
-               SYNC_BATCH_SIZE="1", SYNC_MAX_QUEUE="100000")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_for(lambda: _up(url), 30), "gunicorn did not start"
+    with serving_gunicorn(tmp_path, ENABLE_SCHEDULED_SYNC="true", SYNC_INTERVAL_MINUTES="0.05",
+                          SYNC_EAGER_DELAY_SECONDS="60", SYNC_BATCH_SIZE="1",
+                          SYNC_MAX_QUEUE="100000") as (url, store):
+        key, _doc = create_key(store, "testapp", ["ingest", "read"])
         sent = []
 
         def sender(n):
@@ -113,22 +90,11 @@ def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
         for t in threads:
             t.join()
         assert wait_for(lambda: store.queue_counts() == {"done": sum(sent)}, 20)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    assert sum(sent) == 2000
-    assert store.scalar("SELECT COUNT(*) FROM telemetry") == 2000
-    logs = sorted(store.sync_logs(limit=100_000), key=lambda log: log["startTime"])
+        assert sum(sent) == 2000
+        assert store.scalar("SELECT COUNT(*) FROM telemetry") == 2000
+        logs = sorted(store.sync_logs(limit=100_000), key=lambda log: log["startTime"])
     assert sum(log["successCount"] for log in logs) == 2000
     assert {log["source"] for log in logs} == {"scheduled"}
     for earlier, later in zip(logs, logs[1:], strict=False):
         assert earlier["endTime"] <= later["startTime"], (earlier, later)
-    store.close()
 
-
-def _up(url):
-    try:
-        urllib.request.urlopen(f"{url}/api/health", timeout=1).close()
-        return True
-    except OSError:
-        return False
