@@ -240,7 +240,7 @@ def ordinary_items(draw, max_item_bytes):
             "metadata": {"clientTimestamp": "2026-11-28T10:00:00Z"}}
 
 
-# In the order of SPEC §10's invariants (the first is drawn most often while shrinking).
+# In the order of SPEC §10's invariants.
 KINDS = ("time", "id", "number", "text", "data", "choice", "unknown")
 
 
@@ -290,9 +290,10 @@ def batches(draw, max_item_bytes):
     for _ in range(draw(st.integers(1, 4))):
         targets = mutation_targets(body)
         kinds = {kind_of(t[3]) for t in targets}
-        kind = draw(st.sampled_from([k for k in KINDS if k in kinds]))
-        index, part, name, field = draw(st.sampled_from(
-            [t for t in targets if kind_of(t[3]) == kind]))
+        # The head of a permutation: sampled_from leans hard on its first choices.
+        kind = draw(st.permutations([k for k in KINDS if k in kinds]))[0]
+        index, part, name, field = draw(st.permutations(
+            [t for t in targets if kind_of(t[3]) == kind]))[0]
         if index is None:
             body[name] = draw(field_values(field, max_item_bytes))
             continue
@@ -488,6 +489,9 @@ def assert_acknowledged_canonical(store, body, answer):
                          queued)
 
 
+# A failing example padded to the item limit would have Hypothesis warn about its repr (and
+# warnings are errors): the note() of each example shows it shortened instead.
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
 def test_whatever_ingest_accepts_reads_back_resends_and_syncs(app, client, store, console):
     session = console("admin")
     # Every example starts from an empty store (the console's user put back), so that one
@@ -495,7 +499,7 @@ def test_whatever_ingest_accepts_reads_back_resends_and_syncs(app, client, store
     admin = {k: v for k, v in store.get_user("admin").items() if k not in ("id", "sessionEpoch")}
     max_item_bytes = int(app.config["MAX_ITEM_BYTES"])
 
-    @settings(max_examples=60, deadline=None, database=None,
+    @settings(max_examples=80, deadline=None, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                      HealthCheck.data_too_large, HealthCheck.large_base_example,
                                      HealthCheck.filter_too_much])
