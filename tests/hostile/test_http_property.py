@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.api.helpers import batch, event_item
 from tests.hostile.helpers import error_of, stored
-from tests.sync.helpers import edit, send, sync
+from tests.sync.helpers import manual_conflict
 
 pytestmark = pytest.mark.both_stores
 
@@ -70,13 +70,7 @@ values = st.one_of(numbers, times, st.text(max_size=300))
 def seeded(app, client, store, auth):
     """An app with a conflict, a record and a batch, so that real ids sit among the odd ones;
     returns the values worth trying next to them."""
-    send(client, auth, [edit("v1", "r1", 0, {"title": "base"})])
-    sync(app, store)
-    send(client, auth, [edit("v2", "r1", 1, {"title": "server"})])
-    sync(app, store)
-    send(client, auth, [edit("c1", "r1", 1, {"title": "client"}, conflictResolution="manual")])
-    sync(app, store)
-    [conflict] = store.list_conflicts("testapp", status="open")
+    conflict = manual_conflict(client, auth, store, app)
     real = [str(conflict["id"]), "note", "r1", "u1", "open", "1", "0"]
     return real + [f"{value}\n" for value in real] + [f" {value}" for value in real]
 

@@ -89,3 +89,16 @@ def held_runs(app, hold=1):
     finally:
         held.release()
         state["store"] = real
+
+
+def manual_conflict(client, auth, store, app):
+    """A manual conflict on note r1 of testapp, made through the API and the engine: server
+    {"title": "server"}, client {"title": "client"}; returns it."""
+    send(client, auth, [edit("v1", "r1", 0, {"title": "base"})])
+    sync(app, store)
+    send(client, auth, [edit("v2", "r1", 1, {"title": "server"})])
+    sync(app, store)
+    send(client, auth, [edit("c1", "r1", 1, {"title": "client"}, conflictResolution="manual")])
+    sync(app, store)
+    [conflict] = store.list_conflicts("testapp", status="open")
+    return conflict

@@ -10,20 +10,13 @@ from app.sync.conflicts import (
     resolve_conflict,
 )
 
-from .helpers import edit, event, item, send, sync
+from .helpers import event, item, manual_conflict, send, sync
 
 
 @pytest.fixture
 def open_conflict(client, auth, store, app):
     """A manual conflict on note r1: server {"title": "server"}, client {"title": "client"}."""
-    send(client, auth, [edit("v1", "r1", 0, {"title": "base"})])
-    sync(app, store)
-    send(client, auth, [edit("v2", "r1", 1, {"title": "server"})])
-    sync(app, store)
-    send(client, auth, [edit("c1", "r1", 1, {"title": "client"}, conflictResolution="manual")])
-    sync(app, store)
-    [conflict] = store.list_conflicts("testapp", status="open")
-    return conflict
+    return manual_conflict(client, auth, store, app)
 
 
 @pytest.mark.parametrize(("resolution", "data", "expected", "version"), [
