@@ -104,7 +104,9 @@ def test_without_javascript_sync_now_shows_the_run_until_its_summary(browser, li
         page = tab.page
         page.click("button[data-sync-now]")
         page.wait_for_url(re.compile(r"/console/sync/[0-9a-f-]+$"))
-        assert "Sync running… 1 batch, 2 items so far" in page.text_content("#sync-panel")
+        # The run may not have noted its first batch yet: the page refreshes itself until it has.
+        expect(page.locator("#sync-panel")).to_contain_text(
+            "Sync running… 1 batch, 2 items so far", timeout=15_000)
         held.release()
         # The page refreshes itself until the run has ended.
         page.wait_for_selector("#sync-panel [data-sync-result]")
