@@ -116,11 +116,11 @@ def test_sync_work_is_not_fsynced_on_its_own_but_a_hand_resolution_is(tmp_path, 
 
     the_store = store.get(app)
     fsyncs = _wal_fsyncs(monkeypatch, app.config["SQLITE_PATH"])
-    with the_store.sync_unit():
+    with the_store.unit_of_work(durable=False):
         the_store.add_sync_log({"batchId": "run-1", "source": "manual", "status": "success",
                                 "startTime": 0.0, "endTime": 0.0})
     assert fsyncs == []
-    with the_store.sync_unit(durable=True):
+    with the_store.unit_of_work():
         the_store.add_sync_log({"batchId": "run-2", "source": "manual", "status": "success",
                                 "startTime": 0.0, "endTime": 0.0})
     assert fsyncs == [True]

@@ -111,7 +111,7 @@ def resolve_conflict(store, settings, app_id, conflict_id, resolution, data=None
     if resolution == "merged":
         data = _validated(data, settings)
     now = utcnow()
-    with store.sync_unit(durable=True):
+    with store.unit_of_work():
         conflict = store.get_conflict(app_id, conflict_id)
         if conflict is None:
             raise ConflictNotFound(f"No conflict {conflict_id!r}.")

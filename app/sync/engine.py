@@ -121,7 +121,7 @@ def run_sync(store, settings, source="manual", *, clock=utcnow, heartbeat=None, 
     if not logs:
         # The whole run, waits for the store's lock included, is what the empty log spans.
         empty = Outcome(config, started, []).batch_log(source, clock())
-        with store.sync_unit():
+        with store.unit_of_work(durable=False):
             store.add_sync_log(empty)
         logs.append(empty)
         if progress is not None:
@@ -133,7 +133,7 @@ def sync_batch(store, config, source, clock=utcnow):
     """Claim and apply one batch; its batch log, or None when nothing was due."""
     started = clock()
     try:
-        with store.sync_unit():
+        with store.unit_of_work(durable=False):
             applied = store.apply_new_events(started, config.batch_size)
             if applied:
                 outcome = Outcome(config, started, applied)
@@ -158,7 +158,7 @@ def sync_items(store, config, source, clock=utcnow):
     started = clock()
     items = []
     try:
-        with store.sync_unit():
+        with store.unit_of_work(durable=False):
             items = store.claim_items(started, started + config.lease, config.batch_size)
             if not items:
                 return None
@@ -184,7 +184,7 @@ def sync_items(store, config, source, clock=utcnow):
         for item in items:
             outcome.retry(item, reason)
         batch_log = outcome.batch_log(source, ended)
-        with store.sync_unit():
+        with store.unit_of_work(durable=False):
             write_outcomes(store, outcome, outcome.updates, ended)
             store.add_sync_log(batch_log)
         return batch_log

@@ -21,7 +21,7 @@ def store(tmp_path):
 
 def apply(store, limit=10):
     now = utcnow()
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         return store.apply_new_events(now, limit)
 
 

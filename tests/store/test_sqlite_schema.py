@@ -103,7 +103,7 @@ def test_a_file_with_the_old_index_of_open_items_claims_through_the_new_one(tmp_
     indexes = queue_indexes(store)
     assert "sync_queue_open" not in indexes and "sync_queue_claimable" in indexes
     now = utcnow()
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         assert [i["itemId"] for i in store.claim_items(now, now, 10)] == ["b", "a"]
     store.close()
 

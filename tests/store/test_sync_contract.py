@@ -16,7 +16,7 @@ LEASE = timedelta(seconds=60)
 
 def claim(store, now=None, limit=10):
     now = now or utcnow()
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         items = store.claim_items(now, now + LEASE, limit)
         store.finish_items([{"id": i["id"], "status": "done", "attempts": i["attempts"],
                              "leaseOwner": i.get("leaseOwner")} for i in items], now)
@@ -36,7 +36,7 @@ def test_claims_take_priority_first_then_arrival_and_finish_them(store):
 def test_a_claim_whose_unit_dies_is_claimable_again_after_the_lease(store):
     store.ingest("app1", [event_item("a")])
     now = utcnow()
-    with pytest.raises(RuntimeError), store.sync_unit():
+    with pytest.raises(RuntimeError), store.unit_of_work(durable=False):
         assert len(store.claim_items(now, now + LEASE, 10)) == 1
         raise RuntimeError("worker died")
     [again] = claim(store, now + LEASE + timedelta(seconds=1))
@@ -54,7 +54,7 @@ def test_items_not_yet_due_are_not_claimed(store):
 def test_events_are_stored_once_as_the_engine_builds_them(store):
     store.ingest("app1", [event_item("a"), event_item("b")])
     now = utcnow()
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         items = store.claim_items(now, now + LEASE, 10)
         store.insert_events(items, now, telemetry_document)
         store.insert_events(items[:1], now, telemetry_document)
@@ -78,7 +78,7 @@ def test_an_event_whose_time_could_not_be_read_back_is_refused(store):
     early["meta"]["timestamp"] = "0001-01-01T00:00:00+14:00"  # before year 1 in UTC
     store.ingest("app1", [event_item("a"), early])
     now = utcnow()
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         items = store.claim_items(now, now + LEASE, 10)
         with pytest.raises(DataRejected), store.savepoint():
             store.insert_events(items, now, telemetry_document)
@@ -90,7 +90,7 @@ def test_an_event_whose_time_could_not_be_read_back_is_refused(store):
 def test_a_batch_of_new_events_is_applied_in_one_go_only_where_a_unit_can_take_it_back(store):
     store.ingest("app1", [event_item("a")])
     now = utcnow()
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         applied = store.apply_new_events(now, 10)
     if store.kind == "sqlite":  # more in test_sqlite_new_events.py
         assert applied == [("app1", "a")]
@@ -106,7 +106,7 @@ def test_a_batch_of_new_events_is_applied_in_one_go_only_where_a_unit_can_take_i
 def test_claimed_events_without_a_seq_carry_what_applying_them_reads(store):
     store.ingest("app1", [event_item("a")])
     now = utcnow()
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         [item] = store.claim_items(now, now + LEASE, 10)
     assert (item["appId"], item["itemId"], item["itemType"], item["eventId"], item["attempts"],
             item.get("seq")) == ("app1", "a", "event", "a", 1, None)
@@ -116,7 +116,7 @@ def test_claimed_events_without_a_seq_carry_what_applying_them_reads(store):
 def test_event_counts_by_type_and_day(store):
     store.ingest("app1", [event_item("a"), event_item("b")])
     now = utcnow()
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         store.insert_events(store.claim_items(now, now + LEASE, 10), now, telemetry_document)
     by_type, by_day = store.event_counts("app1")
     assert by_type == [{"eventType": "lesson_viewed", "count": 2}]
@@ -132,7 +132,7 @@ def record(version, data, app_id="app1", record_id="r1", item_id=None):
 
 
 def test_record_versions_are_all_kept_and_changes_are_numbered_per_app(store):
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         store.write_record(record(1, {"t": 1}, item_id="i1"), 0)
         store.write_record(record(1, {"x": 1}, record_id="r2"), 0)
         store.write_record(record(2, {"t": 2}, item_id="i2"), 1)
@@ -146,7 +146,7 @@ def test_record_versions_are_all_kept_and_changes_are_numbered_per_app(store):
     assert [(r["recordId"], r["changeSeq"]) for r in changes] == [("r2", 2), ("r1", 3)]
     assert store.records_changed("app2")[0]["changeSeq"] == 1
     assert store.records_changed("app1", record_type="task") == []
-    with pytest.raises(StoreUnavailable), store.sync_unit():
+    with pytest.raises(StoreUnavailable), store.unit_of_work(durable=False):
         store.write_record(record(2, {"stale": True}), 1)
     assert store.get_record("app1", "note", "r1")["data"] == {"t": 2}
 
@@ -156,7 +156,7 @@ def test_conflicts_are_kept_listed_and_closed_once(store):
     doc = {"appId": "app1", "itemId": "i1", "kind": "record", "recordType": "note",
            "recordId": "r1", "base": {"t": 0}, "server": {"t": 1}, "client": {"t": 2},
            "fields": ["t"], "strategy": "manual", "status": "open", "createdAt": now}
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         first = store.add_conflict(doc)
         second = store.add_conflict(dict(doc, itemId="i2"))
         store.add_conflict(dict(doc, appId="app2"))
@@ -169,7 +169,7 @@ def test_conflicts_are_kept_listed_and_closed_once(store):
     assert [c["itemId"] for c in listed] == ["i2", "i1"]
     assert [c["itemId"] for c in store.list_conflicts("app1", before_id=second["id"])] == ["i1"]
     assert len(store.list_conflicts(None)) == 3
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         assert store.close_conflict(first["id"], "client", "alice", now)
         assert not store.close_conflict(first["id"], "server", "bob", now)
     closed = store.get_conflict("app1", first["id"])
@@ -179,7 +179,7 @@ def test_conflicts_are_kept_listed_and_closed_once(store):
 
 
 def test_client_seqs_only_move_forward(store):
-    with store.sync_unit():
+    with store.unit_of_work(durable=False):
         store.save_client_seqs("app1", {"c1": 5, "c2": 1})
         store.save_client_seqs("app1", {"c1": 3})
     assert store.client_seqs("app1", ["c1", "c2", "c3"]) == {"c1": 5, "c2": 1}

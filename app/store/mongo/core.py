@@ -1,7 +1,7 @@
 """MongoDB adapter core: the database handle, indexes, and documents' conversion."""
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
@@ -85,6 +85,16 @@ class MongoCore:
             raise DuplicateKey(str(exc)) from exc
         except PyMongoError as exc:
             raise StoreUnavailable(f"MongoDB unavailable: {exc}") from exc
+
+    def unit_of_work(self, durable=True):
+        """A unit of work. MongoDB gives no transaction here (neither a standalone server nor
+        mongomock has them): the writes inside are ordered and each is idempotent, so a unit cut
+        short is completed by doing it again; each is as durable as the write concern makes it."""
+        return nullcontext()
+
+    def savepoint(self):
+        """No partial rollback on MongoDB: an item's writes are replay-safe instead."""
+        return nullcontext()
 
     def init_schema(self):
         """Create every index (idempotent; run at start-up)."""

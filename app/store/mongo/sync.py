@@ -8,7 +8,6 @@ kept with each version, seqs by keeping the highest.
 """
 
 import uuid
-from contextlib import nullcontext
 
 from bson.errors import BSONError
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -50,15 +49,6 @@ class MongoSync:
     """Claims, event and record writes, conflicts, client sequences and the pull side."""
 
     INDEXES = (SYNC_INDEXES,)
-
-    def sync_unit(self, durable=False):
-        """A unit of sync work; on MongoDB its writes are each atomic and safe to replay, and
-        as durable as the configured write concern makes them."""
-        return nullcontext()
-
-    def savepoint(self):
-        """No partial rollback on MongoDB: an item's writes are replay-safe instead."""
-        return nullcontext()
 
     # Claims and item outcomes.
 

@@ -284,6 +284,32 @@ class SqliteCore:
         self.checkpointer.notify()
 
     @contextmanager
+    def unit_of_work(self, durable=True):
+        """One atomic unit of work (a transaction): the store operations called inside it, on
+        this thread, commit together or not at all; yields nothing useful.
+
+        With SQLITE_SYNCHRONOUS=FULL it is on disk when the block ends, unless `durable` is
+        False: the sync engine's units are not fsynced on their own, since one that a power cut
+        undoes leaves its items due, exactly as before it ran, and the engine applies them again.
+        """
+        with self.transaction(durable=durable):
+            yield
+
+    @contextmanager
+    def savepoint(self):
+        """A nested unit inside unit_of_work(): undone alone when the block raises."""
+        conn = self.connection()
+        with self._errors():
+            conn.execute("SAVEPOINT item")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK TO item")
+                conn.execute("RELEASE item")
+                raise
+            conn.execute("RELEASE item")
+
+    @contextmanager
     def reading(self):
         """A connection for reads, with driver errors translated."""
         conn = self.connection()

@@ -1,6 +1,6 @@
 """SQLite adapter: what the sync engine needs — claims, telemetry, record versions, conflicts.
 
-The engine works inside `sync_unit()`, one BEGIN IMMEDIATE transaction per claimed batch: the
+The engine works inside `unit_of_work()`, one BEGIN IMMEDIATE transaction per claimed batch: the
 claim, every write and the batch log commit together or not at all, so a killed process leaves
 its items exactly as they were. The write methods below run on this thread's connection and are
 meant to be called inside that unit.
@@ -140,31 +140,6 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
 """,)
 
     @contextmanager
-    def sync_unit(self, durable=False):
-        """One atomic unit of sync work (a transaction); yields nothing useful.
-
-        The engine's units are not fsynced on their own: one that a power cut undoes leaves its
-        items due, exactly as before it ran, and the engine applies them again. A unit someone
-        is told is done (a conflict resolved by hand) asks to be `durable`.
-        """
-        with self.transaction(durable=durable):
-            yield
-
-    @contextmanager
-    def savepoint(self):
-        """A nested unit inside sync_unit(): undone alone when the block raises."""
-        conn = self.connection()
-        with self._errors():
-            conn.execute("SAVEPOINT item")
-            try:
-                yield
-            except BaseException:
-                conn.execute("ROLLBACK TO item")
-                conn.execute("RELEASE item")
-                raise
-            conn.execute("RELEASE item")
-
-    @contextmanager
     def _data_errors(self):
         """Driver errors translated, with a statement refused for the data it was given raised
         as DataRejected: it would fail the same way again, unlike an unavailable store."""
@@ -186,7 +161,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
     def claim_items(self, now, lease_until, limit):
         """Claim up to `limit` due items (priority high to low, then arrival) for this unit.
 
-        Inside sync_unit() the transaction's write lock is the claim: no other process can take
+        Inside unit_of_work() the transaction's write lock is the claim: no other process can take
         these items before the unit commits their outcomes, and a killed process's unit rolls
         back, leaving them due. So SQLite never shows them `processing` and never needs
         `lease_until`; items another adapter left processing are claimed once their lease ends.
@@ -306,7 +281,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
     @staticmethod
     def _insert_events(conn, ids, now):
         """Insert and count the events of the queue items `ids` (a JSON array); returns (the
-        largest telemetry id before, rows stored). Inside sync_unit() the write lock is held,
+        largest telemetry id before, rows stored). Inside unit_of_work() the write lock is held,
         so the ids past the largest before are this insert's rows. Raises DataRejected, having
         inserted some, when one of them has a time that could not be read back."""
         last_id = first_value(conn, "SELECT COALESCE(MAX(id), 0) FROM telemetry")
