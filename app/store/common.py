@@ -100,3 +100,16 @@ class EncodedJson(str):
         obj = super().__new__(cls, text)
         obj.value = value
         return obj
+
+
+class Capabilities:
+    """How an adapter offers a store-specific fast path: `CAPABILITIES` maps a port Protocol to
+    the attribute that implements it, and `capability(kind)` answers it, or None when this store
+    has no such path (the service then takes the portable one)."""
+
+    CAPABILITIES = {}
+
+    def capability(self, kind):
+        """This store's implementation of the optional `kind` (a Protocol), or None."""
+        name = self.CAPABILITIES.get(kind)
+        return None if name is None else getattr(self, name)

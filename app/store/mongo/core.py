@@ -7,6 +7,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from ..common import Capabilities
 from ..errors import DuplicateKey, StoreUnavailable
 
 log = logging.getLogger("prepmate.store")
@@ -67,7 +68,7 @@ def object_id(value):
         return None
 
 
-class MongoCore:
+class MongoCore(Capabilities):
     """The database handle, error translation and index creation for the MongoDB store."""
 
     kind = "mongodb"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from ..common import int64
+from ..common import Capabilities, int64
 from ..errors import DuplicateKey, StoreUnavailable
 from .checkpoint import Checkpointer
 
@@ -187,7 +187,7 @@ def to_doc(cursor, row):
     return doc
 
 
-class SqliteCore:
+class SqliteCore(Capabilities):
     """Connections (one per thread and process), transactions and schema for the SQLite store."""
 
     kind = "sqlite"
