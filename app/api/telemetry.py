@@ -15,7 +15,7 @@ from ..schemas.telemetry import (
     TrackResultSchema,
     TrackSchema,
 )
-from ..sync.scheduling import sync_soon
+from ..sync.scheduling import scheduler_state, sync_soon
 from ..sync.status import sync_status
 from .base import ApiBlueprint, require_scope
 
@@ -91,5 +91,5 @@ class Status(MethodView):
     @blp.response(200, StatusSchema)
     def get(self, args):
         """Read the sync queue's state and the scheduler's"""
-        return {"syncStatus": sync_status(store.get(), current_app.config, g.app_id,
-                                          args.get("userId"))}
+        return {"syncStatus": sync_status(store.get(), current_app.config, scheduler_state(),
+                                          g.app_id, args.get("userId"))}

@@ -4,6 +4,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from ..accounts.signin import SignInThrottled, sign_in
 from ..store.common import QUEUE_STATES
+from ..sync.scheduling import scheduler_state
 from . import services
 from .auth import log_in, log_out, safe_next
 from .web import bp, page_cursor, path_id, render, settings, the_store
@@ -42,7 +43,7 @@ def logout():
 @bp.get("/")
 def dashboard():
     """Counts, sync times, scheduler state and the chart; the counters fragment for htmx."""
-    data = services.dashboard(the_store(), settings())
+    data = services.dashboard(the_store(), settings(), scheduler_state())
     return render("console/dashboard.html", "console/partials/counters.html", d=data)
 
 

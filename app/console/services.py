@@ -10,7 +10,6 @@ from ..store.common import INT64_MAX, QUEUE_STATES, utcnow
 from ..sync import runs
 from ..sync.conflicts import get_conflict, resolve_conflict
 from ..sync.jobs import start_in_background
-from ..sync.scheduling import next_run_time, scheduler_enabled
 
 log = logging.getLogger("prepmate.console")
 
@@ -67,8 +66,9 @@ def page(rows, limit, key):
 
 # ---- reads ---------------------------------------------------------------------------------
 
-def dashboard(store, settings):
-    """Counts by state, sync times, the scheduler's state and the last hour's chart."""
+def dashboard(store, settings, scheduler):
+    """Counts by state, sync times, the scheduler's state (a SchedulerState) and the last
+    hour's chart."""
     counts = store.console_queue_counts()
     last = store.last_sync_run()
     conflicts = store.conflict_counts()
@@ -77,8 +77,8 @@ def dashboard(store, settings):
         "total": sum(counts.values()),
         "openConflicts": conflicts.get("open", 0),
         "lastRun": last,
-        "nextSyncTime": next_run_time(),
-        "schedulerRunning": scheduler_enabled(),
+        "nextSyncTime": scheduler.next_run_time,
+        "schedulerRunning": scheduler.running,
         "intervalMinutes": float(settings["SYNC_INTERVAL_MINUTES"]),
         "chart": chart(store.sync_minutes(utcnow() - timedelta(minutes=CHART_MINUTES))),
     }

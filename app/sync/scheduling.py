@@ -1,7 +1,8 @@
 """Running the sync engine on a timer and soon after each accepted batch (flask-apscheduler)."""
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 
@@ -39,9 +40,22 @@ def sync_soon():
         log.debug("eager sync already scheduled")
 
 
-def next_run_time():
+def next_run_time(app=None):
     """When the timed sync runs next in this process, or None."""
-    if not scheduler_enabled():
+    if not scheduler_enabled(app):
         return None
     job = scheduler.get_job(SCHEDULED_JOB_ID)
     return job.next_run_time if job else None
+
+
+@dataclass(frozen=True)
+class SchedulerState:
+    """What the services show of this process's scheduler: whether it runs, and when next."""
+
+    running: bool = False
+    next_run_time: datetime | None = None
+
+
+def scheduler_state(app=None):
+    """This process's SchedulerState, read once, for the services to be given."""
+    return SchedulerState(running=scheduler_enabled(app), next_run_time=next_run_time(app))
