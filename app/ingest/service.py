@@ -3,6 +3,7 @@
 import logging
 
 from ..store.common import utcnow
+from .queue import enqueue
 from .validate import Envelope, IngestRules, Rejected, client_item_id, event_document, item_document
 
 log = logging.getLogger("prepmate.api")
@@ -102,8 +103,8 @@ def ingest_batch(store, settings, app_id, batch, rules=None):
             "results": results,
         }
 
-    outcomes, stored = store.ingest(
-        app_id, [doc for _index, doc in docs], batch_id=batch["batchId"],
+    outcomes, stored = enqueue(
+        store, app_id, [doc for _index, doc in docs], batch_id=batch["batchId"],
         make_batch_log=make_batch_log, max_open=int(settings["SYNC_MAX_QUEUE"]),
     )
     if outcomes is None:
@@ -122,8 +123,8 @@ def track_event(store, settings, app_id, event, rules=None):
         doc = event_document(raw, 0, envelope, rules)
     except Rejected as exc:
         raise IngestError(400, "validation_error", "The event is invalid.", exc.fields) from None
-    [(status, _stored_id)], _log = store.ingest(app_id, [doc],
-                                                max_open=int(settings["SYNC_MAX_QUEUE"]))
+    [(status, _stored_id)], _log = enqueue(store, app_id, [doc],
+                                           max_open=int(settings["SYNC_MAX_QUEUE"]))
     return {"eventId": doc["itemId"], "status": status}
 
 

@@ -1,4 +1,4 @@
-"""Store-independent pieces both adapters share: ids, clocks and the ingest classification."""
+"""Store-independent pieces both adapters share: ids, clocks, queue states and JSON text."""
 
 import os
 import time
@@ -41,53 +41,12 @@ def uuid7():
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def variant_item_id(item_id, payload_hash):
-    """The queue id kept for a re-used id that arrived with another payload."""
-    return f"{item_id}~{payload_hash[:16]}"
-
-
 def unreadable_item(row_id, app_id, item_id, attempts, error, **extra):
     """A claimed queue item whose stored row cannot be read back: only what settling it needs,
     with `unreadable`, the exception converting it raised (the sync engine decides its fate)."""
     return {"id": row_id, "appId": app_id, "itemId": item_id, "itemType": None, "seq": None,
             "clientId": None, "attempts": attempts if isinstance(attempts, int) else 1,
             "unreadable": error, **extra}
-
-
-def classify(items, existing):
-    """Decide each item's ingest outcome against what the queue already holds.
-
-    `existing` maps itemId -> (batchId, payloadHash) for ids already stored (variant ids
-    included). An id answered earlier in the same call is a `duplicate`. An item the queue
-    lacks is inserted; one stored by the same batch with the same payload is that batch being
-    replayed (answered `accepted` again); the same payload from elsewhere is a `duplicate`; a
-    different payload under a known id is kept under a variant id so the sync engine can raise
-    a conflict, and is `accepted`. Returns (items to insert, outcomes in input order).
-    """
-    seen = dict(existing)
-    answered = set()
-    to_insert = []
-    outcomes = []
-    for item in items:
-        item_id = item["itemId"]
-        stored = seen.get(item_id)
-        if stored is not None and stored[1] != item["payloadHash"]:
-            item = dict(item, itemId=variant_item_id(item_id, item["payloadHash"]),
-                        conflictOf=item_id)
-            stored = seen.get(item["itemId"])
-        item_id = item["itemId"]
-        if item_id in answered:
-            outcomes.append(("duplicate", item_id))
-        elif stored is None:
-            to_insert.append(item)
-            outcomes.append(("accepted", item_id))
-        elif item.get("batchId") is not None and stored[0] == item.get("batchId"):
-            outcomes.append(("accepted", item_id))
-        else:
-            outcomes.append(("duplicate", item_id))
-        seen.setdefault(item_id, (item.get("batchId"), item["payloadHash"]))
-        answered.add(item_id)
-    return to_insert, outcomes
 
 
 class EncodedJson(str):

@@ -16,6 +16,7 @@ import pytest
 from app.accounts.keys import create_key
 from app.accounts.users import create_user
 from app.extensions import store as store_ext
+from app.ingest.queue import enqueue
 from app.sync.engine import run_sync
 from tests.conftest import STORE_KINDS, close_app, make_app
 from tests.console.conftest import (  # noqa: F401 (console and users: fixtures, used by name)
@@ -63,7 +64,7 @@ def world(request, tmp_path_factory):
     for item_id, status in (("dead-1", "dead"), ("failed-1", "failed")):
         item = queue_item(item_id, app_id="testapp")
         item["status"] = status
-        store.ingest("testapp", [item])
+        enqueue(store, "testapp", [item])
     admin = Console(app.test_client())
     assert admin.login("admin").status_code == 303
     yield SimpleNamespace(

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.ingest.queue import enqueue
 from app.store.common import utcnow
 
 from .helpers import batch_log, open_store, queue_item
@@ -27,8 +28,8 @@ def audit_entry(n):
 @pytest.mark.parametrize("text", NOT_IDS)
 def test_texts_that_name_no_id_find_nothing(store, text):
     store.add_audit(audit_entry(0))
-    store.ingest("app1", [queue_item("e1")], batch_id="b1",
-                 make_batch_log=lambda outcomes: batch_log("b1", []))
+    enqueue(store, "app1", [queue_item("e1")], batch_id="b1",
+            make_batch_log=lambda outcomes: batch_log("b1", []))
     assert store.parse_id(text) is None
     assert store.queue_item(text) is None
     assert store.batch_log(text) is None
@@ -38,7 +39,7 @@ def test_texts_that_name_no_id_find_nothing(store, text):
 
 def test_every_stored_id_parses_to_itself(store):
     store.add_audit(audit_entry(0))
-    store.ingest("app1", [queue_item("e1")])
+    enqueue(store, "app1", [queue_item("e1")])
     for key in (store.list_audit()[0]["id"], store.queue_page({})[0]["id"]):
         assert store.parse_id(str(key)) == key
         assert store.parse_id(key) == key

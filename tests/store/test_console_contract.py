@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from app.config import load_config
+from app.ingest.queue import enqueue
 from app.ingest.validate import encode, payload_hash
 from app.store.common import utcnow
 from app.sync.engine import run_sync
@@ -19,7 +20,7 @@ def put(store, *specs):
     for item_id, status, user_id, app_id, batch_id in specs:
         item = queue_item(item_id, app_id=app_id, user_id=user_id, batch_id=batch_id)
         item["status"] = status
-        store.ingest(app_id, [item])
+        enqueue(store, app_id, [item])
 
 
 @pytest.fixture
@@ -102,8 +103,8 @@ def test_batch_pages_by_time_with_a_keyset_cursor(store):
         log = batch_log(f"b{n}", [])
         log["startTime"] = now - timedelta(minutes=n)
         log["status"] = "partial" if n % 2 else "success"
-        store.ingest("app1", [queue_item(f"x{n}", batch_id=f"b{n}")], batch_id=f"b{n}",
-                     make_batch_log=lambda o, log=log: log)
+        enqueue(store, "app1", [queue_item(f"x{n}", batch_id=f"b{n}")], batch_id=f"b{n}",
+                make_batch_log=lambda o, log=log: log)
     since = now - timedelta(hours=1)
     first = store.batch_page(since, limit=3)
     assert [b["batchId"] for b in first] == ["b0", "b1", "b2"]
@@ -135,7 +136,7 @@ def test_conflicts_are_counted_and_paged(store):
     data = {"eventId": "e1", "eventType": "x", "eventData": {"n": 2}, "metadata": {}}
     other["itemData"] = encode(data)
     other["payloadHash"] = payload_hash("ann", "event", other["itemData"])
-    store.ingest("app1", [other])
+    enqueue(store, "app1", [other])
     run_sync(store, SETTINGS, source="manual")
     assert store.conflict_counts() == {"open": 1}
     page = store.list_conflicts(status="open", values=False)

@@ -4,46 +4,47 @@ from datetime import timedelta
 
 import pytest
 
+from app.ingest.queue import enqueue, variant_item_id
 from app.store import BacklogFull, DuplicateKey
-from app.store.common import utcnow, uuid7, variant_item_id
+from app.store.common import utcnow, uuid7
 
 from .helpers import batch_log, queue_item
 
 
 def test_ingest_stores_each_item_once_and_reports_duplicates(store):
-    outcomes, _ = store.ingest("app1", [queue_item("e1"), queue_item("e2")])
+    outcomes, _ = enqueue(store, "app1", [queue_item("e1"), queue_item("e2")])
     assert outcomes == [("accepted", "e1"), ("accepted", "e2")]
-    outcomes, _ = store.ingest("app1", [queue_item("e2"), queue_item("e3")])
+    outcomes, _ = enqueue(store, "app1", [queue_item("e2"), queue_item("e3")])
     assert outcomes == [("duplicate", "e2"), ("accepted", "e3")]
     assert store.queue_counts() == {"pending": 3}
 
 
 def test_an_id_repeated_inside_one_call_is_a_duplicate(store):
-    outcomes, _ = store.ingest("app1", [queue_item("e1"), queue_item("e1")])
+    outcomes, _ = enqueue(store, "app1", [queue_item("e1"), queue_item("e1")])
     assert outcomes == [("accepted", "e1"), ("duplicate", "e1")]
     assert store.queue_counts() == {"pending": 1}
 
 
 def test_same_id_in_another_app_is_another_item(store):
-    store.ingest("app1", [queue_item("e1")])
-    outcomes, _ = store.ingest("app2", [queue_item("e1", app_id="app2")])
+    enqueue(store, "app1", [queue_item("e1")])
+    outcomes, _ = enqueue(store, "app2", [queue_item("e1", app_id="app2")])
     assert outcomes == [("accepted", "e1")]
     assert store.queue_counts(app_id="app1") == {"pending": 1}
     assert store.queue_counts(app_id="app2") == {"pending": 1}
 
 
 def test_a_reused_id_with_another_payload_is_kept_under_a_variant_id(store):
-    store.ingest("app1", [queue_item("e1")])
+    enqueue(store, "app1", [queue_item("e1")])
     other = queue_item("e1", data={"eventId": "e1", "eventType": "x", "eventData": {"n": 2},
                                    "metadata": {}})
-    outcomes, _ = store.ingest("app1", [other])
+    outcomes, _ = enqueue(store, "app1", [other])
     variant = variant_item_id("e1", other["payloadHash"])
     assert outcomes == [("accepted", variant)]
     kept = store.get_queue_item("app1", variant)
     assert kept["conflictOf"] == "e1"
     assert kept["itemData"]["eventData"] == {"n": 2}
     # Sent once more, the variant is a duplicate too.
-    outcomes, _ = store.ingest("app1", [other])
+    outcomes, _ = enqueue(store, "app1", [other])
     assert outcomes == [("duplicate", variant)]
 
 
@@ -54,10 +55,10 @@ def test_batch_log_is_written_with_the_items_and_a_replay_returns_it(store):
         return batch_log("b1", [{"index": i, "itemId": item_id, "status": status}
                                 for i, (status, item_id) in enumerate(outcomes)])
 
-    outcomes, log = store.ingest("app1", items, batch_id="b1", make_batch_log=make_log)
+    outcomes, log = enqueue(store, "app1", items, batch_id="b1", make_batch_log=make_log)
     assert [s for s, _ in outcomes] == ["accepted", "accepted"]
     assert log["appId"] == "app1"
-    outcomes, stored = store.ingest("app1", items, batch_id="b1", make_batch_log=make_log)
+    outcomes, stored = enqueue(store, "app1", items, batch_id="b1", make_batch_log=make_log)
     assert outcomes is None
     assert stored["batchId"] == "b1"
     assert [r["status"] for r in stored["results"]] == ["accepted", "accepted"]
@@ -68,27 +69,27 @@ def test_batch_log_is_written_with_the_items_and_a_replay_returns_it(store):
 
 def test_items_of_the_same_batch_count_as_accepted_when_its_log_was_lost(store):
     # A crash after the items but before the log: the resend finds its own items.
-    store.ingest("app1", [queue_item("e1", batch_id="b1")])
-    outcomes, _ = store.ingest("app1", [queue_item("e1", batch_id="b1")], batch_id="b1",
-                               make_batch_log=lambda o: batch_log("b1", []))
+    enqueue(store, "app1", [queue_item("e1", batch_id="b1")])
+    outcomes, _ = enqueue(store, "app1", [queue_item("e1", batch_id="b1")], batch_id="b1",
+                          make_batch_log=lambda o: batch_log("b1", []))
     assert outcomes == [("accepted", "e1")]
 
 
 def test_backlog_limit_refuses_the_whole_call(store):
-    store.ingest("app1", [queue_item(f"e{i}") for i in range(3)], max_open=3)
+    enqueue(store, "app1", [queue_item(f"e{i}") for i in range(3)], max_open=3)
     with pytest.raises(BacklogFull) as exc:
-        store.ingest("app1", [queue_item("e9"), queue_item("x1", user_id="u2")], max_open=3)
+        enqueue(store, "app1", [queue_item("e9"), queue_item("x1", user_id="u2")], max_open=3)
     assert exc.value.user_id == "u1"
     assert exc.value.open_items == 3
     assert store.get_queue_item("app1", "x1") is None
     # Duplicates never count against the limit.
-    outcomes, _ = store.ingest("app1", [queue_item("e0")], max_open=3)
+    outcomes, _ = enqueue(store, "app1", [queue_item("e0")], max_open=3)
     assert outcomes == [("duplicate", "e0")]
 
 
 def test_queue_item_round_trips_payload_and_times(store):
     item = queue_item("e1", priority=5)
-    store.ingest("app1", [item])
+    enqueue(store, "app1", [item])
     stored = store.get_queue_item("app1", "e1")
     assert stored["itemData"] == item["itemData"].value
     assert stored["priority"] == 5
@@ -102,7 +103,7 @@ def test_queue_item_round_trips_payload_and_times(store):
 def test_first_item_time_and_last_sync_run(store):
     assert store.first_item_time() is None
     assert store.last_sync_run() is None
-    store.ingest("app1", [queue_item("e1")])
+    enqueue(store, "app1", [queue_item("e1")])
     assert store.first_item_time() is not None
 
 
@@ -173,10 +174,10 @@ def test_prune_expired_removes_old_done_items_and_logs_only(store):
         item["createdAt"] = item["updatedAt"] = old
     items[1]["status"] = "done"
     items[2]["status"] = "dead"
-    store.ingest("app1", items)
+    enqueue(store, "app1", items)
     log = batch_log("b-old", [])
     log["startTime"] = old
-    store.ingest("app1", [queue_item("x1")], batch_id="b-old", make_batch_log=lambda o: log)
+    enqueue(store, "app1", [queue_item("x1")], batch_id="b-old", make_batch_log=lambda o: log)
     removed = store.prune_expired(utcnow() - timedelta(days=30))
     assert removed["sync_queue"] == 1 and removed["batch_logs"] == 1
     assert store.get_queue_item("app1", "e1") is None  # done and old

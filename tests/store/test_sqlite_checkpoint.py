@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from app.ingest.queue import enqueue
 from app.store import create_store
 from tests.waiting import wait_for
 
@@ -36,7 +37,7 @@ def test_a_commit_reaches_the_database_file_without_further_writes(tmp_path):
     # A name that means something else in a URI: the checkpoint must open this very file.
     path = tmp_path / "my store #1?.sqlite3"
     store = open_store(path)
-    store.ingest("app1", [event_item("e1")])
+    enqueue(store, "app1", [event_item("e1")])
     # SQLite alone would leave these pages in the WAL until it held 1,000 of them.
     assert wait_for(lambda: in_database_file(path, "e1", tmp_path))
     assert store.get_queue_item("app1", "e1")["status"] == "pending"
@@ -47,11 +48,11 @@ def test_the_thread_ends_when_the_store_is_quiet_and_comes_back_with_the_next_co
     path = tmp_path / "store.sqlite3"
     store = open_store(path)
     store.checkpointer.idle = 0.2
-    store.ingest("app1", [event_item("e1")])
+    enqueue(store, "app1", [event_item("e1")])
     [thread] = [t for t in checkpoint_threads() if t is store.checkpointer._thread]
     assert wait_for(lambda: not thread.is_alive())
 
-    store.ingest("app1", [event_item("e2")])
+    enqueue(store, "app1", [event_item("e2")])
     assert store.checkpointer._thread not in (None, thread)
     assert wait_for(lambda: in_database_file(path, "e2", tmp_path))
     store.close()
@@ -60,13 +61,13 @@ def test_the_thread_ends_when_the_store_is_quiet_and_comes_back_with_the_next_co
 def test_a_forked_process_checkpoints_its_own_commits(tmp_path):
     path = tmp_path / "store.sqlite3"
     store = open_store(path)
-    store.ingest("app1", [event_item("parent")])
+    enqueue(store, "app1", [event_item("parent")])
     assert wait_for(lambda: in_database_file(path, "parent", tmp_path))
 
     pid = os.fork()
     if pid == 0:  # the child: a worker forked from a process whose thread is running
         try:
-            store.ingest("app1", [event_item("child")])
+            enqueue(store, "app1", [event_item("child")])
             found = wait_for(lambda: in_database_file(path, "child", tmp_path))
         finally:
             os._exit(0 if found else 1)
@@ -100,7 +101,7 @@ def test_a_checkpoint_that_fails_is_reported_once_and_writes_go_on(tmp_path, cap
     store.checkpointer.path = tmp_path / "gone" / "store.sqlite3"
     with caplog.at_level("WARNING", logger="prepmate.store"):
         for n in range(3):
-            store.ingest("app1", [event_item(f"e{n}")])
+            enqueue(store, "app1", [event_item(f"e{n}")])
             time.sleep(0.05)
     failures = [r for r in caplog.records if "background checkpoint" in r.getMessage()]
     assert len(failures) == 1 and "gone" in failures[0].getMessage()
@@ -122,8 +123,8 @@ def test_a_checkpoint_thread_that_dies_is_replaced_with_the_next_commit(tmp_path
         return connect()
 
     store.checkpointer._connect = broken_once
-    store.ingest("app1", [event_item("e1")])
+    enqueue(store, "app1", [event_item("e1")])
     assert wait_for(lambda: store.checkpointer._thread is None)
-    store.ingest("app1", [event_item("e2")])
+    enqueue(store, "app1", [event_item("e2")])
     assert wait_for(lambda: in_database_file(path, "e2", tmp_path))
     store.close()

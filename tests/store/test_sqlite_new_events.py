@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.ingest.queue import enqueue
 from app.store import DataRejected
 from app.store.common import utcnow
 from app.sync.documents import telemetry_document
@@ -34,7 +35,7 @@ def untouched(store, item_ids):
 
 
 def test_plain_new_events_are_stored_and_done_in_claim_order(store):
-    store.ingest("app1", [event_item("a"), event_item("b", priority=5), event_item("c")])
+    enqueue(store, "app1", [event_item("a"), event_item("b", priority=5), event_item("c")])
     assert apply(store, limit=2) == [("app1", "b"), ("app1", "a")]
     assert store.queue_counts() == {"done": 2, "pending": 1}
     assert store.get_queue_item("app1", "b")["attempts"] == 1
@@ -51,10 +52,10 @@ def test_a_batch_holding_a_record_or_a_sequenced_event_is_left_to_the_engine(sto
     record = queue_item("r-edit", item_type="note", data={
         "recordId": "r1", "baseVersion": 0, "data": {"t": 1}, "clientTimestamp": None})
     sequenced = dict(event_item("s", priority=9), clientId="c1", seq=1)
-    store.ingest("app1", [event_item("a"), record])
+    enqueue(store, "app1", [event_item("a"), record])
     assert apply(store) is None
     assert untouched(store, ["a", "r-edit"])
-    store.ingest("app1", [sequenced])
+    enqueue(store, "app1", [sequenced])
     assert apply(store, limit=1) is None  # the claim: "s" alone, first by priority
     assert untouched(store, ["a", "r-edit", "s"])
     assert apply(store, limit=2) is None  # "s" and "a"
@@ -62,12 +63,12 @@ def test_a_batch_holding_a_record_or_a_sequenced_event_is_left_to_the_engine(sto
 
 
 def test_a_batch_holding_a_stored_event_stores_none_of_it(store):
-    store.ingest("app1", [event_item("a")])
+    enqueue(store, "app1", [event_item("a")])
     assert apply(store) == [("app1", "a")]
     # "a" comes back under a new queue entry (its old one gone), among new events.
     with store.transaction() as conn:
         conn.execute("DELETE FROM sync_queue")
-    store.ingest("app1", [event_item("new1"), event_item("a"), event_item("new2")])
+    enqueue(store, "app1", [event_item("new1"), event_item("a"), event_item("new2")])
     assert apply(store) is None
     assert store.scalar("SELECT COUNT(*) FROM telemetry") == 1
     assert [r["count"] for r in store.event_type_counts()] == [1]
@@ -76,7 +77,7 @@ def test_a_batch_holding_a_stored_event_stores_none_of_it(store):
 
 def test_a_reused_event_id_is_left_to_the_engine(store):
     variant = dict(event_item("a~2"), conflictOf="a")
-    store.ingest("app1", [variant])
+    enqueue(store, "app1", [variant])
     assert apply(store) is None
     assert untouched(store, ["a~2"])
 
@@ -84,7 +85,7 @@ def test_a_reused_event_id_is_left_to_the_engine(store):
 def test_items_not_yet_due_are_not_claimed(store):
     item = event_item("later")
     item["nextAttemptAt"] = utcnow() + timedelta(minutes=5)
-    store.ingest("app1", [item])
+    enqueue(store, "app1", [item])
     assert apply(store) == []
 
 
@@ -100,7 +101,7 @@ def _before_year_one(item):
 def test_a_batch_holding_an_event_sql_cannot_store_is_refused_changing_nothing(store, spoil):
     bad = event_item("bad")
     spoil(bad)
-    store.ingest("app1", [event_item("a"), bad, event_item("b")])
+    enqueue(store, "app1", [event_item("a"), bad, event_item("b")])
     # Refused as the data's fault, not the store's: the engine goes item by item and finds it.
     with pytest.raises(DataRejected):
         apply(store)

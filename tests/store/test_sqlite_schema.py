@@ -3,6 +3,7 @@
 import sqlite3
 
 from app.config import load_config
+from app.ingest.queue import enqueue
 from app.store import create_store
 from app.store.common import utcnow
 from app.store.sqlite.sync import CLAIM_SQL, COUNT_EVENTS_SQL, PLAIN_CLAIM_SQL
@@ -48,7 +49,7 @@ def test_a_file_that_counted_by_trigger_counts_each_later_event_once(tmp_path):
     as_an_earlier_release_left_it(old)
 
     store = open_store(path)
-    store.ingest("app1", [event_item("after")])
+    enqueue(store, "app1", [event_item("after")])
     run_sync(store, SETTINGS, source="manual")
     assert store.get_event("app1", "after") is not None
     assert counts(store) == [("app1", "lesson_viewed", 2)]
@@ -96,7 +97,7 @@ def test_a_file_with_the_old_index_of_open_items_claims_through_the_new_one(tmp_
         conn.execute("DROP INDEX sync_queue_claimable")
         conn.execute("CREATE INDEX sync_queue_open ON sync_queue (priority DESC, id) "
                      "WHERE status IN ('pending', 'processing', 'failed')")
-    old.ingest("app1", [event_item("a"), event_item("b", priority=3)])
+    enqueue(old, "app1", [event_item("a"), event_item("b", priority=3)])
     as_an_earlier_release_left_it(old)
 
     store = open_store(path)
@@ -122,7 +123,7 @@ def test_a_claim_walks_only_the_open_items_in_claim_order(tmp_path):
 def test_opening_a_current_file_only_reads_while_another_holds_the_write_lock(tmp_path):
     path = tmp_path / "busy.sqlite3"
     first = open_store(path)
-    first.ingest("app1", [event_item("e1")])
+    enqueue(first, "app1", [event_item("e1")])
     writer = sqlite3.connect(path, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # another worker, in the middle of a write
     try:

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.ingest.queue import enqueue
 from app.store import DataRejected, StoreUnavailable
 from app.store.common import utcnow
 from app.sync.documents import telemetry_document
@@ -24,7 +25,7 @@ def claim(store, now=None, limit=10):
 
 
 def test_claims_take_priority_first_then_arrival_and_finish_them(store):
-    store.ingest("app1", [event_item("a"), event_item("b", priority=5), event_item("c")])
+    enqueue(store, "app1", [event_item("a"), event_item("b", priority=5), event_item("c")])
     first = claim(store, limit=2)
     assert [i["itemId"] for i in first] == ["b", "a"]
     assert first[0]["eventId"] == "b" and first[0]["attempts"] == 1
@@ -34,7 +35,7 @@ def test_claims_take_priority_first_then_arrival_and_finish_them(store):
 
 
 def test_a_claim_whose_unit_dies_is_claimable_again_after_the_lease(store):
-    store.ingest("app1", [event_item("a")])
+    enqueue(store, "app1", [event_item("a")])
     now = utcnow()
     with pytest.raises(RuntimeError), store.unit_of_work(durable=False):
         assert len(store.claim_items(now, now + LEASE, 10)) == 1
@@ -46,13 +47,13 @@ def test_a_claim_whose_unit_dies_is_claimable_again_after_the_lease(store):
 def test_items_not_yet_due_are_not_claimed(store):
     item = event_item("a")
     item["nextAttemptAt"] = utcnow() + timedelta(minutes=5)
-    store.ingest("app1", [item])
+    enqueue(store, "app1", [item])
     assert claim(store) == []
     assert len(claim(store, utcnow() + timedelta(minutes=6))) == 1
 
 
 def test_events_are_stored_once_as_the_engine_builds_them(store):
-    store.ingest("app1", [event_item("a"), event_item("b")])
+    enqueue(store, "app1", [event_item("a"), event_item("b")])
     now = utcnow()
     with store.unit_of_work(durable=False):
         items = store.claim_items(now, now + LEASE, 10)
@@ -76,7 +77,7 @@ def test_events_are_stored_once_as_the_engine_builds_them(store):
 def test_an_event_whose_time_could_not_be_read_back_is_refused(store):
     early = event_item("early")
     early["meta"]["timestamp"] = "0001-01-01T00:00:00+14:00"  # before year 1 in UTC
-    store.ingest("app1", [event_item("a"), early])
+    enqueue(store, "app1", [event_item("a"), early])
     now = utcnow()
     with store.unit_of_work(durable=False):
         items = store.claim_items(now, now + LEASE, 10)
@@ -88,7 +89,7 @@ def test_an_event_whose_time_could_not_be_read_back_is_refused(store):
 
 
 def test_a_batch_of_new_events_is_applied_in_one_go_only_where_a_unit_can_take_it_back(store):
-    store.ingest("app1", [event_item("a")])
+    enqueue(store, "app1", [event_item("a")])
     now = utcnow()
     with store.unit_of_work(durable=False):
         applied = store.apply_new_events(now, 10)
@@ -104,7 +105,7 @@ def test_a_batch_of_new_events_is_applied_in_one_go_only_where_a_unit_can_take_i
 
 
 def test_claimed_events_without_a_seq_carry_what_applying_them_reads(store):
-    store.ingest("app1", [event_item("a")])
+    enqueue(store, "app1", [event_item("a")])
     now = utcnow()
     with store.unit_of_work(durable=False):
         [item] = store.claim_items(now, now + LEASE, 10)
@@ -114,7 +115,7 @@ def test_claimed_events_without_a_seq_carry_what_applying_them_reads(store):
 
 
 def test_event_counts_by_type_and_day(store):
-    store.ingest("app1", [event_item("a"), event_item("b")])
+    enqueue(store, "app1", [event_item("a"), event_item("b")])
     now = utcnow()
     with store.unit_of_work(durable=False):
         store.insert_events(store.claim_items(now, now + LEASE, 10), now, telemetry_document)

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from bson.datetime_ms import DatetimeMS
 
+from app.ingest.queue import enqueue
 from app.store.common import utcnow
 
 from ..store.helpers import event_item, queue_item
@@ -38,7 +39,7 @@ def store_as_an_older_release(store, app):
     """Written through the store's own methods: the issue's pair (one eventId, two payloads, a
     time before year 1), a record edit whose arrival time reads back as year 0, and an applied
     event whose stored time reads back as year 0, sent again with another payload."""
-    store.ingest("testapp", [event_item("old2", app_id="testapp")])
+    enqueue(store, "testapp", [event_item("old2", app_id="testapp")])
     sync(app, store)
     store.replace_event("testapp", "old2", {"timestamp": year_zero(store)})
     note = queue_item("old-note", app_id="testapp", item_type="note",
@@ -46,8 +47,8 @@ def store_as_an_older_release(store, app):
     note.update(recordId="r9", createdAt=year_zero(store))
     again = event_item("old2", app_id="testapp", data={
         "eventId": "old2", "eventType": "lesson_viewed", "eventData": {"n": 2}, "metadata": {}})
-    store.ingest("testapp", [old_event({"a": 1}), note, again])  # old2 kept under a variant id
-    store.ingest("testapp", [old_event({"a": 2})])  # and old1 too
+    enqueue(store, "testapp", [old_event({"a": 1}), note, again])  # old2 kept under a variant id
+    enqueue(store, "testapp", [old_event({"a": 2})])  # and old1 too
 
 
 def run(how, client, auth, runner):
@@ -118,9 +119,9 @@ def test_sync_succeeds_the_unreadable_items_die_and_other_apps_apply(
 
 
 def test_a_new_event_with_a_time_before_year_one_dies_alone_among_new_events(store, app):
-    store.ingest("testapp", [event_item(f"n{k}", app_id="testapp") for k in range(3)]
-                 + [old_event({"a": 1})]
-                 + [event_item(f"n{k}", app_id="testapp") for k in range(3, 6)])
+    enqueue(store, "testapp", [event_item(f"n{k}", app_id="testapp") for k in range(3)]
+                              + [old_event({"a": 1})]
+                              + [event_item(f"n{k}", app_id="testapp") for k in range(3, 6)])
     [log] = sync(app, store)
     assert (log["itemCount"], log["successCount"], log["failureCount"]) == (7, 6, 1)
     [error] = log["errors"]
@@ -135,8 +136,8 @@ def test_a_new_event_with_a_time_before_year_one_dies_alone_among_new_events(sto
 def test_an_item_stored_as_broken_json_dies_alone(store, app):
     broken = event_item("broken", app_id="testapp")
     broken["itemData"] = '{"eventId": "broken", "eventType": '
-    store.ingest("testapp", [event_item("a", app_id="testapp"), broken,
-                             event_item("b", app_id="testapp")])
+    enqueue(store, "testapp", [event_item("a", app_id="testapp"), broken,
+                              event_item("b", app_id="testapp")])
     [log] = sync(app, store)
     assert (log["successCount"], log["failureCount"]) == (2, 1)
     [error] = log["errors"]

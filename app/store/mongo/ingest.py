@@ -1,10 +1,10 @@
-"""MongoDB adapter: the ingest write path (queue inserts with dedupe) and batch look-ups."""
+"""MongoDB adapter: the ingest port's queue and batch-log writes (ordered, each idempotent under
+the unique indexes), and batch and queue look-ups."""
 
 from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from ..common import OPEN_STATES, QUEUE_STATES, EncodedJson, classify, variant_item_id
-from ..errors import BacklogFull
+from ..common import QUEUE_STATES, EncodedJson
 from .core import to_doc
 
 # Queue fields shown in lists: everything but the payload.
@@ -20,67 +20,47 @@ def plain(doc):
 class MongoIngest:
     """Queue writes for accepted items, batch logs of client batches, and their read side."""
 
-    def _existing(self, app_id, item_ids):
-        cursor = self.db.sync_queue.find(
-            {"appId": app_id, "itemId": {"$in": list(item_ids)}},
-            {"itemId": 1, "batchId": 1, "payloadHash": 1, "_id": 0},
-        )
-        return {d["itemId"]: (d.get("batchId"), d["payloadHash"]) for d in cursor}
+    def prepare_items(self, items):
+        """The queue documents for insert_many, pre-encoded JSON fields as their values."""
+        return [plain(item) for item in items]
 
-    def _check_backlog(self, app_id, items, max_open):
-        incoming = {}
-        for item in items:
-            incoming[item.get("userId")] = incoming.get(item.get("userId"), 0) + 1
-        for user_id, count in incoming.items():
-            open_items = self.db.sync_queue.count_documents(
-                {"appId": app_id, "userId": user_id, "status": {"$in": list(OPEN_STATES)}})
-            if open_items + count > max_open:
-                raise BacklogFull(user_id, open_items, max_open)
-
-    def ingest(self, app_id, items, batch_id=None, make_batch_log=None, max_open=None):
-        """Store accepted items as pending queue entries, exactly once (see the SQLite adapter).
-
-        MongoDB gives no transaction here: the unique (appId, itemId) index keeps every item
-        once, a batch's own items count as `accepted` on replay, and a crash between the items
-        and the batch log is repaired by the client's resend, which finds its items stored.
-        """
+    def existing_items(self, app_id, item_ids):
+        """{itemId: (batchId, payloadHash)} of the given ids already stored."""
         with self._errors():
-            if batch_id is not None:
-                stored = self.get_batch_log(app_id, batch_id)
-                if stored is not None:
-                    return None, stored
-            existing = self._existing(app_id, [i["itemId"] for i in items])
-            variants = [variant_item_id(i["itemId"], i["payloadHash"]) for i in items
-                        if i["itemId"] in existing and existing[i["itemId"]][1] != i["payloadHash"]]
-            if variants:
-                existing.update(self._existing(app_id, variants))
-            to_insert, outcomes = classify(items, existing)
-            if max_open is not None and to_insert:
-                self._check_backlog(app_id, to_insert, max_open)
-            if to_insert:
-                raced = self._insert_items(to_insert)
-                if raced:
-                    outcomes = [("duplicate", item_id) if item_id in raced else (status, item_id)
-                                for status, item_id in outcomes]
-            batch_log = None
-            if make_batch_log is not None:
-                batch_log = dict(make_batch_log(outcomes), appId=app_id)
-                try:
-                    self.db.batch_logs.insert_one(dict(batch_log))
-                except DuplicateKeyError:
-                    return None, self.get_batch_log(app_id, batch_id)
-        return outcomes, batch_log
+            cursor = self.db.sync_queue.find(
+                {"appId": app_id, "itemId": {"$in": list(item_ids)}},
+                {"itemId": 1, "batchId": 1, "payloadHash": 1, "_id": 0},
+            )
+            return {d["itemId"]: (d.get("batchId"), d["payloadHash"]) for d in cursor}
 
-    def _insert_items(self, items):
-        """Insert queue documents; the ids another writer stored first come back."""
-        try:
-            self.db.sync_queue.insert_many([plain(item) for item in items], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return {items[e["index"]]["itemId"] for e in errors}
+    def open_item_counts(self, app_id, user_ids, states):
+        """{userId: its queue entries in `states`}, one indexed count per user."""
+        states = list(states)
+        with self._errors():
+            return {user_id: self.db.sync_queue.count_documents(
+                        {"appId": app_id, "userId": user_id, "status": {"$in": states}})
+                    for user_id in user_ids}
+
+    def insert_items(self, prepared):
+        """Insert queue documents; the ids another writer stored first come back, not stored."""
+        with self._errors():
+            try:
+                self.db.sync_queue.insert_many(prepared, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                return {prepared[e["index"]]["itemId"] for e in errors}
         return set()
+
+    def insert_batch_log(self, doc):
+        """Store a client batch log; False when its (appId, batchId) is already stored."""
+        with self._errors():
+            try:
+                self.db.batch_logs.insert_one(dict(doc))
+            except DuplicateKeyError:
+                return False
+        return True
 
     def get_batch_log(self, app_id, batch_id):
         """A batch log by id; app_id None finds sync runs, which belong to no app."""
@@ -97,15 +77,16 @@ class MongoIngest:
 
     def queue_counts(self, app_id=None, user_id=None):
         """Queue entries by status (states with none left out), optionally of one app and user."""
-        return {state: n for state, n in self.state_counts(app_id, user_id).items() if n}
-
-    def state_counts(self, app_id=None, user_id=None):
-        """Every state's count, one indexed count each."""
-        match = {}
-        if app_id is not None:
-            match["appId"] = app_id
+        match = {} if app_id is None else {"appId": app_id}
         if user_id is not None:
             match["userId"] = user_id
+        return {state: n for state, n in self._state_counts(match).items() if n}
+
+    def state_counts(self, app_id=None):
+        """Every state's count, one indexed count each."""
+        return self._state_counts({} if app_id is None else {"appId": app_id})
+
+    def _state_counts(self, match):
         with self._errors():
             return {state: self.db.sync_queue.count_documents(dict(match, status=state))
                     for state in QUEUE_STATES}

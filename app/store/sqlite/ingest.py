@@ -1,8 +1,8 @@
-"""SQLite adapter: the ingest write path (queue inserts with dedupe) and batch look-ups."""
+"""SQLite adapter: the ingest port's queue and batch-log writes (one transaction inside
+enqueue's unit of work), and batch and queue look-ups."""
 
-from ..common import OPEN_STATES, QUEUE_STATES, classify, variant_item_id
-from ..errors import BacklogFull
-from .core import dumps, first_value, to_epoch
+from ..common import QUEUE_STATES
+from .core import dumps, first_value, to_epoch, to_row
 
 QUEUE_INSERT_COLUMNS = (
     "appId", "itemId", "userId", "itemType", "itemData", "meta", "status", "priority",
@@ -11,7 +11,7 @@ QUEUE_INSERT_COLUMNS = (
 )
 QUEUE_INSERT_SQL = (
     f"INSERT INTO sync_queue ({', '.join(QUEUE_INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(QUEUE_INSERT_COLUMNS))})"
+    f"VALUES ({', '.join('?' * len(QUEUE_INSERT_COLUMNS))}) ON CONFLICT DO NOTHING"
 )
 # Queue columns shown in lists: everything but the payload.
 QUEUE_LIST_COLUMNS = (
@@ -40,65 +40,70 @@ def queue_row(item):
 class SqliteIngest:
     """Queue writes for accepted items, batch logs of client batches, and their read side."""
 
-    def _existing(self, conn, app_id, item_ids):
+    def prepare_items(self, items):
+        """The queue documents as the values of QUEUE_INSERT_SQL, in order."""
+        return [queue_row(item) for item in items]
+
+    def existing_items(self, app_id, item_ids):
+        """{itemId: (batchId, payloadHash)} of the given ids already stored."""
         found = {}
-        for start in range(0, len(item_ids), ID_CHUNK):
-            chunk = item_ids[start:start + ID_CHUNK]
-            cur = conn.execute(
-                "SELECT itemId, batchId, payloadHash FROM sync_queue "
-                f"WHERE appId = ? AND itemId IN ({', '.join('?' * len(chunk))})",
-                (app_id, *chunk),
-            )
-            cur.row_factory = None
-            found.update((row[0], (row[1], row[2])) for row in cur)
+        with self._errors():
+            conn = self.connection()
+            for start in range(0, len(item_ids), ID_CHUNK):
+                chunk = item_ids[start:start + ID_CHUNK]
+                cur = conn.execute(
+                    "SELECT itemId, batchId, payloadHash FROM sync_queue "
+                    f"WHERE appId = ? AND itemId IN ({', '.join('?' * len(chunk))})",
+                    (app_id, *chunk),
+                )
+                cur.row_factory = None
+                found.update((row[0], (row[1], row[2])) for row in cur)
         return found
 
-    def _check_backlog(self, conn, app_id, items, max_open):
-        incoming = {}
-        for item in items:
-            incoming[item.get("userId")] = incoming.get(item.get("userId"), 0) + 1
-        marks = ", ".join("?" * len(OPEN_STATES))
-        for user_id, count in incoming.items():
-            open_items = first_value(
-                conn, "SELECT COUNT(*) FROM sync_queue WHERE appId = ? AND userId IS ? "
-                f"AND status IN ({marks})", (app_id, user_id, *OPEN_STATES))
-            if open_items + count > max_open:
-                raise BacklogFull(user_id, open_items, max_open)
+    def open_item_counts(self, app_id, user_ids, states):
+        """{userId: its queue entries in `states`}, one indexed COUNT per user."""
+        states = tuple(states)
+        sql = ("SELECT COUNT(*) FROM sync_queue WHERE appId = ? AND userId IS ? "
+               f"AND status IN ({', '.join('?' * len(states))})")
+        with self._errors():
+            conn = self.connection()
+            return {user_id: first_value(conn, sql, (app_id, user_id, *states))
+                    for user_id in user_ids}
 
-    def ingest(self, app_id, items, batch_id=None, make_batch_log=None, max_open=None):
-        """Store accepted items as pending queue entries, exactly once, in one transaction.
+    def insert_items(self, prepared):
+        """Insert prepared rows, skipping an (appId, itemId) already stored; the skipped ids."""
+        with self._errors():
+            conn = self.connection()
+            cur = conn.executemany(QUEUE_INSERT_SQL, prepared)
+            if cur.rowcount == len(prepared):
+                return set()
+            # Rare (enqueue looked the ids up in the same transaction): the rows inserted just
+            # now took the largest ids, one after another, so every other row was skipped.
+            inserted = cur.rowcount
+            kept = set()
+            if inserted:
+                last = first_value(conn, "SELECT last_insert_rowid()")
+                cur = conn.execute("SELECT appId, itemId FROM sync_queue WHERE id > ?",
+                                   (last - inserted,))
+                cur.row_factory = None
+                kept = {(row[0], row[1]) for row in cur}
+        skipped, seen = set(), set()
+        for row in prepared:
+            key = (row[0], row[1])
+            if key not in kept or key in seen:
+                skipped.add(row[1])
+            seen.add(key)
+        return skipped
 
-        With `batch_id`, a batch log already stored under that id means a replay: nothing is
-        written and (None, stored log) comes back. Otherwise returns (outcomes, log): outcomes
-        are (status, itemId) pairs in input order and `make_batch_log(outcomes)` builds the log
-        written in the same transaction. Raises BacklogFull, storing nothing, when a user's open
-        items would pass `max_open`.
-        """
-        # Rows are built before the write lock is taken, so other writers wait less; only an
-        # item classify() re-keys (a re-used id) is built inside.
-        rows = {id(item): queue_row(item) for item in items}
-        with self.transaction() as conn:
-            if batch_id is not None:
-                stored = self._batch_log(conn, app_id, batch_id)
-                if stored is not None:
-                    return None, stored
-            existing = self._existing(conn, app_id, [i["itemId"] for i in items])
-            variants = [variant_item_id(i["itemId"], i["payloadHash"]) for i in items
-                        if i["itemId"] in existing and existing[i["itemId"]][1] != i["payloadHash"]]
-            if variants:
-                existing.update(self._existing(conn, app_id, variants))
-            to_insert, outcomes = classify(items, existing)
-            if max_open is not None and to_insert:
-                self._check_backlog(conn, app_id, to_insert, max_open)
-            if to_insert:
-                conn.executemany(QUEUE_INSERT_SQL, [
-                    rows[id(item)] if id(item) in rows else queue_row(item)
-                    for item in to_insert])
-            batch_log = None
-            if make_batch_log is not None:
-                batch_log = dict(make_batch_log(outcomes), appId=app_id)
-                self.insert(conn, "batch_logs", batch_log)
-        return outcomes, batch_log
+    def insert_batch_log(self, doc):
+        """Store a client batch log; False when its (appId, batchId) is already stored."""
+        row = to_row(doc)
+        with self._errors():
+            cur = self.connection().execute(
+                f"INSERT INTO batch_logs ({', '.join(row)}) "
+                f"VALUES ({', '.join('?' * len(row))}) ON CONFLICT DO NOTHING",
+                tuple(row.values()))
+        return cur.rowcount == 1
 
     def _batch_log(self, conn, app_id, batch_id):
         return conn.execute("SELECT * FROM batch_logs WHERE appId IS ? AND batchId = ?",
