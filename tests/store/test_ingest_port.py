@@ -28,6 +28,20 @@ def test_existing_items_sees_stored_and_variant_ids_of_its_app_only(store):
     assert store.existing_items("app1", []) == {}
 
 
+def test_a_variant_sent_again_is_found_under_its_variant_id(store):
+    enqueue(store, "app1", [queue_item("e1")])
+    other = queue_item("e1", batch_id="b2", data={"eventId": "e1", "eventType": "x",
+                                                  "eventData": {"n": 2}, "metadata": {}})
+    variant = variant_item_id("e1", other["payloadHash"])
+    assert enqueue(store, "app1", [other])[0] == [("accepted", variant)]
+    # The backlog is full (e1 and its variant), yet nothing new arrives: its own batch sent
+    # again is accepted again, and the same payload from elsewhere is a duplicate.
+    assert enqueue(store, "app1", [other], max_open=2)[0] == [("accepted", variant)]
+    elsewhere = dict(other, batchId="b3")
+    assert enqueue(store, "app1", [elsewhere], max_open=2)[0] == [("duplicate", variant)]
+    assert store.queue_counts() == {"pending": 2}
+
+
 def put(store, items):
     with store.unit_of_work():
         return store.insert_items(store.prepare_items(items))
