@@ -6,7 +6,9 @@ a conflict), refuses a call that would take a user's open backlog past its limit
 new items and the batch log, all inside one `store.unit_of_work()`. The store only answers small
 questions (which of these ids exist, how many open items these users have) and writes what it is
 given: one transaction on SQLite; on MongoDB ordered, idempotent writes, the unique
-(appId, itemId) index keeping every item once even when two writers race.
+(appId, itemId) index keeping every item once even when two writers race. A crash between the
+items and the batch log (MongoDB) is repaired by the client's resend: it finds its own items
+stored under its batchId, and they are answered `accepted` again.
 """
 
 from ..store.common import OPEN_STATES
