@@ -3,6 +3,7 @@
 import logging
 
 from ..store.common import utcnow
+from ..sync.outcomes import run_status
 from .validate import Envelope, IngestRules, Rejected, client_item_id, event_document, item_document
 
 log = logging.getLogger("prepmate.api")
@@ -96,7 +97,8 @@ def ingest_batch(store, settings, app_id, batch, rules=None):
             "failureCount": summary["rejected"], "duplicateCount": summary["duplicates"],
             "conflictCount": 0, "rejectedCount": summary["rejected"],
             "startTime": started, "endTime": utcnow(), "sentAt": batch.get("sentAt"),
-            "status": "success" if not summary["rejected"] else "partial",
+            # (a batch with every item rejected is refused above, never logged as an error)
+            "status": run_status(summary["rejected"], len(raw_items)),
             "errors": [{"index": r["index"], "itemId": r["itemId"], "fields": r["fields"]}
                        for r in results if r["status"] == "rejected"],
             "results": results,

@@ -120,8 +120,7 @@ def check_readable(item):
         raise item["unreadable"]
     if item.get("seq") is not None and not isinstance(item["seq"], int):
         raise ValueError(f"its seq {item['seq']!r} is not an integer")
-    if "createdAt" in item:  # (plain events on SQLite come without it)
-        _check_time(item["createdAt"])
+    _check_time(item["createdAt"])
     if item["itemType"] != "event":
         if not isinstance(item.get("itemData"), dict):
             raise ValueError("its itemData is not an object")

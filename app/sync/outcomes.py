@@ -163,7 +163,7 @@ class Outcome:
 
     def applied_by_store(self):
         """Every item, an (appId, itemId) pair, was applied and marked done by the store
-        (apply_new_events): only the results are left to note."""
+        (the ApplyNewEvents capability): only the results are left to note."""
         self.results = [{"index": index, "itemId": item_id, "appId": app_id, "status": "applied"}
                         for index, (app_id, item_id) in enumerate(self.items)]
         self.counts["applied"] = len(self.items)
