@@ -163,7 +163,6 @@ def sync_items(store, config, source, clock=utcnow):
     return batch_log
 
 
-
 def apply_items(store, config, items, now):
     """Apply a claimed batch inside the caller's unit of work; returns its Outcome.
 
