@@ -97,6 +97,7 @@ def ingest_batch(store, settings, app_id, batch, rules=None):
             "failureCount": summary["rejected"], "duplicateCount": summary["duplicates"],
             "conflictCount": 0, "rejectedCount": summary["rejected"],
             "startTime": started, "endTime": utcnow(), "sentAt": batch.get("sentAt"),
+            # (a batch with every item rejected is refused above, never logged as an error)
             "status": "success" if not summary["rejected"] else "partial",
             "errors": [{"index": r["index"], "itemId": r["itemId"], "fields": r["fields"]}
                        for r in results if r["status"] == "rejected"],

@@ -6,8 +6,8 @@ from flask.cli import AppGroup
 
 from ..extensions import store
 from ..store.common import QUEUE_STATES
-from .engine import summarize_run
 from .jobs import run_exclusive
+from .outcomes import summarize_run
 
 sync = AppGroup("sync", help="Run the sync engine.")
 queue = AppGroup("queue", help="Inspect the sync queue.")

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 from ..store.common import utcnow, uuid7
-from .engine import COUNT_KEYS, summarize_run, tally
+from .outcomes import COUNT_KEYS, summarize_run, tally
 
 LOCK_NAME = "sync-run"
 # Failed and dead items listed per app in a run's record; the counts stay exact beyond it. A

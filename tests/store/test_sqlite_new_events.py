@@ -1,5 +1,6 @@
-"""SQLite's apply_new_events: a batch of plain new events claimed, stored and marked done in one
-go, and every other batch left exactly as it was for the engine to work item by item."""
+"""SQLite's ApplyNewEvents capability: a batch of plain new events claimed, stored and marked
+done in one go, and every other batch left exactly as it was for the engine to work item by
+item."""
 
 from datetime import timedelta
 
@@ -8,6 +9,7 @@ import pytest
 from app.ingest.queue import enqueue
 from app.store import DataRejected
 from app.store.common import utcnow
+from app.store.port.sync import ApplyNewEvents
 from app.sync.documents import telemetry_document
 
 from .helpers import event_item, open_store, queue_item
@@ -23,7 +25,7 @@ def store(tmp_path):
 def apply(store, limit=10):
     now = utcnow()
     with store.unit_of_work(durable=False):
-        return store.apply_new_events(now, limit)
+        return store.capability(ApplyNewEvents)(now, limit)
 
 
 def untouched(store, item_ids):

@@ -8,6 +8,7 @@ import pytest
 from app.ingest.queue import enqueue
 from app.store import DataRejected, StoreUnavailable
 from app.store.common import utcnow
+from app.store.port.sync import ApplyNewEvents
 from app.sync.documents import telemetry_document
 
 from .helpers import event_item
@@ -22,6 +23,11 @@ def claim(store, now=None, limit=10):
         store.finish_items([{"id": i["id"], "status": "done", "attempts": i["attempts"],
                              "leaseOwner": i.get("leaseOwner")} for i in items], now)
     return items
+
+
+def events(items, now):
+    """The telemetry documents of claimed event items, as the engine builds them."""
+    return [telemetry_document(item, now) for item in items]
 
 
 def test_claims_take_priority_first_then_arrival_and_finish_them(store):
@@ -57,8 +63,8 @@ def test_events_are_stored_once_as_the_engine_builds_them(store):
     now = utcnow()
     with store.unit_of_work(durable=False):
         items = store.claim_items(now, now + LEASE, 10)
-        store.insert_events(items, now, telemetry_document)
-        store.insert_events(items[:1], now, telemetry_document)
+        store.insert_events(events(items, now))
+        store.insert_events(events(items[:1], now))
     expected = telemetry_document(store.get_queue_item("app1", "a"), now)
     stored = store.get_event("app1", "a")
     for field in ("appId", "eventId", "userId", "eventType", "eventData", "status", "metadata",
@@ -82,26 +88,26 @@ def test_an_event_whose_time_could_not_be_read_back_is_refused(store):
     with store.unit_of_work(durable=False):
         items = store.claim_items(now, now + LEASE, 10)
         with pytest.raises(DataRejected), store.savepoint():
-            store.insert_events(items, now, telemetry_document)
-        store.insert_events(items[:1], now, telemetry_document)
+            store.insert_events(events(items, now))
+        store.insert_events(events(items[:1], now))
     assert store.get_event("app1", "early") is None
     assert store.get_event("app1", "a")["eventId"] == "a"
 
 
 def test_a_batch_of_new_events_is_applied_in_one_go_only_where_a_unit_can_take_it_back(store):
     enqueue(store, "app1", [event_item("a")])
-    now = utcnow()
+    apply_new_events = store.capability(ApplyNewEvents)
+    if store.kind != "sqlite":  # MongoDB: always item by item
+        assert apply_new_events is None
+        assert not hasattr(store, "apply_new_events")
+        return
+    now = utcnow()  # more in test_sqlite_new_events.py
     with store.unit_of_work(durable=False):
-        applied = store.apply_new_events(now, 10)
-    if store.kind == "sqlite":  # more in test_sqlite_new_events.py
-        assert applied == [("app1", "a")]
-        assert store.queue_counts() == {"done": 1}
-        assert store.event_hashes("app1", ["a"]) == {"a": store.get_queue_item("app1", "a")[
-            "payloadHash"]}
-    else:  # MongoDB: always item by item, and nothing changed here
-        assert applied is None
-        assert store.queue_counts() == {"pending": 1}
-        assert store.event_hashes("app1", ["a"]) == {}
+        applied = apply_new_events(now, 10)
+    assert applied == [("app1", "a")]
+    assert store.queue_counts() == {"done": 1}
+    assert store.event_hashes("app1", ["a"]) == {"a": store.get_queue_item("app1", "a")[
+        "payloadHash"]}
 
 
 def test_claimed_events_without_a_seq_carry_what_applying_them_reads(store):
@@ -118,7 +124,7 @@ def test_event_counts_by_type_and_day(store):
     enqueue(store, "app1", [event_item("a"), event_item("b")])
     now = utcnow()
     with store.unit_of_work(durable=False):
-        store.insert_events(store.claim_items(now, now + LEASE, 10), now, telemetry_document)
+        store.insert_events(events(store.claim_items(now, now + LEASE, 10), now))
     by_type, by_day = store.event_counts("app1")
     assert by_type == [{"eventType": "lesson_viewed", "count": 2}]
     assert by_day == [{"day": "2026-01-01", "eventType": "lesson_viewed", "count": 2}]
@@ -185,3 +191,53 @@ def test_client_seqs_only_move_forward(store):
         store.save_client_seqs("app1", {"c1": 3})
     assert store.client_seqs("app1", ["c1", "c2", "c3"]) == {"c1": 5, "c2": 1}
     assert store.client_seqs("app2", ["c1"]) == {}
+
+
+def outcome(item, status, error=None, next_at=None):
+    """The queue update a claim's owner writes for one of its items."""
+    return {"id": item["id"], "status": status, "attempts": item["attempts"],
+            "nextAttemptAt": next_at, "lastError": error, "leaseOwner": item.get("leaseOwner")}
+
+
+def test_a_late_finish_by_a_claim_that_lost_its_lease_changes_nothing(store):
+    enqueue(store, "app1", [event_item("a"), event_item("b")])
+    now = utcnow()
+    with store.unit_of_work(durable=False):
+        stalled = store.claim_items(now, now + LEASE, 10)  # worker A, which then stalls
+    later = now + LEASE + timedelta(seconds=1)
+    retry_at = later + timedelta(minutes=5)
+    with store.unit_of_work(durable=False):
+        # Worker B takes the items over once A's lease has run out, and settles them.
+        taken = store.claim_items(later, later + LEASE, 10)
+        assert [i["itemId"] for i in taken] == ["a", "b"]
+        by_id = {i["itemId"]: i for i in taken}
+        store.finish_items([outcome(by_id["a"], "done"),
+                            outcome(by_id["b"], "failed", "B: try again", retry_at)], later)
+    settled = {i: store.get_queue_item("app1", i) for i in ("a", "b")}
+    # A's outcomes arrive late: neither its done nor its other outcomes change anything.
+    with store.unit_of_work(durable=False):
+        by_id = {i["itemId"]: i for i in stalled}
+        store.finish_items([outcome(by_id["a"], "dead", "A: gave up"),
+                            outcome(by_id["b"], "done")], later + timedelta(seconds=1))
+    assert store.queue_counts() == {"done": 1, "failed": 1}
+    for item_id in ("a", "b"):
+        now_stored = store.get_queue_item("app1", item_id)
+        assert {k: now_stored[k] for k in ("status", "attempts", "lastError", "nextAttemptAt")} \
+            == {k: settled[item_id][k] for k in ("status", "attempts", "lastError",
+                                                 "nextAttemptAt")}
+    assert settled["b"]["lastError"] == "B: try again"
+    assert abs(settled["b"]["nextAttemptAt"] - retry_at) < timedelta(milliseconds=1)
+
+
+def test_a_claims_own_finish_settles_its_items_after_a_lost_unit(store):
+    # The batch's unit was lost (an outage): its items' retries are written in a unit of their
+    # own, and still apply, since no other claim has settled them since.
+    enqueue(store, "app1", [event_item("a")])
+    now = utcnow()
+    with store.unit_of_work(durable=False):
+        [item] = store.claim_items(now, now + LEASE, 10)
+    with store.unit_of_work(durable=False):
+        store.finish_items([outcome(item, "failed", "store unavailable", now)], now)
+    stored = store.get_queue_item("app1", "a")
+    assert (stored["status"], stored["attempts"], stored["lastError"]) == (
+        "failed", 1, "store unavailable")

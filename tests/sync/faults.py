@@ -5,9 +5,11 @@ from collections import Counter
 import bson
 from bson.codec_options import CodecOptions
 
+from app.store.port.sync import ApplyNewEvents
+
 # The steps a fault can hit, and the store method each one wraps.
 STEPS = {
-    "read": "read_claimed",      # a claimed item's stored row converted back (the claim)
+    "read": "_read_claimed",     # a claimed item's stored row converted back (the claim)
     "apply": "write_record",     # a record item's new version written
     "store": "insert_events",    # an event item's telemetry written (the bulk insert)
     "conflict": "add_conflict",  # an event conflict opened (after the bulk insert)
@@ -19,7 +21,7 @@ class Faults:
     """Makes `store` raise `error()` whenever `step` touches one of the chosen items (itemIds of
     app "testapp"), until `heal()` is called.
 
-    On SQLite the whole-batch path (apply_new_events) fails too when it stores a chosen event,
+    On SQLite the whole-batch path (ApplyNewEvents) fails too when it stores a chosen event,
     as it would on the same data, so the batch goes item by item. Everything else is the real
     store: a bulk write holding a chosen item writes the others first, then raises, as
     MongoDB's unordered inserts do.
@@ -39,9 +41,10 @@ class Faults:
         method = STEPS[step]
         original = getattr(store, method)
         monkeypatch.setattr(store, method, getattr(self, f"_{step}")(original))
-        if step == "store" and store.kind == "sqlite":
-            monkeypatch.setattr(store, "apply_new_events",
-                                self._whole_batch(store.apply_new_events))
+        fast_path = store.capability(ApplyNewEvents)
+        if step == "store" and fast_path is not None:
+            monkeypatch.setattr(store, store.CAPABILITIES[ApplyNewEvents],
+                                self._whole_batch(fast_path))
 
     def heal(self):
         """The chosen items go through from now on."""
@@ -69,14 +72,14 @@ class Faults:
         return write_record
 
     def _store(self, original):
-        def insert_events(items, now, make_document=None):
+        def insert_events(docs):
             self.calls["insert_events"] += 1
-            hits = [i for i in items if self._hit(i["itemId"], i["appId"])]
+            hits = [d for d in docs if self._hit(d["eventId"], d["appId"])]
             if not hits:
-                return original(items, now, make_document)
-            others = [i for i in items if i not in hits]
+                return original(docs)
+            others = [d for d in docs if d not in hits]
             if others:
-                original(others, now, make_document)
+                original(others)
             raise self.error()
         return insert_events
 

@@ -29,7 +29,7 @@ def main(path, mode=None):
         store = store_ext.get(app)
         if mode == "slow":
             # Pause right after the first batch's events are written, however they are.
-            for name in ("apply_new_events", "insert_events"):
+            for name in ("_apply_new_events", "insert_events"):
                 setattr(store, name, paused_after(getattr(store, name)))
         heartbeat = (lambda: time.sleep(0.03)) if mode == "paced" else None
         logs = run_sync(store, app.config, source="manual", heartbeat=heartbeat)

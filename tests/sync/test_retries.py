@@ -3,7 +3,7 @@
 import pytest
 
 from app.store import StoreUnavailable
-from app.sync.engine import backoff_delay
+from app.sync.settings import backoff_delay
 
 from .helpers import edit, event, item, later, send, sync
 
@@ -72,7 +72,7 @@ def test_a_store_outage_during_a_batch_retries_the_whole_batch(
     def down(*args, **kwargs):
         raise StoreUnavailable("disk I/O error")
 
-    for writer in ("apply_new_events", "insert_events"):
+    for writer in ("_apply_new_events", "insert_events"):
         monkeypatch.setattr(store, writer, down)
     [log] = sync(app, store)
     assert (log["status"], log["failureCount"]) == ("error", 2)

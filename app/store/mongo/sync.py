@@ -77,7 +77,7 @@ class MongoSync:
             try:
                 if error is not None:
                     raise error
-                items.append(self.read_claimed(raw))
+                items.append(self._read_claimed(raw))
             except Exception as exc:
                 items.append(unreadable_item(str(key), raw.get("appId"), raw.get("itemId"),
                                              raw.get("attempts"), exc, leaseOwner=token))
@@ -103,17 +103,11 @@ class MongoSync:
                     claimed[head["_id"]] = (head, exc)
             return claimed
 
-    def read_claimed(self, raw):
+    def _read_claimed(self, raw):
         """A claimed document as an item; raises when a stored value cannot be read back."""
         item = to_doc(raw)
         item["eventId"] = item["itemData"].get("eventId") if item["itemType"] == "event" else None
         return item
-
-    def apply_new_events(self, now, limit):
-        """None: MongoDB has no unit of work to take back half of such a batch, and its claim
-        is a real write (a lease on each item), so every batch goes item by item (claim_items),
-        where the engine looks up each batch's events before storing the new ones in one insert."""
-        return None
 
     def finish_items(self, updates, now):
         """Write claimed items' outcomes where this worker's claim still holds.
@@ -171,11 +165,11 @@ class MongoSync:
                 {"eventId": 1, "payloadHash": 1, "_id": 0})
             return {d["eventId"]: d.get("payloadHash") for d in cursor}
 
-    def insert_events(self, items, now, make_document):
-        """Store claimed event items as telemetry, each as `make_document(item, now)` builds
-        it; an (appId, eventId) already there is kept. Raises DataRejected when a document
-        cannot be stored (the others may be stored already: storing them again keeps them)."""
-        docs = [make_document(item, now) for item in items]
+    def insert_events(self, docs):
+        """Store telemetry documents (sync/documents.py builds them); an (appId, eventId)
+        already there is kept. Raises DataRejected when one cannot be stored (the others may
+        be stored already: storing them again keeps them)."""
+        docs = [dict(doc) for doc in docs]  # insert_many adds each one's _id
         with self._errors():
             try:
                 self.db.telemetry.insert_many(docs, ordered=False)

@@ -1,5 +1,6 @@
 """The embedded SQLite store: a durable file in WAL mode with real unique keys and transactions."""
 
+from ..port.sync import ApplyNewEvents
 from .accounts import SqliteAccounts
 from .console import SqliteConsole
 from .core import SqliteCore
@@ -12,3 +13,6 @@ from .sync import SqliteSync
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
                   SqliteRuns, SqliteCore):
     """Every store operation, on one SQLite file."""
+
+    # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.
+    CAPABILITIES = {ApplyNewEvents: "_apply_new_events"}

@@ -24,15 +24,12 @@ CLAIMABLE = (
     f"{OPEN} AND "
     "CASE status WHEN 'processing' THEN leaseUntil < :now ELSE nextAttemptAt <= :now END"
 )
-# What applying an event without a seq reads. Such events are nearly every item, so the claim
-# returns only these columns for each item (creating Python values for the rest cost more than
-# the claim's own reads) and completes records and sequenced events from CLAIM_DETAIL_SQL.
+# A claimed item's columns, in the claim's order (eventId computed, attempts counting this one;
+# leaseOwner, the claim's token, is the attempts it was claimed at: see finish_items).
 CLAIM_COLUMNS = (
     "id", "appId", "itemId", "itemType", "payloadHash", "attempts", "eventId", "clientId", "seq",
-)
-DETAIL_COLUMNS = (
     "userId", "priority", "conflictResolution", "batchId", "createdAt", "recordId", "conflictOf",
-    "itemData", "meta",
+    "itemData", "meta", "leaseOwner",
 )
 # The items a claim takes, in claim order: both claims below end with it. The partial index
 # walks open items in claim order, so a claim reads about `limit` rows however long the queue
@@ -41,39 +38,40 @@ CLAIM_FROM = (
     f"FROM sync_queue INDEXED BY sync_queue_claimable WHERE {CLAIMABLE} "
     "ORDER BY priority DESC, id LIMIT :limit"
 )
-# Each item's `attempts` counts this attempt.
+# Each item whole; its `attempts` counts this attempt.
 CLAIM_SQL = (
     "SELECT id, appId, itemId, itemType, payloadHash, attempts + 1, "
     # An event's itemId is its eventId, or for a re-used eventId (a variant) conflictOf is.
-    "CASE itemType WHEN 'event' THEN COALESCE(conflictOf, itemId) END, clientId, seq "
-    + CLAIM_FROM
+    "CASE itemType WHEN 'event' THEN COALESCE(conflictOf, itemId) END, clientId, seq, "
+    "userId, priority, conflictResolution, batchId, createdAt, recordId, conflictOf, itemData, "
+    "meta, attempts " + CLAIM_FROM
 )
-# The claim of apply_new_events: each item with whether it is a plain event (no seq, and its
-# itemId is its eventId: not a re-used eventId).
+# The claim of the ApplyNewEvents fast path: each item with whether it is a plain event (no
+# seq, and its itemId is its eventId: not a re-used eventId). Nothing else of it is read into
+# Python: the telemetry rows are built in SQL (EVENTS_FROM_QUEUE_SQL).
 PLAIN_CLAIM_SQL = (
     "SELECT id, appId, itemId, itemType = 'event' AND seq IS NULL AND conflictOf IS NULL "
     + CLAIM_FROM
-)
-# The rest of the claimed records and sequenced events. Events come without their payload (the
-# telemetry insert reads it in SQL); records, rare and worked on one by one, come with theirs.
-CLAIM_DETAIL_SQL = (
-    f"SELECT id, {', '.join(DETAIL_COLUMNS[:-2])}, "
-    "CASE itemType WHEN 'event' THEN NULL ELSE itemData END, "
-    "CASE itemType WHEN 'event' THEN NULL ELSE meta END "
-    "FROM sync_queue WHERE id IN (SELECT value FROM json_each(?))"
 )
 DONE_SQL = (
     "UPDATE sync_queue SET status = 'done', attempts = attempts + 1, lastError = NULL, "
     "leaseUntil = NULL, nextAttemptAt = NULL, updatedAt = ? "
     "WHERE id IN (SELECT value FROM json_each(?))"
 )
-FINISH_SQL = (
-    "UPDATE sync_queue SET status = ?, attempts = ?, nextAttemptAt = ?, lastError = ?, "
-    "leaseUntil = NULL, updatedAt = ? WHERE id = ?"
+# An outcome is written only where the claim that made it still holds: where the item's attempts
+# are still those it was claimed at (its leaseOwner), as no other claim has settled it since.
+FINISH_DONE_SQL = (
+    "UPDATE sync_queue SET status = 'done', attempts = attempts + 1, lastError = NULL, "
+    "leaseUntil = NULL, nextAttemptAt = NULL, updatedAt = ?1 "
+    "WHERE id = ?2 AND (?3 IS NULL OR attempts = ?3)"
 )
-# The telemetry event a queue item becomes, built in SQL from the stored item so a batch of
-# events never passes through Python's JSON codec: the same document as the sync engine's
-# telemetry_document (tests/store/test_sync_contract.py checks that they agree).
+FINISH_SQL = (
+    "UPDATE sync_queue SET status = ?1, attempts = ?2, nextAttemptAt = ?3, lastError = ?4, "
+    "leaseUntil = NULL, updatedAt = ?5 WHERE id = ?6 AND (?7 IS NULL OR attempts = ?7)"
+)
+# The fast path's telemetry: the event a queue item becomes, built in SQL from the stored item
+# so a batch of events never passes through Python's JSON codec: the same document as
+# sync/documents.py's telemetry_document (tests/sync/test_fast_path.py holds them to it).
 EVENTS_FROM_QUEUE_SQL = """
 INSERT INTO telemetry (appId, eventId, userId, eventType, eventData, status, metadata,
                        payloadHash, timestamp, createdAt)
@@ -108,6 +106,12 @@ EARLY_EVENT_SQL = (
     "SELECT eventId FROM telemetry NOT INDEXED WHERE id > ? AND timestamp < -62135596800.0 "
     "LIMIT 1"
 )
+# The portable insert: telemetry documents as sync/documents.py builds them.
+INSERT_EVENTS_SQL = (
+    "INSERT INTO telemetry (appId, eventId, userId, eventType, eventData, status, metadata, "
+    "payloadHash, timestamp, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (appId, eventId) DO NOTHING"
+)
 ID_CHUNK = 500
 # SQLite's result codes of a statement that failed on the values it was given rather than on
 # the store: malformed JSON in a stored item (SQLITE_ERROR), a value too big, a constraint.
@@ -118,14 +122,6 @@ CONFLICT_LIST_COLUMNS = (
     "id, appId, itemId, kind, recordType, recordId, fields, strategy, status, resolvedBy, "
     "resolvedAt, createdAt"
 )
-
-
-def _details(item, row):
-    item.update(zip(DETAIL_COLUMNS, row[1:], strict=True))
-    if item["itemData"] is not None:
-        item["itemData"] = loads(item["itemData"])
-        item["meta"] = loads(item["meta"]) if item["meta"] else {}
-    item["createdAt"] = from_epoch(item["createdAt"])
 
 
 class SqliteSync:
@@ -165,42 +161,36 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         these items before the unit commits their outcomes, and a killed process's unit rolls
         back, leaving them due. So SQLite never shows them `processing` and never needs
         `lease_until`; items another adapter left processing are claimed once their lease ends.
-        Each item's `attempts` counts this attempt. An event without a seq comes with only what
-        applying it reads (CLAIM_COLUMNS); records and sequenced events come whole. A row that
-        cannot be read back comes as an unreadable item (store/common.py) for the engine to
-        settle: it never stops the claim of the others.
+        Each item's `attempts` counts this attempt. A row that cannot be read back comes as an
+        unreadable item (store/common.py) for the engine to settle: it never stops the claim of
+        the others.
         """
         with self._errors():
-            conn = self.connection()
-            cur = conn.execute(CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
+            cur = self.connection().execute(CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
             cur.row_factory = None
             rows = cur.fetchall()
-            partial = [row[0] for row in rows if row[8] is not None or row[3] != "event"]
-            details = {}
-            if partial:
-                cur = conn.execute(CLAIM_DETAIL_SQL, (json.dumps(partial),))
-                cur.row_factory = None
-                details = {row[0]: row for row in cur}
-        return [self._claimed(row, details.get(row[0])) for row in rows]
+        return [self._claimed(row) for row in rows]
 
-    def _claimed(self, row, detail):
+    def _claimed(self, row):
         try:
-            return self.read_claimed(row, detail)
+            return self._read_claimed(row)
         except Exception as exc:
-            return unreadable_item(row[0], row[1], row[2], row[5], exc)
+            return unreadable_item(row[0], row[1], row[2], row[5], exc, leaseOwner=row[-1])
 
-    def read_claimed(self, row, detail=None):
-        """A claimed row (CLAIM_COLUMNS) as an item, completed by its `detail` row (records and
-        sequenced events); raises when a stored value cannot be read back."""
+    def _read_claimed(self, row):
+        """A claimed row (CLAIM_COLUMNS) as an item; raises when a stored value cannot be read
+        back."""
         item = dict(zip(CLAIM_COLUMNS, row, strict=True))
-        if detail is not None:
-            _details(item, detail)
+        item["itemData"] = loads(item["itemData"])
+        item["meta"] = loads(item["meta"]) if item["meta"] else {}
+        item["createdAt"] = from_epoch(item["createdAt"])
         return item
 
-    def apply_new_events(self, now, limit):
-        """The common batch in one go, for this unit: claim up to `limit` due items like
-        claim_items and, when every one is a plain event (no seq, its eventId not re-used) that
-        is not stored yet, store them as telemetry and mark them done.
+    def _apply_new_events(self, now, limit):
+        """The ApplyNewEvents capability (store/port/sync.py): the common batch in one go, for
+        this unit. Claims up to `limit` due items like claim_items and, when every one is a
+        plain event (no seq, its eventId not re-used) that is not stored yet, stores them as
+        telemetry, built in SQL, and marks them done.
 
         Returns their (appId, itemId) pairs in claim order; [] when nothing is due; None when
         the batch is not such a batch, having changed nothing: the engine then claims it item
@@ -217,7 +207,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
             if not all(row[3] for row in rows):
                 return None
             ids = json.dumps([row[0] for row in rows])
-            last_id, stored = self._insert_events(conn, ids, now)
+            last_id, stored = self._insert_queued_events(conn, ids, now)
             if stored != len(rows):
                 # One was stored already: take the others back (their delete trigger takes
                 # their counts back too).
@@ -227,18 +217,21 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         return [(row[1], row[2]) for row in rows]
 
     def finish_items(self, updates, now):
-        """Write claimed items' outcomes (id, status, attempts, nextAttemptAt, lastError)."""
+        """Write claimed items' outcomes (id, status, attempts, nextAttemptAt, lastError) where
+        the claim that made them still holds: a late outcome of an item claimed and settled
+        again since (its claim's unit was lost, or outlived) changes nothing. Inside the
+        claim's own unit it always holds."""
         stamp = to_epoch(now)
-        done = [u["id"] for u in updates if u["status"] == "done"]
-        others = [u for u in updates if u["status"] != "done"]
+        done = [(stamp, u["id"], u.get("leaseOwner")) for u in updates if u["status"] == "done"]
+        others = [(u["status"], u["attempts"], to_epoch(u.get("nextAttemptAt")),
+                   u.get("lastError"), stamp, u["id"], u.get("leaseOwner"))
+                  for u in updates if u["status"] != "done"]
         with self._errors():
             conn = self.connection()
             if done:
-                conn.execute(DONE_SQL, (stamp, json.dumps(done)))
+                conn.executemany(FINISH_DONE_SQL, done)
             if others:
-                conn.executemany(FINISH_SQL, [
-                    (u["status"], u["attempts"], to_epoch(u.get("nextAttemptAt")),
-                     u.get("lastError"), stamp, u["id"]) for u in others])
+                conn.executemany(FINISH_SQL, others)
 
     def set_item_status(self, app_id, item_id, status, now, last_error=None):
         """Set one queue item's status (a resolved conflict's item becomes done)."""
@@ -268,31 +261,43 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
                 found.update(cur)
         return found
 
-    def insert_events(self, items, now, make_document=None):
-        """Store claimed event items as telemetry; an (appId, eventId) already there is kept.
-
-        The rows are built in SQL from the stored items (EVENTS_FROM_QUEUE_SQL), the same
-        documents `make_document` makes in Python on MongoDB. Raises DataRejected when a
-        stored item cannot be taken apart.
-        """
+    def insert_events(self, docs):
+        """Store telemetry documents (sync/documents.py builds them); an (appId, eventId)
+        already there is kept. Raises DataRejected when one cannot be stored."""
         with self._data_errors():
-            self._insert_events(self.connection(), json.dumps([i["id"] for i in items]), now)
+            rows = [(d["appId"], d["eventId"], d.get("userId"), d["eventType"],
+                     dumps(d["eventData"]), d.get("status", "applied"), dumps(d.get("metadata")),
+                     d.get("payloadHash"), to_epoch(d.get("timestamp")), to_epoch(d["createdAt"]))
+                    for d in docs]
+            conn = self.connection()
+            last_id = self._last_event_id(conn)
+            conn.executemany(INSERT_EVENTS_SQL, rows)
+            self._count_events(conn, last_id)
 
     @staticmethod
-    def _insert_events(conn, ids, now):
+    def _last_event_id(conn):
+        return first_value(conn, "SELECT COALESCE(MAX(id), 0) FROM telemetry")
+
+    @classmethod
+    def _insert_queued_events(cls, conn, ids, now):
         """Insert and count the events of the queue items `ids` (a JSON array); returns (the
-        largest telemetry id before, rows stored). Inside unit_of_work() the write lock is held,
-        so the ids past the largest before are this insert's rows. Raises DataRejected, having
-        inserted some, when one of them has a time that could not be read back."""
-        last_id = first_value(conn, "SELECT COALESCE(MAX(id), 0) FROM telemetry")
+        largest telemetry id before, rows stored)."""
+        last_id = cls._last_event_id(conn)
         stored = conn.execute(EVENTS_FROM_QUEUE_SQL, (to_epoch(now), ids)).rowcount
+        cls._count_events(conn, last_id)
+        return last_id, stored
+
+    @staticmethod
+    def _count_events(conn, last_id):
+        """Count the events stored past telemetry id `last_id` (inside unit_of_work() the write
+        lock is held, so they are this insert's rows). Raises DataRejected, having inserted
+        some, when one of them has a time that could not be read back."""
         early = first_value(conn, EARLY_EVENT_SQL, (last_id,))
         if early is not None:
             # The caller's unit (or savepoint) takes the insert back.
             raise DataRejected(f"event {early}: its time is before year 1 in UTC, which no "
                                "stored time can hold")
         conn.execute(COUNT_EVENTS_SQL, (last_id,))
-        return last_id, stored
 
     def get_event(self, app_id, event_id):
         """The stored telemetry event, or None."""
