@@ -1,10 +1,10 @@
-"""MongoDB adapter: the console's read side (counts, keyset pages, search) and its actions."""
+"""MongoDB adapter: the console's operations (counts, keyset pages, look-ups, actions)."""
 
 from datetime import UTC
 
 from pymongo import ASCENDING, DESCENDING
 
-from ..port.console import QUEUE_MATCH_FIELDS
+from ..port.console import match_fields
 from .core import object_id, to_doc
 from .ingest import QUEUE_LIST_PROJECTION
 
@@ -13,10 +13,7 @@ BATCH_LIST_PROJECTION = {"results": 0}
 
 def _match(match):
     """The query for the fields of a queue look-up."""
-    unknown = set(match) - set(QUEUE_MATCH_FIELDS)
-    if unknown:
-        raise ValueError(f"queue items have no field {sorted(unknown)}")
-    return dict(match)
+    return {name: match[name] for name in match_fields(match)}
 
 
 def _with_error_count(doc):
@@ -26,7 +23,7 @@ def _with_error_count(doc):
 
 
 class MongoConsole:
-    """What the operator console reads and changes (see the SQLite adapter for the contract)."""
+    """The console's operations (port/console.py's ConsoleStore)."""
 
     INDEXES = ({
         # Per-state counts and pages; look-ups by id use the per-app indexes with every appId.

@@ -14,6 +14,15 @@ Doc = dict[str, Any]
 QUEUE_MATCH_FIELDS = ("appId", "itemType", "userId", "itemId", "batchId")
 
 
+def match_fields(match):
+    """The fields `match` names, in QUEUE_MATCH_FIELDS order; ValueError for any other (an
+    adapter puts them in a query, so only known names may reach it)."""
+    unknown = set(match) - set(QUEUE_MATCH_FIELDS)
+    if unknown:
+        raise ValueError(f"queue items have no field {sorted(unknown)}")
+    return [name for name in QUEUE_MATCH_FIELDS if name in match]
+
+
 class ConsoleStore(Protocol):
     """The console's operations; ids are the store's own (see CorePort.parse_id), and a
     store's ids sort, with <, in the order its rows were made."""

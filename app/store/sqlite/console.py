@@ -1,6 +1,6 @@
-"""SQLite adapter: the console's read side (fast counts, keyset pages, search) and its actions."""
+"""SQLite adapter: the console's operations (fast counts, keyset pages, look-ups, actions)."""
 
-from ..port.console import QUEUE_MATCH_FIELDS
+from ..port.console import match_fields
 from .core import first_value, to_epoch
 from .ingest import QUEUE_LIST_COLUMNS
 
@@ -22,10 +22,7 @@ WITH RECURSIVE apps(a) AS (
 
 def _where(match):
     """SQL conditions and parameters for the fields of a queue look-up."""
-    unknown = set(match) - set(QUEUE_MATCH_FIELDS)
-    if unknown:
-        raise ValueError(f"queue items have no field {sorted(unknown)}")
-    fields = [f for f in QUEUE_MATCH_FIELDS if f in match]
+    fields = match_fields(match)
     return [f"{field} = ?" for field in fields], [match[field] for field in fields]
 
 
@@ -34,7 +31,8 @@ def _in(column, values):
 
 
 class SqliteConsole:
-    """What the operator console reads and changes, fast on a queue of a million items."""
+    """The console's operations (port/console.py's ConsoleStore), fast on a queue of a million
+    items."""
 
     DDL = (
         # Applied events by app and type, so the events page reads a handful of rows instead of
