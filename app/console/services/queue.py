@@ -16,8 +16,9 @@ SEARCH_FIELDS = ("itemId", "batchId", "userId")
 SEARCH_MAX = 200
 
 
-def newest_first(row):
-    """The sort key of a queue row (its store id); reversed, newest first."""
+def row_id(row):
+    """A queue row's store id: the cursor of the page after it, and its sort key (ids sort in
+    the order rows were made, so newest first is reversed)."""
     return row["id"]
 
 
@@ -36,7 +37,7 @@ def queue_rows(store, filters, before=None, limit=PAGE_SIZE):
              for status in filters.get("statuses") or [None]]
     if len(pages) == 1:
         return pages[0]
-    return list(heapq.merge(*pages, key=newest_first, reverse=True))[:limit]
+    return list(heapq.merge(*pages, key=row_id, reverse=True))[:limit]
 
 
 def search(store, term, limit=PAGE_SIZE):
@@ -48,7 +49,7 @@ def search(store, term, limit=PAGE_SIZE):
     for field in SEARCH_FIELDS:
         for row in store.queue_page({field: term}, None, app_ids, None, limit):
             found.setdefault(row["id"], row)
-    return sorted(found.values(), key=newest_first, reverse=True)[:limit]
+    return sorted(found.values(), key=row_id, reverse=True)[:limit]
 
 
 def queue_list(store, filters, query=None, before=None):
@@ -58,7 +59,7 @@ def queue_list(store, filters, query=None, before=None):
     if query:
         return search(store, query.strip()[:SEARCH_MAX]), None
     rows = queue_rows(store, filters, before=before, limit=PAGE_SIZE + 1)
-    return page(rows, PAGE_SIZE, newest_first)
+    return page(rows, PAGE_SIZE, row_id)
 
 
 def count_queue(store, filters):
