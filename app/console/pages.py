@@ -100,7 +100,8 @@ def errors():
     rows, cursor = services.queue_list(the_store(), filters, before=page_cursor())
     batch_errors, _ = services.batch_list(the_store(), statuses=["partial", "error"])
     return render("console/errors.html", "console/partials/error_results.html", rows=rows,
-                  cursor=cursor, filters=filters, matching=the_store().count_queue(filters),
+                  cursor=cursor, filters=filters,
+                  matching=services.count_queue(the_store(), filters),
                   args=services.filter_args(filters), batch_errors=batch_errors,
                   states=services.ERROR_STATES)
 
@@ -112,7 +113,7 @@ def bulk_confirm():
     if action not in ("retry", "discard"):
         abort(400, description="Choose retry or discard.")
     filters = services.queue_filters(request.args, services.ERROR_STATES)
-    count = the_store().count_queue(filters)
+    count = services.count_queue(the_store(), filters)
     return render("console/bulk_confirm.html", "console/partials/bulk_confirm_panel.html",
                   action=action, filters=filters, args=services.filter_args(filters),
                   count=count, description=services.describe(filters))

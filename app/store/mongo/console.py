@@ -1,23 +1,19 @@
-"""MongoDB adapter: the console's read side (counts, keyset pages, search) and its actions."""
+"""MongoDB adapter: the console's operations (counts, keyset pages, look-ups, actions)."""
 
-import heapq
 from datetime import UTC
 
 from pymongo import ASCENDING, DESCENDING
 
+from ..port.console import match_fields
 from .core import object_id, to_doc
 from .ingest import QUEUE_LIST_PROJECTION
 
-ACTIONABLE_STATES = ("failed", "dead")
 BATCH_LIST_PROJECTION = {"results": 0}
 
 
-def _match(filters):
-    query = {}
-    for key in ("appId", "itemType", "userId"):
-        if filters.get(key):
-            query[key] = filters[key]
-    return query
+def _match(match):
+    """The query for the fields of a queue look-up."""
+    return {name: match[name] for name in match_fields(match)}
 
 
 def _with_error_count(doc):
@@ -27,7 +23,7 @@ def _with_error_count(doc):
 
 
 class MongoConsole:
-    """What the operator console reads and changes (see the SQLite adapter for the contract)."""
+    """The console's operations (port/console.py's ConsoleStore)."""
 
     INDEXES = ({
         # Per-state counts and pages; look-ups by id use the per-app indexes with every appId.
@@ -44,47 +40,35 @@ class MongoConsole:
         """Queue items by state, every state present (zeros too)."""
         return self.state_counts()
 
-    def _queue_find(self, query, before_id, limit):
+    def queue_page(self, match, status=None, app_ids=None, before_id=None, limit=50):
+        """Queue items (no payloads) with the fields of `match`, in `status` and `app_ids` when
+        given, ids below `before_id`, newest first."""
+        query = _match(match)
+        if status is not None:
+            query["status"] = status
+        if app_ids is not None:
+            apps = {"appId": {"$in": list(app_ids)}}
+            if "appId" in query:
+                query["$and"] = [apps]
+            else:
+                query.update(apps)
         if before_id is not None:
             oid = object_id(before_id)
             if oid is None:
                 return []
-            query = dict(query, _id={"$lt": oid})
-        cursor = self.db.sync_queue.find(query, QUEUE_LIST_PROJECTION).sort(
-            "_id", DESCENDING).limit(limit)
-        return [to_doc(d) for d in cursor]
-
-    def queue_page(self, filters, before_id=None, limit=50):
-        """Queue items (no payloads) matching the filters, newest first, ids below `before_id`."""
-        statuses = filters.get("statuses") or [None]
+            query["_id"] = {"$lt": oid}
         with self._errors():
-            pages = []
-            for status in statuses:
-                query = _match(filters)
-                if status is not None:
-                    query["status"] = status
-                pages.append(self._queue_find(query, before_id, limit))
-        if len(pages) == 1:
-            return pages[0]
-        return list(heapq.merge(*pages, key=lambda r: object_id(r["id"]), reverse=True))[:limit]
+            cursor = self.db.sync_queue.find(query, QUEUE_LIST_PROJECTION).sort(
+                "_id", DESCENDING).limit(limit)
+            return [to_doc(d) for d in cursor]
 
-    def count_queue(self, filters):
-        """How many queue items match the filters."""
-        query = _match(filters)
-        if filters.get("statuses"):
-            query["status"] = {"$in": list(filters["statuses"])}
+    def count_queue(self, match, statuses=None):
+        """How many queue items have the fields of `match` and one of `statuses`."""
+        query = _match(match)
+        if statuses:
+            query["status"] = {"$in": list(statuses)}
         with self._errors():
             return self.db.sync_queue.count_documents(query)
-
-    def search_queue(self, term, limit=50):
-        """Items whose itemId (eventId for events), batchId or userId is `term`, newest first."""
-        apps = self.queue_app_ids()
-        with self._errors():
-            found = {}
-            for column in ("itemId", "batchId", "userId"):
-                for row in self._queue_find({"appId": {"$in": apps}, column: term}, None, limit):
-                    found.setdefault(row["id"], row)
-        return sorted(found.values(), key=lambda r: object_id(r["id"]), reverse=True)[:limit]
 
     def queue_item(self, key):
         """One queue item with its payload by its store id, or None."""
@@ -94,31 +78,27 @@ class MongoConsole:
         with self._errors():
             return to_doc(self.db.sync_queue.find_one({"_id": oid}))
 
-    def _actionable(self, ids, filters):
-        states = [s for s in (filters or {}).get("statuses") or ACTIONABLE_STATES
-                  if s in ACTIONABLE_STATES]
-        query = {"status": {"$in": states}}
+    def _chosen(self, statuses, ids, match):
+        """The query for the items in `statuses` with these ids, or else matching."""
+        query = {"status": {"$in": list(statuses)}}
         if ids is not None:
             query["_id"] = {"$in": [oid for oid in map(object_id, ids) if oid is not None]}
         else:
-            query.update(_match(filters or {}))
+            query.update(_match(match or {}))
         return query
 
-    def retry_queue_items(self, now, ids=None, filters=None):
-        """Put failed/dead items back to pending, due now, with fresh attempts; returns how many."""
-        if ids is not None and not ids:
-            return 0
+    def retry_queue_items(self, now, statuses, ids=None, match=None):
+        """Put the chosen items back to pending, due now, with fresh attempts; how many."""
         with self._errors():
-            return self.db.sync_queue.update_many(self._actionable(ids, filters), {"$set": {
+            return self.db.sync_queue.update_many(self._chosen(statuses, ids, match), {"$set": {
                 "status": "pending", "attempts": 0, "nextAttemptAt": now, "leaseUntil": None,
                 "updatedAt": now}}).modified_count
 
-    def discard_queue_items(self, ids=None, filters=None):
-        """Delete failed/dead items from the queue; returns how many."""
-        if ids is not None and not ids:
-            return 0
+    def discard_queue_items(self, statuses, ids=None, match=None):
+        """Delete the chosen items from the queue; how many."""
         with self._errors():
-            return self.db.sync_queue.delete_many(self._actionable(ids, filters)).deleted_count
+            return self.db.sync_queue.delete_many(
+                self._chosen(statuses, ids, match)).deleted_count
 
     def batch_page(self, since, source=None, statuses=None, before=None, limit=50):
         """Batch logs (no per-item results) started since `since`, newest first."""

@@ -1,12 +1,9 @@
-"""SQLite adapter: the console's read side (fast counts, keyset pages, search) and its actions."""
+"""SQLite adapter: the console's operations (fast counts, keyset pages, look-ups, actions)."""
 
-import heapq
-
+from ..port.console import match_fields
 from .core import first_value, to_epoch
 from .ingest import QUEUE_LIST_COLUMNS
 
-# Actions on items apply only to items waiting for a human.
-ACTIONABLE_STATES = ("failed", "dead")
 BATCH_LIST_COLUMNS = (
     "id, batchId, appId, userId, clientId, source, itemCount, successCount, failureCount, "
     "duplicateCount, conflictCount, rejectedCount, startTime, endTime, status, "
@@ -23,18 +20,19 @@ WITH RECURSIVE apps(a) AS (
 """
 
 
-def _where(filters):
-    """SQL conditions and parameters for the console's queue filters (status excluded)."""
-    clauses, params = [], []
-    for column, key in (("appId", "appId"), ("itemType", "itemType"), ("userId", "userId")):
-        if filters.get(key):
-            clauses.append(f"{column} = ?")
-            params.append(filters[key])
-    return clauses, params
+def _where(match):
+    """SQL conditions and parameters for the fields of a queue look-up."""
+    fields = match_fields(match)
+    return [f"{field} = ?" for field in fields], [match[field] for field in fields]
+
+
+def _in(column, values):
+    return f"{column} IN ({', '.join('?' * len(values))})"
 
 
 class SqliteConsole:
-    """What the operator console reads and changes, fast on a queue of a million items."""
+    """The console's operations (port/console.py's ConsoleStore), fast on a queue of a million
+    items."""
 
     DDL = (
         # Applied events by app and type, so the events page reads a handful of rows instead of
@@ -86,51 +84,37 @@ class SqliteConsole:
         """Queue items by state, every state present (zeros too), fast on a large queue."""
         return self.state_counts()
 
-    def _queue_sql(self, filters, status, before_id, limit, app_ids=None):
-        clauses, params = _where(filters)
+    def queue_page(self, match, status=None, app_ids=None, before_id=None, limit=50):
+        """Queue items (no payloads) with the fields of `match`, in `status` and `app_ids` when
+        given, ids below `before_id`, newest first."""
+        clauses, params = _where(match)
         if status is not None:
             clauses.append("status = ?")
             params.append(status)
-        if app_ids is not None and not filters.get("appId"):
-            # Lets SQLite use the (appId, userId, status) index for a user's items.
-            clauses.append(f"appId IN ({', '.join('?' * len(app_ids))})")
+        if app_ids is not None:
+            clauses.append(_in("appId", app_ids))
             params.extend(app_ids)
-        if before_id is not None:
-            clauses.append("id < ?")
-            params.append(before_id)
-        sql = f"SELECT {QUEUE_LIST_COLUMNS} FROM sync_queue"
-        if status is not None and not filters.get("userId"):
-            sql += " INDEXED BY sync_queue_status_id"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        return sql + " ORDER BY id DESC LIMIT ?", (*params, limit)
-
-    def queue_page(self, filters, before_id=None, limit=50):
-        """Queue items (no payloads) matching the filters, newest first, ids below `before_id`.
-
-        `filters` may hold statuses (a list), itemType, userId and appId. A cursor that is not
-        an id finds nothing.
-        """
         if before_id is not None:
             before_id = self.parse_id(before_id)
             if before_id is None:
                 return []
-        statuses = filters.get("statuses") or [None]
-        app_ids = self.queue_app_ids() if filters.get("userId") else None
-        with self.reading() as conn:
-            pages = [conn.execute(*self._queue_sql(filters, status, before_id, limit, app_ids))
-                     .fetchall() for status in statuses]
-        if len(pages) == 1:
-            return pages[0]
-        return list(heapq.merge(*pages, key=lambda r: -r["id"]))[:limit]
+            clauses.append("id < ?")
+            params.append(before_id)
+        sql = f"SELECT {QUEUE_LIST_COLUMNS} FROM sync_queue"
+        if status is not None and "userId" not in match:
+            # The planner may otherwise walk the id index and test every row's status.
+            sql += " INDEXED BY sync_queue_status_id"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return self.query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
 
-    def count_queue(self, filters):
-        """How many queue items match the filters."""
-        statuses = filters.get("statuses") or [None]
+    def count_queue(self, match, statuses=None):
+        """How many queue items have the fields of `match` and one of `statuses`."""
         total = 0
         with self.reading() as conn:
-            for status in statuses:
-                clauses, params = _where(filters)
+            # One count per state: each is a range of the (status, id) index.
+            for status in statuses or [None]:
+                clauses, params = _where(match)
                 if status is not None:
                     clauses.append("status = ?")
                     params.append(status)
@@ -140,23 +124,6 @@ class SqliteConsole:
                 total += first_value(conn, sql, params)
         return total
 
-    def search_queue(self, term, limit=50):
-        """Items whose itemId (eventId for events), batchId or userId is `term`, newest first."""
-        app_ids = self.queue_app_ids()
-        if not app_ids:
-            return []
-        marks = ", ".join("?" * len(app_ids))
-        found = {}
-        with self.reading() as conn:
-            for column in ("itemId", "batchId", "userId"):
-                rows = conn.execute(
-                    f"SELECT {QUEUE_LIST_COLUMNS} FROM sync_queue "
-                    f"WHERE appId IN ({marks}) AND {column} = ? ORDER BY id DESC LIMIT ?",
-                    (*app_ids, term, limit)).fetchall()
-                for row in rows:
-                    found.setdefault(row["id"], row)
-        return sorted(found.values(), key=lambda r: -r["id"])[:limit]
-
     def queue_item(self, key):
         """One queue item with its payload by its store id, or None."""
         key = self.parse_id(key)
@@ -164,39 +131,31 @@ class SqliteConsole:
             return None
         return self.query_one("SELECT * FROM sync_queue WHERE id = ?", (key,))
 
-    def _actionable(self, ids, filters):
-        """SQL condition selecting failed/dead items by ids or by filters."""
-        clauses, params = [], []
-        states = [s for s in (filters or {}).get("statuses") or ACTIONABLE_STATES
-                  if s in ACTIONABLE_STATES]
-        clauses.append(f"status IN ({', '.join('?' * len(states))})")
-        params.extend(states)
+    def _chosen(self, statuses, ids, match):
+        """SQL condition for the items in `statuses` with these ids, or else matching."""
+        clauses, params = [_in("status", statuses)], list(statuses)
         if ids is not None:
-            keys = [int(i) for i in ids]
-            clauses.append(f"id IN ({', '.join('?' * len(keys))})")
+            keys = [key for key in map(self.parse_id, ids) if key is not None]
+            clauses.append(_in("id", keys))
             params.extend(keys)
         else:
-            more, more_params = _where(filters or {})
+            more, more_params = _where(match or {})
             clauses.extend(more)
             params.extend(more_params)
         return " AND ".join(clauses), params
 
-    def retry_queue_items(self, now, ids=None, filters=None):
-        """Put failed/dead items back to pending, due now, with fresh attempts; returns how many."""
-        if ids is not None and not ids:
-            return 0
-        where, params = self._actionable(ids, filters)
+    def retry_queue_items(self, now, statuses, ids=None, match=None):
+        """Put the chosen items back to pending, due now, with fresh attempts; how many."""
+        where, params = self._chosen(statuses, ids, match)
         with self.transaction() as conn:
             return conn.execute(
                 "UPDATE sync_queue SET status = 'pending', attempts = 0, nextAttemptAt = ?, "
                 f"leaseUntil = NULL, updatedAt = ? WHERE {where}",
                 (to_epoch(now), to_epoch(now), *params)).rowcount
 
-    def discard_queue_items(self, ids=None, filters=None):
-        """Delete failed/dead items from the queue; returns how many."""
-        if ids is not None and not ids:
-            return 0
-        where, params = self._actionable(ids, filters)
+    def discard_queue_items(self, statuses, ids=None, match=None):
+        """Delete the chosen items from the queue; how many."""
+        where, params = self._chosen(statuses, ids, match)
         with self.transaction() as conn:
             return conn.execute(f"DELETE FROM sync_queue WHERE {where}", params).rowcount
 
