@@ -23,8 +23,8 @@ from ..schemas.sync import (
 )
 from ..sync import runs
 from ..sync.conflicts import ConflictError, get_conflict, list_conflicts, resolve_conflict
-from ..sync.jobs import start_in_background
 from ..sync.records import event_metrics, pull_records
+from ..sync.scheduling import start_in_background
 from .base import ApiBlueprint, require_scope
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/telemetry",

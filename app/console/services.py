@@ -9,7 +9,7 @@ from ..accounts import audit
 from ..store.common import INT64_MAX, QUEUE_STATES, utcnow
 from ..sync import runs
 from ..sync.conflicts import get_conflict, resolve_conflict
-from ..sync.jobs import start_in_background
+from ..sync.scheduling import start_in_background
 
 log = logging.getLogger("prepmate.console")
 

@@ -4,6 +4,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from .base import BaseSchema
 from .fields import NO_NUL, FullMatch, Identifier, UtcDateTime, WholeNumber
+from .storable import KEPT_AS_SENT
 
 STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual")
 ITEM_STATES = ("accepted", "duplicate", "rejected")
@@ -25,10 +26,6 @@ UserId = validate.Length(min=1, max=256)
 Counter = validate.Range(min=0, max=2**53)
 Priority = validate.Range(min=-100, max=100)
 EventType = [validate.Length(min=1, max=100), NO_NUL]
-# How deep eventData, metadata and record data may nest (ingest checks it with their keys).
-MAX_NESTING = 32
-KEPT_AS_SENT = (f"Stored exactly as sent. Keys may not start with '$' or contain '.' or a NUL "
-                f"(\\u0000); at most {MAX_NESTING} levels of nesting.")
 
 
 class MetadataSchema(Schema):

@@ -9,7 +9,7 @@ resolution, resolvedBy and resolvedAt.
 import json
 
 from ..accounts import audit
-from ..ingest.validate import bad_keys
+from ..schemas.storable import bad_keys
 from ..store.common import utcnow
 from .documents import event_payload, telemetry_document, write_version
 from .merge import differing_fields, same
