@@ -28,6 +28,18 @@ Priority = validate.Range(min=-100, max=100)
 EventType = [validate.Length(min=1, max=100), NO_NUL]
 
 
+class SyncOrderSchema(BaseSchema):
+    """Where an item goes in the sync order: higher priority first, then a client's `seq`.
+
+    Absent fields get their defaults in code (priority 0), not through load_default, which
+    costs on each load of every batch item.
+    """
+
+    priority = WholeNumber(validate=Priority, metadata={"default": 0})
+    clientId = Identifier()
+    seq = WholeNumber(validate=Counter)
+
+
 class MetadataSchema(Schema):
     """Client metadata: clientTimestamp is read by the server, everything else is kept as sent."""
 
@@ -38,7 +50,7 @@ class MetadataSchema(Schema):
         "description": "When the event happened, by the client's clock (ISO 8601 with offset)."})
 
 
-class TrackSchema(BaseSchema):
+class TrackSchema(SyncOrderSchema):
     """One event sent on its own."""
 
     eventId = Identifier(metadata={
@@ -52,12 +64,9 @@ class TrackSchema(BaseSchema):
                        f"0001-01-01..9999-12-31 in UTC) is read. {KEPT_AS_SENT}"})
     sentAt = UtcDateTime(metadata={
         "description": "When the client sent this request, by its own clock: corrects skew."})
-    priority = WholeNumber(load_default=0, validate=Priority)
-    clientId = Identifier()
-    seq = WholeNumber(validate=Counter)
 
 
-class EventItemSchema(BaseSchema):
+class EventItemSchema(SyncOrderSchema):
     """A batch item carrying an event (itemType "event"; the default).
 
     Ingest validates every item of every batch, so absent fields get their defaults in code
@@ -75,12 +84,9 @@ class EventItemSchema(BaseSchema):
     metadata = fields.Dict(metadata={
         "description": "Client metadata; `clientTimestamp` (ISO 8601, within "
                        f"0001-01-01..9999-12-31 in UTC) is read. {KEPT_AS_SENT}"})
-    priority = WholeNumber(validate=Priority)
-    clientId = Identifier()
-    seq = WholeNumber(validate=Counter)
 
 
-class RecordItemSchema(BaseSchema):
+class RecordItemSchema(SyncOrderSchema):
     """A batch item carrying an offline edit of a record (itemType is the record type)."""
 
     itemType = fields.String(required=True, validate=RECORD_TYPE)
@@ -92,9 +98,6 @@ class RecordItemSchema(BaseSchema):
     clientTimestamp = UtcDateTime()
     conflictResolution = fields.String(validate=validate.OneOf(STRATEGIES))
     userId = fields.String(validate=UserId)
-    priority = WholeNumber(load_default=0, validate=Priority)
-    clientId = Identifier()
-    seq = WholeNumber(validate=Counter)
 
 
 class BatchSchema(BaseSchema):

@@ -10,11 +10,11 @@ import json
 
 from ..accounts import audit
 from ..schemas.storable import bad_keys
+from ..schemas.telemetry import STRATEGIES
 from ..store.common import utcnow
 from .documents import event_payload, telemetry_document, write_version
 from .merge import differing_fields, same
 
-STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual")
 RESOLUTIONS = ("server", "client", "merged")
 CONFLICT_STATES = ("open", "resolved")
 
