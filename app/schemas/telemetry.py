@@ -117,18 +117,21 @@ class BatchSchema(BaseSchema):
                        "MAX_BATCH_ITEMS (default 1000), each at most 32 KB of JSON."})
 
 
+# The answers of track, batch and health are made by their services, not dumped through these
+# schemas: tests/api/test_answers_match_document.py holds them to what these say, required
+# fields included.
 class TrackResultSchema(Schema):
-    eventId = fields.String()
-    status = fields.String(metadata={"enum": ["accepted", "duplicate"]})
+    eventId = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["accepted", "duplicate"]})
 
 
 class ItemResultSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    index = fields.Integer()
+    index = fields.Integer(required=True)
     itemId = fields.String(allow_none=True)
-    status = fields.String(metadata={
+    status = fields.String(required=True, metadata={
         "enum": sorted(set(ITEM_STATES) | set(SYNC_OUTCOMES)),
         "description": "Ingest outcome (client batches) or sync outcome (sync runs)."})
     fields_ = fields.Dict(data_key="fields", attribute="fields")
@@ -138,12 +141,12 @@ class ItemResultSchema(Schema):
 
 
 class BatchResultSchema(Schema):
-    batchId = fields.String()
-    accepted = fields.Integer()
-    duplicates = fields.Integer()
-    rejected = fields.Integer()
-    results = fields.List(fields.Nested(ItemResultSchema))
-    statusUrl = fields.String()
+    batchId = fields.String(required=True)
+    accepted = fields.Integer(required=True)
+    duplicates = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    results = fields.List(fields.Nested(ItemResultSchema), required=True)
+    statusUrl = fields.String(required=True)
 
 
 class BatchCountsSchema(Schema):
@@ -192,5 +195,5 @@ class StatusSchema(Schema):
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"enum": ["healthy", "degraded", "unhealthy"]})
-    services = fields.Dict(keys=fields.String(), values=fields.String())
+    status = fields.String(required=True, metadata={"enum": ["healthy", "degraded", "unhealthy"]})
+    services = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
