@@ -94,6 +94,24 @@ def violations(found_modules):
     return sorted(set(found))
 
 
+def flask_imports(path):
+    """Lines importing flask itself (its app, request and context globals)."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                 else [])
+        for name in names:
+            if name == "flask" or name.startswith("flask."):
+                yield node.lineno
+
+
+def test_services_are_given_what_they_need_rather_than_reading_flask():
+    """Below the wiring, nothing imports flask: no current_app, request or g in a service."""
+    below = [module for module in modules() if RANK[group_of(module)] < RANK["app.extensions"]]
+    found = [f"{module}:{line}" for module in below for line in flask_imports(modules()[module])]
+    assert below and found == []
+
+
 def test_every_module_has_a_layer():
     unplaced = [module for module in modules() if group_of(module) is None]
     assert unplaced == []
