@@ -17,9 +17,11 @@ import pytest
 from app.extensions import rate_limiter
 from app.store.common import utcnow
 from app.sync.jobs import LOCK_NAME
+from app.sync.runs import lease_holder
 from tests.api.helpers import batch, event_item, record_item
 from tests.conftest import make_app
 from tests.sync.helpers import edit, held_runs, manual_conflict, send, sync
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.both_stores
 
@@ -243,7 +245,10 @@ def test_sync_answers(client, auth, doc, app, store):
         busy = doc.check(client.post(url(SYNC), headers=auth), SYNC, 409)
         assert busy["runId"] == started["runId"]
         doc.check(call(client, SYNC_RUN, auth, run_id=started["runId"]), SYNC_RUN, 200)
-    doc.check(call(client, SYNC_RUN, auth, run_id=started["runId"]), SYNC_RUN, 200)
+    # The run records its end, then lets the lease go: wait for both.
+    assert wait_for(lambda: lease_holder(store) is None, seconds=10)
+    ended = doc.check(call(client, SYNC_RUN, auth, run_id=started["runId"]), SYNC_RUN, 200)
+    assert ended["state"] == "done"
     doc.check(call(client, SYNC_RUN, auth), SYNC_RUN, 404)
     doc.check(client.post(url(SYNC), query_string={"wait": 100}, headers=auth), SYNC, 400)
     send(client, auth, [event_item("e2", event_type="x", eventData={"a": 1})])
