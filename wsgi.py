@@ -7,7 +7,7 @@ from dotenv import load_dotenv
 from app import create_app
 from app.extensions import store
 from app.store import StoreUnavailable
-from app.sync.jobs import start_scheduler
+from app.sync.scheduling import start_scheduler
 
 load_dotenv()
 app = create_app()

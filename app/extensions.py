@@ -9,7 +9,7 @@ from flask_smorest import Api
 from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
 
-from .api.ratelimit import RateLimiter
+from .accounts.ratelimit import RateLimiter
 from .schemas.errors import ErrorSchema
 from .schemas.telemetry import EventItemSchema, RecordItemSchema
 from .store import create_store

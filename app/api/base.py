@@ -8,6 +8,7 @@ from webargs.flaskparser import FlaskParser
 
 from ..accounts.keys import authenticate
 from ..extensions import rate_limiter, store
+from ..schemas.errors import ErrorSchema
 
 # Scopes a key needs for each kind of call; admin may do everything.
 IMPLIED = {"admin": {"ingest", "read", "admin"}, "read": {"read"}, "ingest": {"ingest"}}
@@ -35,6 +36,32 @@ class ApiBlueprint(Blueprint):
     """A flask-smorest blueprint using the project's parser."""
 
     ARGUMENTS_PARSER = JsonParser()
+
+    def error(self, status, description, headers=None):
+        """Document an error answer of the view, in the project's Error shape."""
+        return self.alt_response(status, schema=ErrorSchema, description=description,
+                                 headers=headers)
+
+
+def header(description, required=True):
+    """A response header as the OpenAPI document names it."""
+    return {"description": description, "schema": {"type": "string"}, "required": required}
+
+
+RETRY_AFTER = {"Retry-After": header("Seconds to wait before trying again.")}
+# What every keyed call may answer before its view runs. alt_response reads nothing of the
+# blueprint it is called on, so one unregistered blueprint documents these for every view.
+_KEYED = ApiBlueprint("keyed", __name__)
+KEYED_ERRORS = (
+    _KEYED.error(401, "No valid API key: send one as `Authorization: Bearer <key>` or "
+                      "`X-API-Key`.",
+                 headers={"WWW-Authenticate": header("`Bearer realm=\"prepmate\"`.")}),
+    _KEYED.error(403, "The key lacks the scope this call needs."),
+    _KEYED.error(429, "The key is over RATE_LIMIT_PER_MINUTE calls a minute; see Retry-After.",
+                 headers=RETRY_AFTER),
+    _KEYED.error(503, "The store is unavailable; nothing was done. See Retry-After.",
+                 headers=RETRY_AFTER),
+)
 
 
 def presented_key():
@@ -69,6 +96,8 @@ def require_scope(scope):
                       headers={"Retry-After": str(retry_after)})
             return view(*args, **kwargs)
 
+        for documented in KEYED_ERRORS:
+            wrapper = documented(wrapper)
         return Blueprint.doc(security=[{"bearerAuth": []}, {"apiKeyHeader": []}])(wrapper)
 
     return decorator

@@ -10,7 +10,7 @@ from ..schemas.telemetry import HealthSchema
 from ..store import StoreError
 from ..store.common import utcnow
 from ..sync.scheduling import scheduler_enabled
-from .base import ApiBlueprint
+from .base import RETRY_AFTER, ApiBlueprint
 
 blp = ApiBlueprint("health", __name__, url_prefix="/api", description="Service health.")
 
@@ -47,7 +47,8 @@ def check_health(app):
 @blp.route("/health")
 class Health(MethodView):
     @blp.response(200, HealthSchema)
-    @blp.alt_response(503, schema=HealthSchema, description="The store is down.")
+    @blp.alt_response(503, schema=HealthSchema, description="The store is down.",
+                      headers=RETRY_AFTER)
     def get(self):
         """Report the service's health (healthy, degraded or unhealthy)"""
         status, services = check_health(current_app)

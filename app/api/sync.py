@@ -23,8 +23,8 @@ from ..schemas.sync import (
 )
 from ..sync import runs
 from ..sync.conflicts import ConflictError, get_conflict, list_conflicts, resolve_conflict
-from ..sync.jobs import start_in_background
 from ..sync.records import event_metrics, pull_records
+from ..sync.scheduling import start_in_background
 from .base import ApiBlueprint, require_scope
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/telemetry",
@@ -99,7 +99,7 @@ def busy(run_id):
 class SyncRunStatus(MethodView):
     @require_scope("read")
     @blp.response(200, SyncRunStatusSchema)
-    @blp.alt_response(404, description="No such sync run.")
+    @blp.error(404, "No such sync run.")
     def get(self, run_id):
         """Follow a sync run
 
@@ -132,7 +132,7 @@ class Records(MethodView):
 class Record(MethodView):
     @require_scope("read")
     @blp.response(200, RecordSchema)
-    @blp.alt_response(404, description="No such record for this app.")
+    @blp.error(404, "No such record for this app.")
     def get(self, record_type, record_id):
         """Read one record with its version"""
         record = store.get().get_record(g.app_id, record_type, record_id)
@@ -162,7 +162,7 @@ class Conflicts(MethodView):
 class Conflict(MethodView):
     @require_scope("read")
     @blp.response(200, ConflictSchema)
-    @blp.alt_response(404, description="No such conflict for this app.")
+    @blp.error(404, "No such conflict for this app.")
     def get(self, conflict_id):
         """Read one conflict"""
         conflict = get_conflict(store.get(), g.app_id, conflict_id)
@@ -176,8 +176,10 @@ class ResolveConflict(MethodView):
     @require_scope("admin")
     @blp.arguments(ResolveSchema)
     @blp.response(200, ConflictSchema)
-    @blp.alt_response(404, description="No such conflict for this app.")
-    @blp.alt_response(409, description="The conflict was already resolved.")
+    @blp.error(404, "No such conflict for this app.")
+    @blp.error(409, "The conflict was already resolved.")
+    @blp.error(413, "The body is too large.")
+    @blp.error(415, "The body is not JSON (or not gzip when so encoded).")
     def post(self, body, conflict_id):
         """Resolve a conflict
 

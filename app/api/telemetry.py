@@ -17,7 +17,7 @@ from ..schemas.telemetry import (
 )
 from ..sync.scheduling import scheduler_state, sync_soon
 from ..sync.status import sync_status
-from .base import ApiBlueprint, require_scope
+from .base import RETRY_AFTER, ApiBlueprint, require_scope
 
 blp = ApiBlueprint("telemetry", __name__, url_prefix="/api/telemetry",
                    description="Send telemetry events and offline edits; follow their sync.")
@@ -32,7 +32,10 @@ class Track(MethodView):
     @require_scope("ingest")
     @blp.arguments(TrackSchema())
     @blp.response(202, TrackResultSchema)
-    @blp.alt_response(429, description="The user's backlog is full; see Retry-After.")
+    @blp.error(413, "The body is too large.")
+    @blp.error(415, "The body is not JSON (or not gzip when so encoded).")
+    @blp.error(429, "The key is over its rate limit, or the user's backlog is full; see "
+                    "Retry-After.", headers=RETRY_AFTER)
     def post(self, event):
         """Send one event
 
@@ -52,9 +55,11 @@ class Batch(MethodView):
     # An instance, not the class: webargs would build the schema anew for every request.
     @blp.arguments(BatchSchema())
     @blp.response(202, BatchResultSchema)
-    @blp.alt_response(409, description="The batchId was used before for other items.")
-    @blp.alt_response(413, description="Too many items, or the body is too large.")
-    @blp.alt_response(429, description="A user's backlog is full; see Retry-After.")
+    @blp.error(409, "The batchId was used before for other items.")
+    @blp.error(413, "Too many items, or the body is too large.")
+    @blp.error(415, "The body is not JSON (or not gzip when so encoded).")
+    @blp.error(429, "The key is over its rate limit, or a user's backlog is full; see "
+                    "Retry-After.", headers=RETRY_AFTER)
     def post(self, batch):
         """Send a batch of events and record edits
 
@@ -76,6 +81,7 @@ class Batch(MethodView):
 class BatchStatus(MethodView):
     @require_scope("read")
     @blp.response(200, BatchLogSchema)
+    @blp.error(404, "No such batch for this app.")
     def get(self, batch_id):
         """Read a batch's log with each item's outcome and sync state"""
         log = batch_status(store.get(), g.app_id, batch_id)

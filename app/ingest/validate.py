@@ -11,7 +11,8 @@ from marshmallow import ValidationError
 
 from ..schemas.events import ANY_EVENT_DATA, EVENT_DATA_SCHEMAS
 from ..schemas.fastload import FastLoader
-from ..schemas.telemetry import MAX_NESTING, EventItemSchema, MetadataSchema, RecordItemSchema
+from ..schemas.storable import bad_keys
+from ..schemas.telemetry import EventItemSchema, MetadataSchema, RecordItemSchema
 from ..store.common import EncodedJson, uuid7
 
 EVENT_ITEM = FastLoader(EventItemSchema())
@@ -81,35 +82,6 @@ class Rejected(Exception):
     def __init__(self, fields):
         super().__init__(fields)
         self.fields = storable_names(fields)
-
-
-def key_problem(key):
-    """Why a key of data cannot be stored as it was sent, or None."""
-    if key.startswith("$") or "." in key:
-        return "Keys may not start with '$' or contain '.'."
-    if "\x00" in key:
-        return "Keys may not contain the NUL character (\\u0000)."
-    return None
-
-
-def bad_keys(value, path, found, depth=0):
-    """Collect paths of keys a store cannot hold as sent ($-prefixed, dotted, or holding a NUL,
-    which MongoDB refuses and SQLite's JSON path reading would cut), and refuse deep nesting."""
-    if depth > MAX_NESTING:
-        found[path] = [f"Nested deeper than {MAX_NESTING} levels."]
-        return found
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            problem = key_problem(key)
-            if problem is not None:
-                found[f"{path}.{key}"] = [problem]
-            elif isinstance(inner, dict | list):
-                bad_keys(inner, f"{path}.{key}", found, depth + 1)
-    elif isinstance(value, list):
-        for i, inner in enumerate(value):
-            if isinstance(inner, dict | list):
-                bad_keys(inner, f"{path}.{i}", found, depth + 1)
-    return found
 
 
 def parse_time(value, field):

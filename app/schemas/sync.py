@@ -7,9 +7,10 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from .base import BaseSchema
 from .errors import ErrorSchema
 from .fields import ID_PATTERN, FullMatch, UtcDateTime
-from .telemetry import RECORD_TYPE, BatchCountsSchema
+from .telemetry import RECORD_TYPE, STRATEGIES, BatchCountsSchema
 
 CONFLICT_RESOLUTIONS = ("server", "client", "merged")
+CONFLICT_STATES = ("open", "resolved")
 # How long `POST /sync?wait=` may hold a request (and a worker): well inside gunicorn's timeout.
 MAX_SYNC_WAIT_SECONDS = 20
 
@@ -120,7 +121,7 @@ class RecordPageSchema(Schema):
 
 
 class ConflictQueryArgsSchema(BaseSchema):
-    status = fields.String(validate=validate.OneOf(("open", "resolved")))
+    status = fields.String(validate=validate.OneOf(CONFLICT_STATES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(validate=FullMatch(ID_PATTERN), metadata={
         "description": "`nextCursor` of the previous page."})
@@ -142,9 +143,8 @@ class ConflictSchema(Schema):
     client = fields.Raw(allow_none=True, metadata={"type": "object", "nullable": True})
     fields_ = fields.List(fields.String(), data_key="fields", attribute="fields", metadata={
         "description": "Top-level fields whose server and client values differ."})
-    strategy = fields.String(metadata={"enum": ["server_wins", "client_wins", "last_write_wins",
-                                                "merge", "manual"]})
-    status = fields.String(metadata={"enum": ["open", "resolved"]})
+    strategy = fields.String(metadata={"enum": list(STRATEGIES)})
+    status = fields.String(metadata={"enum": list(CONFLICT_STATES)})
     resolution = fields.String(allow_none=True, metadata={"enum": list(CONFLICT_RESOLUTIONS)})
     resolvedBy = fields.String(allow_none=True)
     resolvedAt = fields.DateTime(allow_none=True)

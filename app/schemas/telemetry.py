@@ -4,6 +4,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from .base import BaseSchema
 from .fields import NO_NUL, FullMatch, Identifier, UtcDateTime, WholeNumber
+from .storable import KEPT_AS_SENT
 
 STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual")
 ITEM_STATES = ("accepted", "duplicate", "rejected")
@@ -25,10 +26,18 @@ UserId = validate.Length(min=1, max=256)
 Counter = validate.Range(min=0, max=2**53)
 Priority = validate.Range(min=-100, max=100)
 EventType = [validate.Length(min=1, max=100), NO_NUL]
-# How deep eventData, metadata and record data may nest (ingest checks it with their keys).
-MAX_NESTING = 32
-KEPT_AS_SENT = (f"Stored exactly as sent. Keys may not start with '$' or contain '.' or a NUL "
-                f"(\\u0000); at most {MAX_NESTING} levels of nesting.")
+
+
+class SyncOrderSchema(BaseSchema):
+    """Where an item goes in the sync order: higher priority first, then a client's `seq`.
+
+    Absent fields get their defaults in code (priority 0), not through load_default, which
+    costs on each load of every batch item.
+    """
+
+    priority = WholeNumber(validate=Priority, metadata={"default": 0})
+    clientId = Identifier()
+    seq = WholeNumber(validate=Counter)
 
 
 class MetadataSchema(Schema):
@@ -41,7 +50,7 @@ class MetadataSchema(Schema):
         "description": "When the event happened, by the client's clock (ISO 8601 with offset)."})
 
 
-class TrackSchema(BaseSchema):
+class TrackSchema(SyncOrderSchema):
     """One event sent on its own."""
 
     eventId = Identifier(metadata={
@@ -55,12 +64,9 @@ class TrackSchema(BaseSchema):
                        f"0001-01-01..9999-12-31 in UTC) is read. {KEPT_AS_SENT}"})
     sentAt = UtcDateTime(metadata={
         "description": "When the client sent this request, by its own clock: corrects skew."})
-    priority = WholeNumber(load_default=0, validate=Priority)
-    clientId = Identifier()
-    seq = WholeNumber(validate=Counter)
 
 
-class EventItemSchema(BaseSchema):
+class EventItemSchema(SyncOrderSchema):
     """A batch item carrying an event (itemType "event"; the default).
 
     Ingest validates every item of every batch, so absent fields get their defaults in code
@@ -78,12 +84,9 @@ class EventItemSchema(BaseSchema):
     metadata = fields.Dict(metadata={
         "description": "Client metadata; `clientTimestamp` (ISO 8601, within "
                        f"0001-01-01..9999-12-31 in UTC) is read. {KEPT_AS_SENT}"})
-    priority = WholeNumber(validate=Priority)
-    clientId = Identifier()
-    seq = WholeNumber(validate=Counter)
 
 
-class RecordItemSchema(BaseSchema):
+class RecordItemSchema(SyncOrderSchema):
     """A batch item carrying an offline edit of a record (itemType is the record type)."""
 
     itemType = fields.String(required=True, validate=RECORD_TYPE)
@@ -95,9 +98,6 @@ class RecordItemSchema(BaseSchema):
     clientTimestamp = UtcDateTime()
     conflictResolution = fields.String(validate=validate.OneOf(STRATEGIES))
     userId = fields.String(validate=UserId)
-    priority = WholeNumber(load_default=0, validate=Priority)
-    clientId = Identifier()
-    seq = WholeNumber(validate=Counter)
 
 
 class BatchSchema(BaseSchema):
@@ -117,18 +117,21 @@ class BatchSchema(BaseSchema):
                        "MAX_BATCH_ITEMS (default 1000), each at most 32 KB of JSON."})
 
 
+# The answers of track, batch and health are made by their services, not dumped through these
+# schemas: tests/api/test_answers_match_document.py holds them to what these say, required
+# fields included.
 class TrackResultSchema(Schema):
-    eventId = fields.String()
-    status = fields.String(metadata={"enum": ["accepted", "duplicate"]})
+    eventId = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["accepted", "duplicate"]})
 
 
 class ItemResultSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    index = fields.Integer()
+    index = fields.Integer(required=True)
     itemId = fields.String(allow_none=True)
-    status = fields.String(metadata={
+    status = fields.String(required=True, metadata={
         "enum": sorted(set(ITEM_STATES) | set(SYNC_OUTCOMES)),
         "description": "Ingest outcome (client batches) or sync outcome (sync runs)."})
     fields_ = fields.Dict(data_key="fields", attribute="fields")
@@ -138,12 +141,12 @@ class ItemResultSchema(Schema):
 
 
 class BatchResultSchema(Schema):
-    batchId = fields.String()
-    accepted = fields.Integer()
-    duplicates = fields.Integer()
-    rejected = fields.Integer()
-    results = fields.List(fields.Nested(ItemResultSchema))
-    statusUrl = fields.String()
+    batchId = fields.String(required=True)
+    accepted = fields.Integer(required=True)
+    duplicates = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    results = fields.List(fields.Nested(ItemResultSchema), required=True)
+    statusUrl = fields.String(required=True)
 
 
 class BatchCountsSchema(Schema):
@@ -192,5 +195,5 @@ class StatusSchema(Schema):
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"enum": ["healthy", "degraded", "unhealthy"]})
-    services = fields.Dict(keys=fields.String(), values=fields.String())
+    status = fields.String(required=True, metadata={"enum": ["healthy", "degraded", "unhealthy"]})
+    services = fields.Dict(keys=fields.String(), values=fields.String(), required=True)

@@ -9,14 +9,12 @@ resolution, resolvedBy and resolvedAt.
 import json
 
 from ..accounts import audit
-from ..ingest.validate import bad_keys
+from ..schemas.storable import bad_keys
+from ..schemas.sync import CONFLICT_RESOLUTIONS
+from ..schemas.telemetry import STRATEGIES
 from ..store.common import utcnow
 from .documents import event_payload, telemetry_document, write_version
 from .merge import differing_fields, same
-
-STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual")
-RESOLUTIONS = ("server", "client", "merged")
-CONFLICT_STATES = ("open", "resolved")
 
 
 class ConflictError(Exception):
@@ -105,9 +103,9 @@ def resolve_conflict(store, settings, app_id, conflict_id, resolution, data=None
     resolution audited. app_id None means any app (operators). Raises ConflictNotFound,
     ConflictAlreadyResolved or InvalidResolution; returns the resolved conflict.
     """
-    if resolution not in RESOLUTIONS:
-        raise InvalidResolution(f"resolution must be one of {', '.join(RESOLUTIONS)}.",
-                                {"resolution": [f"One of {', '.join(RESOLUTIONS)}."]})
+    if resolution not in CONFLICT_RESOLUTIONS:
+        raise InvalidResolution(f"resolution must be one of {', '.join(CONFLICT_RESOLUTIONS)}.",
+                                {"resolution": [f"One of {', '.join(CONFLICT_RESOLUTIONS)}."]})
     if resolution == "merged":
         data = _validated(data, settings)
     now = utcnow()

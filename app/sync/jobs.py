@@ -1,19 +1,15 @@
-"""Sync runs under the cross-process lease: recorded, run here or in the background, and the
-scheduler's wrapper around them (an app context, one run at a time across processes)."""
+"""Sync runs under the cross-process lease: recorded, then run here or on a thread, one at a
+time across processes. Given the store and the settings; scheduling.py is the Flask glue."""
 
+import contextlib
 import logging
-import os
 import threading
 from datetime import timedelta
 
-import click
-
-from ..extensions import scheduler, store
 from ..store import StoreUnavailable
 from ..store.common import utcnow
 from .engine import run_sync
 from .runs import LOCK_NAME, RunRecord, lease_holder
-from .scheduling import JOB_FUNC, SCHEDULED_JOB_ID, sync_soon
 
 log = logging.getLogger("prepmate.scheduler")
 
@@ -24,12 +20,12 @@ class LeasedRun:
     """A recorded run holding the sync lease: `execute` runs it to its end, records how it
     ended, then lets the lease go."""
 
-    def __init__(self, app, the_store, record):
-        self.app = app
+    def __init__(self, the_store, settings, record):
         self.store = the_store
+        self.settings = settings
         self.record = record
         self.run_id = record.run_id
-        self.lease = timedelta(seconds=int(app.config["SYNC_LEASE_SECONDS"]))
+        self.lease = timedelta(seconds=int(settings["SYNC_LEASE_SECONDS"]))
         self.lease_lost = False
         self.finished = threading.Event()
 
@@ -52,7 +48,7 @@ class LeasedRun:
 
     def _sync(self):
         try:
-            logs = run_sync(self.store, self.app.config, source=self.record.source,
+            logs = run_sync(self.store, self.settings, source=self.record.source,
                             heartbeat=self.renew, progress=self.record.add)
         except Exception as exc:
             self.record.finish("error", str(exc) or type(exc).__name__)
@@ -61,11 +57,11 @@ class LeasedRun:
             self.record.finish("abandoned", LEASE_LOST)
         else:
             self.record.finish("done")
-        prune_if_due(self.store, self.app.config)
+        prune_if_due(self.store, self.settings)
         return logs
 
 
-def begin_run(app, source, requested_by=None):
+def begin_run(the_store, settings, source, requested_by=None):
     """Record a run and take the sync lease for it.
 
     Returns (the run, None), or (None, the id of the run holding the lease) when another run,
@@ -73,14 +69,13 @@ def begin_run(app, source, requested_by=None):
     run that has none. A run that ends between our attempt and our look at the lease is no
     reason to refuse: we try once more (and at worst answer None for the holder).
     """
-    the_store = store.get(app)
-    lease = timedelta(seconds=int(app.config["SYNC_LEASE_SECONDS"]))
+    lease = timedelta(seconds=int(settings["SYNC_LEASE_SECONDS"]))
     holder = None
     for _attempt in range(2):
         record = RunRecord.create(the_store, source, requested_by)
         now = utcnow()
         if the_store.acquire_lock(LOCK_NAME, record.run_id, now + lease, now):
-            return LeasedRun(app, the_store, record), None
+            return LeasedRun(the_store, settings, record), None
         record.discard()
         holder = lease_holder(the_store)
         if holder is not None:
@@ -89,28 +84,30 @@ def begin_run(app, source, requested_by=None):
     return None, holder
 
 
-def run_exclusive(app, source, requested_by=None):
+def run_exclusive(the_store, settings, source, requested_by=None):
     """Run a sync here and now under the lease, so N workers or hosts run one at a time.
 
     Returns the run's batch logs, or None when another run (here or elsewhere) holds the lease.
     """
-    run, _holder = begin_run(app, source, requested_by)
+    run, _holder = begin_run(the_store, settings, source, requested_by)
     return None if run is None else run.execute()
 
 
-def start_in_background(app, source, requested_by=None, on_done=None):
+def run_in_background(the_store, settings, source, requested_by=None, on_done=None,
+                      context=contextlib.nullcontext):
     """Start a run on a thread of this process and return at once: (the run, None), or
-    (None, the id of the run already going). `on_done(run)` is called once it has ended well."""
-    run, holder = begin_run(app, source, requested_by)
+    (None, the id of the run already going). The thread runs inside `context()`;
+    `on_done(run)` is called once the run has ended well."""
+    run, holder = begin_run(the_store, settings, source, requested_by)
     if run is not None:
-        thread = threading.Thread(target=_run_in_background, args=(run, on_done), daemon=True,
-                                  name=f"sync-run-{run.run_id[-8:]}")
+        thread = threading.Thread(target=_run_in_background, args=(run, on_done, context),
+                                  daemon=True, name=f"sync-run-{run.run_id[-8:]}")
         thread.start()
     return run, holder
 
 
-def _run_in_background(run, on_done):
-    with run.app.app_context():
+def _run_in_background(run, on_done, context):
+    with context():
         try:
             run.execute()
             if on_done is not None:
@@ -135,50 +132,3 @@ def prune_if_due(the_store, settings, now=None):
     removed = the_store.prune_expired(now - timedelta(days=days))
     log.info("retention: removed %s", removed)
     return removed
-
-
-def run_scheduled(source="scheduled", eager=False):
-    """The job the scheduler runs: run_exclusive inside the app's context.
-
-    An eager run that finds another run in progress asks again a little later: the other run
-    may have made its last claim before the batch that asked for this one arrived.
-    """
-    app = scheduler.app
-    with app.app_context():
-        try:
-            if run_exclusive(app, source, requested_by="scheduler") is None and eager:
-                sync_soon()
-        except Exception:
-            log.exception("scheduled sync failed")
-
-
-def _serving_process(app):
-    """False where no sync may be scheduled: the reloader's parent and non-serving commands."""
-    command = _cli_command()
-    if command not in (None, "run"):
-        return False
-    reloader_parent = app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true"
-    return not (command == "run" and reloader_parent)
-
-
-def _cli_command():
-    ctx = click.get_current_context(silent=True)
-    return ctx.command.name if ctx is not None else None
-
-
-def start_scheduler(app):
-    """Start the timed sync in this process when enabled; True when it started."""
-    if not app.config.get("ENABLE_SCHEDULED_SYNC") or not _serving_process(app):
-        return False
-    if scheduler.running:
-        return True
-    app.config.setdefault("SCHEDULER_API_ENABLED", False)
-    scheduler.init_app(app)
-    scheduler.add_job(
-        id=SCHEDULED_JOB_ID, func=JOB_FUNC, kwargs={"source": "scheduled"}, trigger="interval",
-        minutes=float(app.config["SYNC_INTERVAL_MINUTES"]), max_instances=1, coalesce=True,
-        replace_existing=True, next_run_time=utcnow() + timedelta(seconds=5),
-    )
-    scheduler.start()
-    log.info("scheduled sync every %s minutes", app.config["SYNC_INTERVAL_MINUTES"])
-    return True

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.ingest.validate import MAX_NESTING
+from app.schemas.storable import MAX_NESTING
 from app.sync.engine import run_sync
 
 from .helpers import APP, BATCH, TRACK, assert_error_shape, exact, names, stored_event

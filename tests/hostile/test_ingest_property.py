@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError, fields, validate
 
 from app.accounts.keys import create_key
-from app.ingest.validate import MAX_NESTING
 from app.schemas.events import EVENT_DATA_SCHEMAS
 from app.schemas.fastload import FastLoader
+from app.schemas.storable import MAX_NESTING
 from app.schemas.telemetry import (
     BatchSchema,
     EventItemSchema,

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from app.extensions import store as store_ext
-from app.sync import jobs
+from app.sync import scheduling
 from app.sync.jobs import LOCK_NAME
 from app.sync.runs import lease_holder
 from tests.waiting import wait_for
@@ -148,7 +148,7 @@ def test_a_scheduled_run_is_recorded_and_409_names_it(app, client, auth, store):
     send(client, auth, [event(f"e{n}") for n in range(3)])
     with held_runs(app) as held:
         # What the scheduler's job (and `flask sync run`) runs: a run in the calling thread.
-        scheduled = threading.Thread(target=jobs.run_exclusive, args=(app, "scheduled"),
+        scheduled = threading.Thread(target=scheduling.run_exclusive, args=(app, "scheduled"),
                                      kwargs={"requested_by": "scheduler"})
         scheduled.start()
         assert held.reached.wait(5)

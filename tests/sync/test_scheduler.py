@@ -12,7 +12,8 @@ import pytest
 from app.accounts.keys import create_key
 from app.extensions import scheduler
 from app.store.common import utcnow
-from app.sync.jobs import LOCK_NAME, start_scheduler
+from app.sync.jobs import LOCK_NAME
+from app.sync.scheduling import start_scheduler
 from tests.test_gunicorn import serving_gunicorn
 from tests.waiting import wait_for
 

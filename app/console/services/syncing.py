@@ -2,7 +2,7 @@
 
 from ...accounts import audit
 from ...sync import runs
-from ...sync.jobs import start_in_background
+from ...sync.scheduling import start_in_background
 
 
 def start_sync(app, actor):

@@ -1,0 +1,35 @@
+"""What a store can hold as sent: the key rules and the nesting limit of free-form JSON data."""
+
+# How deep eventData, metadata and record data may nest.
+MAX_NESTING = 32
+KEPT_AS_SENT = (f"Stored exactly as sent. Keys may not start with '$' or contain '.' or a NUL "
+                f"(\\u0000); at most {MAX_NESTING} levels of nesting.")
+
+
+def key_problem(key):
+    """Why a key of data cannot be stored as it was sent, or None."""
+    if key.startswith("$") or "." in key:
+        return "Keys may not start with '$' or contain '.'."
+    if "\x00" in key:
+        return "Keys may not contain the NUL character (\\u0000)."
+    return None
+
+
+def bad_keys(value, path, found, depth=0):
+    """Collect paths of keys a store cannot hold as sent ($-prefixed, dotted, or holding a NUL,
+    which MongoDB refuses and SQLite's JSON path reading would cut), and refuse deep nesting."""
+    if depth > MAX_NESTING:
+        found[path] = [f"Nested deeper than {MAX_NESTING} levels."]
+        return found
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            problem = key_problem(key)
+            if problem is not None:
+                found[f"{path}.{key}"] = [problem]
+            elif isinstance(inner, dict | list):
+                bad_keys(inner, f"{path}.{key}", found, depth + 1)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            if isinstance(inner, dict | list):
+                bad_keys(inner, f"{path}.{i}", found, depth + 1)
+    return found

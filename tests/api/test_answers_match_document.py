@@ -1,0 +1,320 @@
+"""Every real answer of the API matches the OpenAPI document the app serves.
+
+Track, batch, health and sync answer with `jsonify` (ingest never serialises per-item results
+through marshmallow), so nothing but this test holds those answers to their documented
+schemas. Each test makes real requests on the app and checks each answer against
+/api/openapi.json: its status is listed for the operation (the catch-all `default` does not
+count), its body validates against that response's schema ($refs resolved, OpenAPI's
+`nullable` read as JSON Schema's null, formats checked), and its required headers are there.
+"""
+
+import gzip
+import json
+
+import jsonschema_rs
+import pytest
+
+from app.extensions import rate_limiter
+from app.store.common import utcnow
+from app.sync.jobs import LOCK_NAME
+from app.sync.runs import lease_holder
+from tests.api.helpers import batch, event_item, record_item
+from tests.conftest import make_app
+from tests.sync.helpers import edit, held_runs, manual_conflict, send, sync
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.both_stores
+
+TRACK = ("post", "/api/telemetry/track")
+BATCH = ("post", "/api/telemetry/batch")
+BATCH_STATUS = ("get", "/api/telemetry/batch/{batch_id}")
+STATUS = ("get", "/api/telemetry/status")
+SYNC = ("post", "/api/telemetry/sync")
+SYNC_RUN = ("get", "/api/telemetry/sync/runs/{run_id}")
+RECORDS = ("get", "/api/telemetry/records")
+RECORD = ("get", "/api/telemetry/records/{record_type}/{record_id}")
+CONFLICTS = ("get", "/api/telemetry/conflicts")
+CONFLICT = ("get", "/api/telemetry/conflicts/{conflict_id}")
+RESOLVE = ("post", "/api/telemetry/conflicts/{conflict_id}/resolve")
+METRICS = ("get", "/api/telemetry/metrics")
+HEALTH = ("get", "/api/health")
+# Every operation of the document is exercised below; a new one must be added here too.
+OPERATIONS = {TRACK, BATCH, BATCH_STATUS, STATUS, SYNC, SYNC_RUN, RECORDS, RECORD, CONFLICTS,
+              CONFLICT, RESOLVE, METRICS, HEALTH}
+# The operations behind a key: each answers 401, 403 and 429 before doing anything.
+KEYED = {TRACK: "ingest", BATCH: "ingest", BATCH_STATUS: "read", STATUS: "read", SYNC: "admin",
+         SYNC_RUN: "read", RECORDS: "read", RECORD: "read", CONFLICTS: "read", CONFLICT: "read",
+         RESOLVE: "admin", METRICS: "read"}
+SAMPLE_PATH = {"batch_id": "b-none", "run_id": "r-none", "record_type": "note",
+               "record_id": "r-none", "conflict_id": "c-none"}
+
+
+def json_schema(node):
+    """An OpenAPI 3.0 schema as JSON Schema (draft 4): `nullable: true` also allows null, and
+    an object with named properties holds no others (an answer has no undocumented field)."""
+    if isinstance(node, list):
+        return [json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: json_schema(value) for key, value in node.items() if key != "nullable"}
+    if "properties" in out and isinstance(out["properties"], dict):
+        out.setdefault("additionalProperties", False)
+    if node.get("nullable"):
+        if "type" in out:
+            out["type"] = [out["type"], "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    return out
+
+
+class Document:
+    """The served OpenAPI document, checking answers against its operations."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.components = json_schema(spec["components"])
+
+    def resolve(self, node):
+        while "$ref" in node:
+            section, name = node["$ref"].split("/")[-2:]
+            node = self.spec["components"][section][name]
+        return node
+
+    def check(self, answer, operation, status=None):
+        """Assert the answer is one the document gives for the operation; returns its JSON."""
+        method, path = operation
+        assert status is None or answer.status_code == status, answer.get_data(as_text=True)
+        responses = self.spec["paths"][path][method]["responses"]
+        code = str(answer.status_code)
+        assert code in responses, f"{method.upper()} {path} answered {code}, not documented"
+        documented = self.resolve(responses[code])
+        for name, header in (documented.get("headers") or {}).items():
+            if header.get("required"):
+                assert name in answer.headers, f"{code} of {path} lacks its {name} header"
+        body = answer.get_json(silent=True)
+        assert answer.mimetype == "application/json", answer.mimetype
+        content = documented.get("content") or {}
+        assert "application/json" in content, f"{code} of {path} documents no JSON body"
+        schema = {**json_schema(content["application/json"]["schema"]),
+                  "components": self.components}
+        validator = jsonschema_rs.Draft4Validator(schema, validate_formats=True)
+        problems = [f"{'/'.join(map(str, e.instance_path))}: {e.message}"
+                    for e in validator.iter_errors(body)]
+        assert problems == [], f"{method.upper()} {path} {code}: {problems}\n{body}"
+        return body
+
+
+@pytest.fixture
+def doc(client):
+    return Document(client.get("/api/openapi.json").get_json())
+
+
+def tracked(event_id):
+    """A track body: an event with its userId."""
+    body = {**event_item(event_id), "userId": "u1"}
+    del body["itemType"]
+    return body
+
+
+def url(operation, **params):
+    return operation[1].format(**{**SAMPLE_PATH, **params})
+
+
+def call(client, operation, headers=None, **kwargs):
+    method, _path = operation
+    params = {key: kwargs.pop(key) for key in list(kwargs) if key in SAMPLE_PATH}
+    return getattr(client, method)(url(operation, **params), headers=headers, **kwargs)
+
+
+def test_every_operation_of_the_document_is_checked_here(doc):
+    documented = {(method, path) for path, ops in doc.spec["paths"].items()
+                  for method in ops if method != "parameters"}
+    assert documented == OPERATIONS
+
+
+def test_the_check_fails_on_an_answer_the_document_does_not_describe(client, auth, doc, app):
+    """The checker itself: a wrong field, a missing field and an unlisted status all fail."""
+    good = doc.check(client.post(url(TRACK), json=tracked("e1"), headers=auth), TRACK, 202)
+    page = doc.check(client.get(url(CONFLICTS), headers=auth), CONFLICTS, 200)
+
+    def answer(body, status=202):
+        return app.response_class(json.dumps(body), status, mimetype="application/json")
+
+    for body in ({**good, "extra": 1}, {"status": "accepted"}, {**good, "status": "kept"},
+                 {**good, "eventId": None}):
+        with pytest.raises(AssertionError):
+            doc.check(answer(body), TRACK)
+    with pytest.raises(AssertionError, match="not documented"):
+        doc.check(answer(good, 201), TRACK)
+    nested = {**page, "conflicts": [{"id": "c1", "undocumented": True}]}
+    with pytest.raises(AssertionError, match="undocumented"):
+        doc.check(answer(nested, 200), CONFLICTS)
+    with pytest.raises(AssertionError):
+        doc.check(answer({**page, "nextCursor": 5}, 200), CONFLICTS)
+
+
+@pytest.mark.parametrize("operation", sorted(KEYED), ids=" ".join)
+def test_keyed_operations_answer_401_403_and_429_as_documented(client, api_key, doc,
+                                                               operation):
+    doc.check(call(client, operation), operation, 401)
+    doc.check(call(client, operation, headers={"X-API-Key": "pm_nope"}), operation, 401)
+    lacking = "read" if KEYED[operation] != "read" else "ingest"
+    doc.check(call(client, operation, headers={"Authorization": f"Bearer {api_key(lacking)}"}),
+              operation, 403)
+    headers = {"Authorization": f"Bearer {api_key('admin')}"}
+    rate_limiter.per_minute = 1
+    try:
+        call(client, operation, headers=headers)
+        answer = doc.check(call(client, operation, headers=headers), operation, 429)
+    finally:
+        rate_limiter.per_minute = 0
+    assert answer["error"] == "rate_limited"
+
+
+def test_track_answers(client, auth, doc, app):
+    assert doc.check(client.post(url(TRACK), json=tracked("e1"), headers=auth), TRACK,
+                     202)["status"] == "accepted"
+    assert doc.check(client.post(url(TRACK), json=tracked("e1"), headers=auth), TRACK,
+                     202)["status"] == "duplicate"
+    bare = {"userId": "u1", "eventType": "app_opened"}
+    doc.check(client.post(url(TRACK), json=bare, headers=auth), TRACK, 202)
+    doc.check(client.post(url(TRACK), json={"userId": "u1"}, headers=auth), TRACK, 400)
+    doc.check(client.post(url(TRACK), json={**tracked("e2"), "eventData": {"$x": 1}},
+                          headers=auth), TRACK, 400)
+    doc.check(client.post(url(TRACK), data=b"{nope", headers={
+        **auth, "Content-Type": "application/json"}), TRACK, 400)
+    doc.check(client.post(url(TRACK), data=b"{}", headers={**auth, "Content-Type": "text/plain"}),
+              TRACK, 415)
+    big = json.dumps({**tracked("e3"), "eventData": {"pad": "x" * app.config[
+        "MAX_CONTENT_LENGTH"]}})
+    doc.check(client.post(url(TRACK), data=big, headers={
+        **auth, "Content-Type": "application/json"}), TRACK, 413)
+    doc.check(client.post(url(TRACK), data=gzip.compress(big.encode()), headers={
+        **auth, "Content-Type": "application/json", "Content-Encoding": "gzip"}), TRACK, 413)
+    app.config["SYNC_MAX_QUEUE"] = 1
+    answer = doc.check(client.post(url(TRACK), json=tracked("e4"), headers=auth), TRACK, 429)
+    assert answer["error"] == "backlog_full"
+
+
+def test_batch_answers(client, auth, doc, app):
+    items = [event_item("e1"), event_item("e2", eventData={"$bad": 1}), {"eventType": 5},
+             record_item("r-edit-1"), {**record_item("r-edit-2"), "conflictResolution": "merge",
+                                       "priority": 3, "clientId": "c1", "seq": 7}]
+    body = batch(items, batch_id="b1", clientId="c1", sentAt="2026-11-28T10:00:05Z")
+    first = doc.check(client.post(url(BATCH), json=body, headers=auth), BATCH, 202)
+    assert [r["status"] for r in first["results"]] == [
+        "accepted", "rejected", "rejected", "accepted", "accepted"]
+    doc.check(client.post(url(BATCH), json=body, headers=auth), BATCH, 202)
+    doc.check(client.post(url(BATCH), json=batch([event_item("e1")]), headers=auth), BATCH, 202)
+    doc.check(client.post(url(BATCH), json=batch([event_item("x")], batch_id="b1"),
+                          headers=auth), BATCH, 409)
+    doc.check(client.post(url(BATCH), json=batch([{"eventType": 5}]), headers=auth), BATCH, 400)
+    doc.check(client.post(url(BATCH), json={"batchId": "b2", "items": [], "extra": 1},
+                          headers=auth), BATCH, 400)
+    doc.check(client.post(url(BATCH), data=b"[", headers={
+        **auth, "Content-Type": "application/json"}), BATCH, 400)
+    doc.check(client.post(url(BATCH), data=b"x", headers={
+        **auth, "Content-Type": "application/json", "Content-Encoding": "br"}), BATCH, 415)
+    app.config["MAX_BATCH_ITEMS"] = 2
+    doc.check(client.post(url(BATCH), json=batch([event_item() for _ in range(3)]),
+                          headers=auth), BATCH, 413)
+    app.config["SYNC_MAX_QUEUE"] = 1
+    doc.check(client.post(url(BATCH), json=batch([event_item("e9")]), headers=auth), BATCH, 429)
+
+
+def test_batch_status_and_status_answers(client, auth, doc, app, store):
+    client.post(url(BATCH), json=batch([event_item("e1"), {"eventType": 5}], batch_id="b1"),
+                headers=auth)
+    doc.check(call(client, BATCH_STATUS, auth, batch_id="b1"), BATCH_STATUS, 200)
+    doc.check(call(client, BATCH_STATUS, auth), BATCH_STATUS, 404)
+    doc.check(client.get(url(STATUS), headers=auth), STATUS, 200)
+    doc.check(client.get(url(STATUS), query_string={"userId": "u1"}, headers=auth), STATUS, 200)
+    doc.check(client.get(url(STATUS), query_string={"nope": 1}, headers=auth), STATUS, 400)
+    sync(app, store)
+    answer = doc.check(client.get(url(STATUS), query_string={"userId": "u1"}, headers=auth),
+                       STATUS, 200)
+    assert answer["syncStatus"]["lastSyncTime"] is not None
+    doc.check(call(client, BATCH_STATUS, auth, batch_id="b1"), BATCH_STATUS, 200)
+
+
+def test_sync_answers(client, auth, doc, app, store):
+    send(client, auth, [event_item("e1"), edit("v1", "r1", 0, {"t": 1})])
+    with held_runs(app) as held:
+        started = doc.check(client.post(url(SYNC), headers=auth), SYNC, 202)
+        assert held.reached.wait(10)
+        busy = doc.check(client.post(url(SYNC), headers=auth), SYNC, 409)
+        assert busy["runId"] == started["runId"]
+        doc.check(call(client, SYNC_RUN, auth, run_id=started["runId"]), SYNC_RUN, 200)
+    # The run records its end, then lets the lease go: wait for both.
+    assert wait_for(lambda: lease_holder(store) is None, seconds=10)
+    ended = doc.check(call(client, SYNC_RUN, auth, run_id=started["runId"]), SYNC_RUN, 200)
+    assert ended["state"] == "done"
+    doc.check(call(client, SYNC_RUN, auth), SYNC_RUN, 404)
+    doc.check(client.post(url(SYNC), query_string={"wait": 100}, headers=auth), SYNC, 400)
+    send(client, auth, [event_item("e2", event_type="x", eventData={"a": 1})])
+    summary = doc.check(client.post(url(SYNC), query_string={"wait": 10}, headers=auth), SYNC,
+                        200)
+    assert summary["status"] == "success"
+    now = utcnow()
+    store.acquire_lock(LOCK_NAME, "another-host", now.replace(year=now.year + 1), now)
+    assert doc.check(client.post(url(SYNC), headers=auth), SYNC, 409)["runId"] == "another-host"
+
+
+def test_record_and_conflict_answers(client, auth, doc, app, store):
+    conflict = manual_conflict(client, auth, store, app)
+    doc.check(client.get(url(RECORDS), headers=auth), RECORDS, 200)
+    doc.check(client.get(url(RECORDS), query_string={"recordType": "note", "since": 1,
+                                                     "limit": 1}, headers=auth), RECORDS, 200)
+    doc.check(client.get(url(RECORDS), query_string={"limit": 0}, headers=auth), RECORDS, 400)
+    doc.check(call(client, RECORD, auth, record_id="r1"), RECORD, 200)
+    doc.check(call(client, RECORD, auth), RECORD, 404)
+    page = doc.check(client.get(url(CONFLICTS), query_string={"limit": 1}, headers=auth),
+                     CONFLICTS, 200)
+    assert [c["id"] for c in page["conflicts"]] == [str(conflict["id"])]
+    doc.check(client.get(url(CONFLICTS), query_string={"status": "gone"}, headers=auth),
+              CONFLICTS, 400)
+    conflict_id = str(conflict["id"])
+    doc.check(call(client, CONFLICT, auth, conflict_id=conflict_id), CONFLICT, 200)
+    doc.check(call(client, CONFLICT, auth), CONFLICT, 404)
+    doc.check(call(client, RESOLVE, auth, conflict_id=conflict_id, json={"resolution": "x"}),
+              RESOLVE, 400)
+    doc.check(call(client, RESOLVE, auth, conflict_id=conflict_id,
+                   json={"resolution": "merged", "data": {"$x": 1}}), RESOLVE, 400)
+    doc.check(call(client, RESOLVE, auth, json={"resolution": "server"}), RESOLVE, 404)
+    resolved = doc.check(call(client, RESOLVE, auth, conflict_id=conflict_id,
+                              json={"resolution": "merged", "data": {"title": "both"}}),
+                         RESOLVE, 200)
+    assert resolved["status"] == "resolved"
+    doc.check(call(client, RESOLVE, auth, conflict_id=conflict_id,
+                   json={"resolution": "server"}), RESOLVE, 409)
+    doc.check(call(client, CONFLICT, auth, conflict_id=conflict_id), CONFLICT, 200)
+    doc.check(client.get(url(CONFLICTS), query_string={"status": "resolved"}, headers=auth),
+              CONFLICTS, 200)
+
+
+def test_metrics_answers(client, auth, doc, app, store):
+    doc.check(client.get(url(METRICS), headers=auth), METRICS, 200)
+    send(client, auth, [event_item("e1"), event_item("e2", event_type="app_opened")])
+    sync(app, store)
+    answer = doc.check(client.get(url(METRICS), query_string={
+        "from": "2020-01-01T00:00:00Z", "to": "2099-01-01T00:00:00Z"}, headers=auth), METRICS, 200)
+    assert answer
+    doc.check(client.get(url(METRICS), query_string={"from": "soon"}, headers=auth), METRICS, 400)
+
+
+def test_health_answers(client, auth, doc, app, store):
+    doc.check(client.get(url(HEALTH)), HEALTH, 200)
+    send(client, auth, [event_item("e1")])
+    doc.check(client.get(url(HEALTH)), HEALTH, 200)
+
+
+def test_answers_503_as_documented_when_the_store_is_down(tmp_path):
+    (tmp_path / "file").write_text("")
+    app = make_app(tmp_path, SQLITE_PATH=str(tmp_path / "file" / "db.sqlite3"))
+    client = app.test_client()
+    doc = Document(client.get("/api/openapi.json").get_json())
+    doc.check(client.get(url(HEALTH)), HEALTH, 503)
+    for operation in sorted(KEYED):
+        answer = doc.check(call(client, operation, headers={"X-API-Key": "pm_any"}),
+                           operation, 503)
+        assert answer["error"] == "store_unavailable"
