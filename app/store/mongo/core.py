@@ -25,11 +25,25 @@ CORE_INDEXES = {
         ([("status", ASCENDING), ("priority", DESCENDING), ("nextAttemptAt", ASCENDING)], {}),
         ([("appId", ASCENDING), ("userId", ASCENDING), ("status", ASCENDING)], {}),
         ([("appId", ASCENDING), ("batchId", ASCENDING)], {}),
+        # Keyset pages and counts, newest first: by app, app and state, app and user (and
+        # state); a batch's items in arrival order.
+        ([("appId", ASCENDING), ("_id", DESCENDING)], {}),
+        ([("appId", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)], {}),
+        ([("appId", ASCENDING), ("userId", ASCENDING), ("_id", DESCENDING)], {}),
+        ([("appId", ASCENDING), ("userId", ASCENDING), ("status", ASCENDING),
+          ("_id", DESCENDING)], {}),
+        ([("appId", ASCENDING), ("batchId", ASCENDING), ("_id", ASCENDING)], {}),
     ],
     "batch_logs": [
         ([("appId", ASCENDING), ("batchId", ASCENDING)], {"unique": True}),
         ([("startTime", DESCENDING)], {}),
         ([("source", ASCENDING), ("startTime", DESCENDING)], {}),
+        # Pages newest first with the id as tie-break: every log, by source, by status, both.
+        ([("startTime", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("source", ASCENDING), ("startTime", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("status", ASCENDING), ("startTime", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("source", ASCENDING), ("status", ASCENDING), ("startTime", DESCENDING),
+          ("_id", DESCENDING)], {}),
     ],
     "telemetry": [
         ([("appId", ASCENDING), ("eventId", ASCENDING)], {"unique": True}),
@@ -44,7 +58,11 @@ CORE_INDEXES = {
         ([("appId", ASCENDING), ("recordType", ASCENDING), ("recordId", ASCENDING),
           ("version", ASCENDING)], {"unique": True}),
     ],
-    "conflicts": [([("status", ASCENDING), ("_id", DESCENDING)], {})],
+    "conflicts": [
+        ([("status", ASCENDING), ("_id", DESCENDING)], {}),
+        # An app's conflicts of every status, newest first.
+        ([("appId", ASCENDING), ("_id", DESCENDING)], {}),
+    ],
     "client_seqs": [([("appId", ASCENDING), ("clientId", ASCENDING)], {"unique": True})],
 }
 
