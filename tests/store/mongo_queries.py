@@ -11,6 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import product
 
+import mongomock
+from pymongo.collection import Collection
+
+COLLECTION_TYPES = (Collection, mongomock.Collection)
 # Operators that compare with one value or a list of them: the index seeks each.
 EQUALITY_OPERATORS = {"$eq", "$in"}
 # Fields an index need not hold: filtered on what the index's equality prefix found. A queue
@@ -139,7 +143,7 @@ class QueryLog:
 
     def __getattr__(self, name):
         attr = getattr(self._db, name)
-        if hasattr(attr, "find") and hasattr(attr, "aggregate"):
+        if isinstance(attr, COLLECTION_TYPES):
             return RecordingCollection(attr, self)
         return attr
 
@@ -163,10 +167,11 @@ def adapter_indexes(db):
     """By collection, the (keys, unique) of every index a query may use: partial indexes (which
     only a query implying their filter can use) are left out."""
     found = {}
-    for name in db.list_collection_names():
-        found[name] = [
-            ([(k, int(d)) for k, d in info["key"]], info.get("unique", False) or k0 == "_id_")
-            for k0, info in db[name].index_information().items()
+    for collection in db.list_collection_names():
+        found[collection] = [
+            ([(key, int(direction)) for key, direction in info["key"]],
+             bool(info.get("unique")) or name == "_id_")
+            for name, info in db[collection].index_information().items()
             if "partialFilterExpression" not in info]
     return found
 
