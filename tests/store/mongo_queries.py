@@ -94,41 +94,46 @@ class RecordingCollection:
         self._log.queries.append(query)
         return query
 
-    def find(self, query_filter=None, *args, **kwargs):
-        query = self._note("find", query_filter, sort=_sort_spec(kwargs["sort"])
-                           if kwargs.get("sort") else [], limit=kwargs.get("limit", 0))
-        return RecordingCursor(self._collection.find(query_filter, *args, **kwargs), query)
+    def find(self, *args, **kwargs):
+        sort = kwargs.get("sort")
+        query = self._note("find", _filter(args, kwargs), sort=_sort_spec(sort) if sort else [],
+                           limit=kwargs.get("limit", 0))
+        return RecordingCursor(self._collection.find(*args, **kwargs), query)
 
-    def find_one(self, query_filter=None, *args, **kwargs):
-        self._note("find", query_filter, sort=_sort_spec(kwargs["sort"])
-                   if kwargs.get("sort") else [], limit=1)
-        return self._collection.find_one(query_filter, *args, **kwargs)
+    def find_one(self, *args, **kwargs):
+        sort = kwargs.get("sort")
+        self._note("find", _filter(args, kwargs), sort=_sort_spec(sort) if sort else [], limit=1)
+        return self._collection.find_one(*args, **kwargs)
 
     def aggregate(self, pipeline, *args, **kwargs):
         pipeline = list(pipeline)
         first = pipeline[0] if pipeline else {}
-        query_filter = first.get("$match", {})
         sort_stage = next((s["$sort"] for s in pipeline[:2] if "$sort" in s), None)
-        self._note("aggregate", query_filter, sort=_sort_spec(sort_stage) if sort_stage else [],
-                   pipeline=pipeline)
+        self._note("aggregate", first.get("$match", {}),
+                   sort=_sort_spec(sort_stage) if sort_stage else [], pipeline=pipeline)
         return self._collection.aggregate(pipeline, *args, **kwargs)
 
-    def count_documents(self, query_filter, *args, **kwargs):
-        self._note("count_documents", query_filter)
-        return self._collection.count_documents(query_filter, *args, **kwargs)
+    def count_documents(self, *args, **kwargs):
+        self._note("count_documents", _filter(args, kwargs))
+        return self._collection.count_documents(*args, **kwargs)
 
-    def distinct(self, key, query_filter=None, *args, **kwargs):
-        self._note("distinct", query_filter, key=key)
-        return self._collection.distinct(key, query_filter, *args, **kwargs)
+    def distinct(self, key, *args, **kwargs):
+        self._note("distinct", _filter(args, kwargs), key=key)
+        return self._collection.distinct(key, *args, **kwargs)
 
     def __getattr__(self, name):
         attr = getattr(self._collection, name)
         if name in WRITE_FILTERS:
-            def write(query_filter, *args, **kwargs):
-                self._note(name, query_filter)
-                return attr(query_filter, *args, **kwargs)
+            def write(*args, **kwargs):
+                self._note(name, _filter(args, kwargs))
+                return attr(*args, **kwargs)
             return write
         return attr
+
+
+def _filter(args, kwargs):
+    """The filter of a pymongo call, given first or as `filter=`."""
+    return args[0] if args else kwargs.get("filter")
 
 
 class QueryLog:

@@ -247,8 +247,10 @@ def test_collection_scans_are_found_in_every_explain_shape(output, scans):
 def test_explain_sees_a_collection_scan_on_the_real_server(mongo_app):
     store = store_ext.get(mongo_app)
     with mongo_app.app_context():
-        store.db.sync_queue.insert_many([{"itemType": "event", "n": n} for n in range(3)])
-        store.db.telemetry.insert_many([{"eventType": "x", "n": n} for n in range(3)])
+        store.db.sync_queue.insert_many([{"appId": "a", "itemId": f"i{n}", "itemType": "event",
+                                          "n": n} for n in range(3)])
+        store.db.telemetry.insert_many([{"appId": "a", "eventId": f"e{n}", "eventType": "x"}
+                                        for n in range(3)])
         unindexed = Query("sync_queue", "find", {"itemType": "event"}, [("n", 1)], 5)
         indexed = Query("sync_queue", "count_documents", {"status": "dead"})
         grouped = Query("telemetry", "aggregate", {}, pipeline=[
@@ -256,3 +258,54 @@ def test_explain_sees_a_collection_scan_on_the_real_server(mongo_app):
         assert winning_plan_scans(explain(store.db, unindexed))
         assert winning_plan_scans(explain(store.db, grouped))
         assert not winning_plan_scans(explain(store.db, indexed))
+
+
+class FakeServer:
+    """Stands in for a database: notes the explain commands and cursors it is asked for."""
+
+    def __init__(self):
+        self.asked = []
+
+    def command(self, name, value, **options):
+        self.asked.append(({name: value}, options))
+        return {}
+
+    def __getitem__(self, collection):
+        server = self
+
+        class Cursor:
+            def __init__(self, query_filter):
+                self.steps = [("find", collection, query_filter)]
+
+            def sort(self, spec):
+                self.steps.append(("sort", spec))
+                return self
+
+            def limit(self, n):
+                self.steps.append(("limit", n))
+                return self
+
+            def explain(self):
+                server.asked.append(self.steps)
+                return {}
+
+        return type("Collection", (), {"find": staticmethod(Cursor)})()
+
+
+def test_explain_asks_for_the_plan_the_adapter_would_run():
+    server = FakeServer()
+    pipeline = [{"$match": {"appId": "a"}}, {"$group": {"_id": "$eventType"}}]
+    explain(server, Query("telemetry", "aggregate", {"appId": "a"}, pipeline=pipeline))
+    explain(server, Query("sync_queue", "count_documents", {"status": "dead"}))
+    explain(server, Query("sync_queue", "distinct", {}, key="appId"))
+    explain(server, Query("sync_queue", "find", {"status": "dead"}, [("_id", -1)], 51))
+    explain(server, Query("sync_queue", "update_many", {"status": {"$in": ["dead"]}}))
+    plan = {"verbosity": "queryPlanner"}
+    assert server.asked == [
+        ({"explain": {"aggregate": "telemetry", "pipeline": pipeline, "cursor": {}}}, plan),
+        ({"explain": {"aggregate": "sync_queue", "cursor": {}, "pipeline": [
+            {"$match": {"status": "dead"}}, {"$group": {"_id": 1, "n": {"$sum": 1}}}]}}, plan),
+        ({"explain": {"distinct": "sync_queue", "key": "appId", "query": {}}}, plan),
+        [("find", "sync_queue", {"status": "dead"}), ("sort", [("_id", -1)]), ("limit", 51)],
+        [("find", "sync_queue", {"status": {"$in": ["dead"]}})],
+    ]
