@@ -152,9 +152,6 @@ class QueryLog:
             return RecordingCollection(attr, self)
         return attr
 
-    def clear(self):
-        self.queries.clear()
-
 
 @contextmanager
 def record_queries(store):
@@ -185,13 +182,13 @@ def _shapes(query_filter):
     """The filter as conjunctions, each {field: "eq" | "range"}; $or and $and are expanded."""
     shapes = [{}]
     for key, value in query_filter.items():
-        if key in ("$or", "$and"):
+        if key == "$or":
             branches = [s for branch in value for s in _shapes(branch)]
-            if key == "$or":
-                shapes = [_merge(a, b) for a, b in product(shapes, branches)]
-            else:
-                for branch in branches:
-                    shapes = [_merge(a, branch) for a in shapes]
+            shapes = [_merge(a, b) for a, b in product(shapes, branches)]
+            continue
+        if key == "$and":
+            for part in value:
+                shapes = [_merge(a, b) for a, b in product(shapes, _shapes(part))]
             continue
         if isinstance(value, dict) and value and all(k.startswith("$") for k in value):
             kind = "eq" if set(value) <= EQUALITY_OPERATORS else "range"
@@ -213,11 +210,10 @@ def _served(shape, sort, keys, unique, unindexed=frozenset()):
 
     The rule (MongoDB's equality-sort-range): the index's leading keys are fields the query
     compares for equality; next come the sort's keys in order (each direction the same, or
-    each reversed); the range fields are keys of the index too. A field that is not a key is
-    filtered on what the index narrowed down, so it is allowed only after an equality prefix.
-    A unique index whose every key is compared for equality finds at most one document per
-    value compared, so it needs no sort. A field of `unindexed` may be left to a filter on
-    what an equality prefix found.
+    each reversed); the range fields are keys of the index too. Only a field of `unindexed`
+    may be left out of the index, to be filtered on what an equality prefix found. A unique
+    index whose every key is compared for equality finds at most one document per value
+    compared, so it needs no sort.
     """
     fields = [k for k, _ in keys]
     eq = {f for f, kind in shape.items() if kind == "eq"}

@@ -309,3 +309,12 @@ def test_explain_asks_for_the_plan_the_adapter_would_run():
         [("find", "sync_queue", {"status": "dead"}), ("sort", [("_id", -1)]), ("limit", 51)],
         [("find", "sync_queue", {"status": {"$in": ["dead"]}})],
     ]
+
+
+def test_and_with_or_inside_is_checked_branch_by_branch():
+    both = {"$and": [{"appId": "a"}, {"$or": [{"status": "dead"}, {"userId": "u"}]}]}
+    served = {"sync_queue": [([("_id", 1)], True), ([("appId", 1), ("status", 1)], False),
+                             ([("appId", 1), ("userId", 1)], False)]}
+    assert uncovered(Query("sync_queue", "count_documents", both), served) is None
+    assert uncovered(Query("sync_queue", "count_documents", both),
+                     {"sync_queue": served["sync_queue"][:-1]}) is not None
