@@ -23,13 +23,26 @@ CORE_INDEXES = {
     "sync_queue": [
         ([("appId", ASCENDING), ("itemId", ASCENDING)], {"unique": True}),
         ([("status", ASCENDING), ("priority", DESCENDING), ("nextAttemptAt", ASCENDING)], {}),
-        ([("appId", ASCENDING), ("userId", ASCENDING), ("status", ASCENDING)], {}),
-        ([("appId", ASCENDING), ("batchId", ASCENDING)], {}),
+        # Keyset pages and counts, newest first: by app, app and state, app and user (and
+        # state: a user's backlog too); a batch's items in arrival order. (Stores made before
+        # these may still hold appId_1_userId_1_status_1 and appId_1_batchId_1: prefixes of
+        # these, so redundant, and left for an operator to drop.)
+        ([("appId", ASCENDING), ("_id", DESCENDING)], {}),
+        ([("appId", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)], {}),
+        ([("appId", ASCENDING), ("userId", ASCENDING), ("_id", DESCENDING)], {}),
+        ([("appId", ASCENDING), ("userId", ASCENDING), ("status", ASCENDING),
+          ("_id", DESCENDING)], {}),
+        ([("appId", ASCENDING), ("batchId", ASCENDING), ("_id", ASCENDING)], {}),
     ],
     "batch_logs": [
         ([("appId", ASCENDING), ("batchId", ASCENDING)], {"unique": True}),
-        ([("startTime", DESCENDING)], {}),
-        ([("source", ASCENDING), ("startTime", DESCENDING)], {}),
+        # Pages newest first with the id as tie-break: every log, by source, by status, both.
+        # (They replace startTime_-1 and source_1_startTime_-1, left for an operator to drop.)
+        ([("startTime", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("source", ASCENDING), ("startTime", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("status", ASCENDING), ("startTime", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("source", ASCENDING), ("status", ASCENDING), ("startTime", DESCENDING),
+          ("_id", DESCENDING)], {}),
     ],
     "telemetry": [
         ([("appId", ASCENDING), ("eventId", ASCENDING)], {"unique": True}),
@@ -44,7 +57,11 @@ CORE_INDEXES = {
         ([("appId", ASCENDING), ("recordType", ASCENDING), ("recordId", ASCENDING),
           ("version", ASCENDING)], {"unique": True}),
     ],
-    "conflicts": [([("status", ASCENDING), ("_id", DESCENDING)], {})],
+    "conflicts": [
+        ([("status", ASCENDING), ("_id", DESCENDING)], {}),
+        # An app's conflicts of every status, newest first.
+        ([("appId", ASCENDING), ("_id", DESCENDING)], {}),
+    ],
     "client_seqs": [([("appId", ASCENDING), ("clientId", ASCENDING)], {"unique": True})],
 }
 

@@ -205,16 +205,21 @@ class MongoSync:
             if end is not None:
                 match["timestamp"]["$lt"] = end
         with self._errors():
-            docs = self.db.telemetry.find(match, {"eventType": 1, "timestamp": 1, "_id": 0})
-            by_type, by_day = {}, {}
-            for doc in docs:
-                by_type[doc["eventType"]] = by_type.get(doc["eventType"], 0) + 1
-                day = doc["timestamp"].date().isoformat()
-                key = (day, doc["eventType"])
-                by_day[key] = by_day.get(key, 0) + 1
+            rows = self.db.telemetry.aggregate([
+                {"$match": match},
+                {"$group": {"_id": {"day": {"$dateToString": {"format": "%Y-%m-%d",
+                                                              "date": "$timestamp"}},
+                                    "eventType": "$eventType"},
+                            "count": {"$sum": 1}}}])
+            by_day = sorted(({"day": r["_id"]["day"], "eventType": r["_id"]["eventType"],
+                              "count": r["count"]} for r in rows),
+                            key=lambda r: (r["day"], r["eventType"]))
+        # The (day, type) groups are few: the per-type totals add them up here.
+        by_type = {}
+        for row in by_day:
+            by_type[row["eventType"]] = by_type.get(row["eventType"], 0) + row["count"]
         types = sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))
-        return ([{"eventType": t, "count": n} for t, n in types],
-                [{"day": d, "eventType": t, "count": n} for (d, t), n in sorted(by_day.items())])
+        return [{"eventType": t, "count": n} for t, n in types], by_day
 
     # Records and their versions.
 
