@@ -17,6 +17,8 @@ from app.accounts.keys import create_key
 from app.store import create_store
 from tests.api.helpers import batch, event_item
 
+pytestmark = pytest.mark.multiprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

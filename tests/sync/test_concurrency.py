@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.stored import stored_event_ids, telemetry_count
+
 from .helpers import event, send, sync
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS = 2000
+
+pytestmark = pytest.mark.multiprocess
 
 
 @pytest.fixture
@@ -48,7 +52,8 @@ def test_two_workers_and_a_killed_one_apply_every_item_exactly_once(client, auth
     total = sum(applied) + sum(log["successCount"] for log in logs)
     assert total == ITEMS
     assert sum(log["successCount"] for log in store.sync_logs(limit=10_000)) == ITEMS
-    assert store.scalar("SELECT COUNT(*) FROM telemetry") == ITEMS
-    assert store.scalar("SELECT COUNT(DISTINCT eventId) FROM telemetry") == ITEMS
+    assert telemetry_count(store) == ITEMS
+    every_id = {f"e{n}" for n in range(ITEMS)}
+    assert stored_event_ids(store, every_id) == every_id
     assert store.queue_counts() == {"done": ITEMS}
     assert all(a > 0 for a in applied), applied

@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 
 from app.accounts.keys import create_key
+from tests.stored import telemetry_count
 from tests.test_gunicorn import serving_gunicorn
 from tests.waiting import wait_for
 
@@ -69,5 +70,5 @@ def test_a_run_is_followed_from_the_other_worker_and_reported_abandoned_when_kil
         assert status == 200
         assert 0 < rest["successCount"] < ITEMS
         assert store.queue_counts() == {"done": ITEMS}
-        assert store.scalar("SELECT COUNT(*) FROM telemetry") == ITEMS
+        assert telemetry_count(store) == ITEMS
         assert state() == "abandoned"

@@ -13,6 +13,7 @@ from app.accounts.keys import create_key
 from app.extensions import scheduler
 from app.store.common import utcnow
 from app.sync.jobs import LOCK_NAME, start_scheduler
+from tests.stored import telemetry_count
 from tests.test_gunicorn import serving_gunicorn
 from tests.waiting import wait_for
 
@@ -68,6 +69,7 @@ def post(url, key, body):
         return json.load(response)
 
 
+@pytest.mark.multiprocess
 def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
     # Both workers start together, so their timers fire together (first run 5 s after start,
     # then every 3 s), and one-item batches make a run of 2000 items last seconds: without the
@@ -91,7 +93,7 @@ def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
             t.join()
         assert wait_for(lambda: store.queue_counts() == {"done": sum(sent)}, 20)
         assert sum(sent) == 2000
-        assert store.scalar("SELECT COUNT(*) FROM telemetry") == 2000
+        assert telemetry_count(store) == 2000
         logs = sorted(store.sync_logs(limit=100_000), key=lambda log: log["startTime"])
     assert sum(log["successCount"] for log in logs) == 2000
     assert {log["source"] for log in logs} == {"scheduled"}
