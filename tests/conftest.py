@@ -91,6 +91,7 @@ def pytest_collection_finish(session):
     store_parity.count(session.config, session.items)
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     store_parity.from_worker(node.config, getattr(node, "workeroutput", {}))
 

@@ -8,9 +8,10 @@ A test may run on one store only for one of these reasons, and no other:
   MongoDB too when TEST_MONGODB_URI names a real server;
 - it lives in tests/store/test_sqlite_*.py: it tests SQLite itself;
 - it is marked `only_on("sqlite" | "mongo", reason="...")`;
-- its module says why in a module-level `STORE_SPECIFIC = "..."` (a module that picks its stores
-  itself, e.g. one comparing SQLite's fast path with the portable path, or one about MongoDB's
-  indexes).
+- its module says why in a module-level `STORE_SPECIFIC`: a string when the module picks its
+  stores itself (e.g. one about MongoDB's indexes, building its own app), or a dict naming the
+  stores its tests run on, each with the reason
+  (`STORE_SPECIFIC = {"sqlite": "compares SQLite's fast path with the portable path"}`).
 
 `check` runs at collection and fails it, naming each test, when a test runs on one store only and
 none of these explains it. `summary` prints how many tests ran on each store.
@@ -60,7 +61,12 @@ def kinds_for(metafunc):
     if _is_sqlite_file(definition.path):
         return ("sqlite",)
     kind = only_on(definition)
-    return (kind,) if kind else STORE_KINDS
+    if kind:
+        return (kind,)
+    spec = getattr(metafunc.module, "STORE_SPECIFIC", None)
+    if isinstance(spec, dict):
+        return tuple(kind for kind in STORE_KINDS if kind in spec)
+    return STORE_KINDS
 
 
 def store_of(item):
@@ -83,6 +89,8 @@ def reason_for(item):
         return f"only_on: {item.get_closest_marker('only_on').kwargs['reason']}"
     module = getattr(item, "module", None)
     why = getattr(module, "STORE_SPECIFIC", None)
+    if isinstance(why, dict):
+        why = "; ".join(f"{kind}: {reason}" for kind, reason in why.items() if reason)
     if isinstance(why, str) and why.strip():
         return f"STORE_SPECIFIC: {why.strip()}"
     return None
