@@ -78,7 +78,8 @@ def pytest_addoption(parser):
 
 
 def pytest_generate_tests(metafunc):
-    if "store_kind" in metafunc.fixturenames:
+    if ("store_kind" in metafunc.fixturenames
+            and not store_parity.parametrizes_store_kind(metafunc.definition)):
         metafunc.parametrize("store_kind", store_parity.kinds_for(metafunc), indirect=True)
 
 

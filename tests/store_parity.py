@@ -69,6 +69,17 @@ def kinds_for(metafunc):
     return STORE_KINDS
 
 
+def parametrizes_store_kind(definition):
+    """True when the test parametrizes `store_kind` itself (the check still sees its stores)."""
+    for marker in definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if "store_kind" in names:
+            return True
+    return False
+
+
 def store_of(item):
     """(parameter name, store label) of a test run on a store, else (None, None)."""
     callspec = getattr(item, "callspec", None)
@@ -125,13 +136,35 @@ def check(config, items):
             one_store[f"{family} only, {why.split(':')[0]}"] += 1
     config.stash[_COUNTS] = {"one_store": dict(one_store)}
     if unexplained and not _selects_one_parameter(config):
-        raise pytest.UsageError(
+        message = (
             "these tests run on one store only, and nothing says why:\n"
             + "\n".join(unexplained)
             + "\nA test that uses a store runs on SQLite and on the Mongo adapter. Mark it "
             "`multiprocess` (it needs several processes), move it to tests/store/test_sqlite_*.py "
             "(it tests SQLite itself), mark it `only_on(\"sqlite\", reason=\"...\")`, or give its "
             "module `STORE_SPECIFIC = \"why\"` (see tests/store_parity.py).")
+        if not hasattr(config, "workerinput"):
+            raise pytest.UsageError(message)
+        # An xdist worker cannot stop the run cleanly: the run's first test fails instead.
+        items.insert(0, Unexplained.from_parent(items[0].session, name="store_parity",
+                                                message=message))
+
+
+class Unexplained(pytest.Item):
+    """Fails with the collection check's message (under xdist, where collection cannot)."""
+
+    def __init__(self, *, message, **kwargs):
+        super().__init__(**kwargs)
+        self.message = message
+
+    def runtest(self):
+        raise pytest.UsageError(self.message)
+
+    def repr_failure(self, excinfo):
+        return self.message
+
+    def reportinfo(self):
+        return Path(__file__), None, "store parity"
 
 
 def count(config, items):
