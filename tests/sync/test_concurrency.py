@@ -1,5 +1,5 @@
-"""Several sync processes over one SQLite queue, one of them killed mid-batch: every item is
-applied exactly once."""
+"""Several sync processes over one queue, one of them killed mid-batch: every item is applied
+exactly once. On SQLite, and on MongoDB when TEST_MONGODB_URI names a real server."""
 
 import os
 import signal
@@ -34,7 +34,8 @@ def worker(path, *mode):
 def test_two_workers_and_a_killed_one_apply_every_item_exactly_once(client, auth, store, app):
     for start in range(0, ITEMS, 500):
         send(client, auth, [event(f"e{n}") for n in range(start, start + 500)])
-    path = app.config["SQLITE_PATH"]
+    # The workers' store: this SQLite file, or (with TEST_MONGODB_URI) this MongoDB database.
+    path = app.config.get("MONGODB_URI") or app.config["SQLITE_PATH"]
     victim = worker(path, "slow")
     try:
         assert victim.stdout.readline().strip() == "applying"

@@ -70,12 +70,13 @@ def post(url, key, body):
 
 
 @pytest.mark.multiprocess
-def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
+def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path, store_kind):
     # Both workers start together, so their timers fire together (first run 5 s after start,
     # then every 3 s), and one-item batches make a run of 2000 items last seconds: without the
     # lease the second worker's run would overlap the first's.
-    with serving_gunicorn(tmp_path, ENABLE_SCHEDULED_SYNC="true", SYNC_INTERVAL_MINUTES="0.05",
-                          SYNC_EAGER_DELAY_SECONDS="60", SYNC_BATCH_SIZE="1",
+    with serving_gunicorn(tmp_path, store_kind=store_kind, ENABLE_SCHEDULED_SYNC="true",
+                          SYNC_INTERVAL_MINUTES="0.05", SYNC_EAGER_DELAY_SECONDS="60",
+                          SYNC_BATCH_SIZE="1",
                           SYNC_MAX_QUEUE="100000") as (url, store):
         key, _doc = create_key(store, "testapp", ["ingest", "read"])
         sent = []
