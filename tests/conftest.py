@@ -5,11 +5,16 @@ fixtures, or anything built on them) runs twice: on SQLite and on the Mongo adap
 or the real MongoDB named by TEST_MONGODB_URI), through the same `app` fixture. The exceptions,
 each with its reason:
 
-- a test marked `multiprocess` needs several processes (gunicorn workers, kill -9), which
-  mongomock cannot share: it runs on SQLite, and on MongoDB too when TEST_MONGODB_URI is set;
+- a test marked `multiprocess` needs several processes (gunicorn workers, kill -9, cross-worker
+  throttling), which mongomock cannot share: it runs on SQLite, and on MongoDB too when
+  TEST_MONGODB_URI is set;
 - tests/store/test_sqlite_*.py test SQLite itself (its schema, checkpoints, files);
 - a test marked `only_on("sqlite" | "mongo", reason="...")` runs on that store only;
-- a module that picks its stores itself says why in a module-level `STORE_SPECIFIC = "..."`.
+- a module says why in a module-level `STORE_SPECIFIC`: `{"sqlite": "why"}` runs its tests on
+  the stores named, a plain "why" string when it picks its stores itself.
+
+Tests reach a store through its port operations; tests/stored.py has the few helpers that read
+or arrange data the same way on both (ids are opaque strings or integers: never int(...) them).
 
 At collection, `store_parity` compares the tests run per store and refuses any difference none of
 these explains; the terminal summary prints how many tests ran on each store. The `both_stores`
