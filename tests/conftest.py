@@ -1,9 +1,25 @@
 """Shared fixtures: the real app on a temporary store, its store, keys, and a live server.
 
-Every test runs on SQLite. A module marked `both_stores` runs each of its tests twice, on SQLite
-and on the Mongo adapter (mongomock, or the real MongoDB named by TEST_MONGODB_URI), through the
-same `app` fixture. Any test whose app logs an unhandled exception fails, unless it is marked
-`logs_errors` (it provokes one on purpose).
+Every test that uses a store (the `store_kind`, `app`, `client`, `store` or `live_server`
+fixtures, or anything built on them) runs twice: on SQLite and on the Mongo adapter (mongomock,
+or the real MongoDB named by TEST_MONGODB_URI), through the same `app` fixture. The exceptions,
+each with its reason:
+
+- a test marked `multiprocess` needs several processes (gunicorn workers, kill -9, cross-worker
+  throttling), which mongomock cannot share: it runs on SQLite, and on MongoDB too when
+  TEST_MONGODB_URI is set;
+- tests/store/test_sqlite_*.py test SQLite itself (its schema, checkpoints, files);
+- a test marked `only_on("sqlite" | "mongo", reason="...")` runs on that store only;
+- a module says why in a module-level `STORE_SPECIFIC`: `{"sqlite": "why"}` runs its tests on
+  the stores named, a plain "why" string when it picks its stores itself.
+
+Tests reach a store through its port operations; tests/stored.py has the few helpers that read
+or arrange data the same way on both (ids are opaque strings or integers: never int(...) them).
+
+At collection, `store_parity` compares the tests run per store and refuses any difference none of
+these explains; the terminal summary prints how many tests ran on each store. The `both_stores`
+marker is kept, and does nothing: it is the default. Any test whose app logs an unhandled
+exception fails, unless it is marked `logs_errors` (it provokes one on purpose).
 """
 
 import logging
@@ -20,6 +36,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.accounts.keys import create_key
 from app.extensions import store as store_ext
+from tests import store_parity
 
 # CI draws the same examples on every run, so a red run can be reproduced; a developer's run
 # draws new ones each time, and so keeps looking.
@@ -27,7 +44,7 @@ settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-STORE_KINDS = ("sqlite", "mongo")
+STORE_KINDS = store_parity.STORE_KINDS
 
 
 def store_settings(kind, tmp_path):
@@ -60,15 +77,38 @@ def close_app(app):
         the_store.close()
 
 
+def pytest_addoption(parser):
+    parser.addoption("--store-ids", metavar="PATH",
+                     help="write the ids of the tests run on each store to PATH (JSON)")
+
+
 def pytest_generate_tests(metafunc):
     if ("store_kind" in metafunc.fixturenames
-            and metafunc.definition.get_closest_marker("both_stores")):
-        metafunc.parametrize("store_kind", STORE_KINDS, indirect=True)
+            and not store_parity.parametrizes_store_kind(metafunc.definition)):
+        metafunc.parametrize("store_kind", store_parity.kinds_for(metafunc), indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    store_parity.check(config, items)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    store_parity.count(session.config, session.items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    store_parity.from_worker(node.config, getattr(node, "workeroutput", {}))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    store_parity.summary(terminalreporter, config)
 
 
 @pytest.fixture
 def store_kind(request):
-    """The kind of store the `app` fixture runs on: SQLite, or each kind under `both_stores`."""
+    """The kind of store the `app` fixture runs on: each kind in turn (see the module's doc)."""
     return getattr(request, "param", "sqlite")
 
 

@@ -35,10 +35,11 @@ def test_keys_create_refuses_unknown_scopes(runner, store):
     assert store.list_api_keys() == []
 
 
-def test_dev_credentials_are_made_once_and_work(tmp_path):
-    from tests.conftest import make_app
+def test_dev_credentials_are_made_once_and_work(tmp_path, store_kind):
+    from tests.conftest import close_app, make_app
 
-    app = make_app(tmp_path, APP_ENV="development", INSTANCE_PATH=str(tmp_path / "instance"))
+    app = make_app(tmp_path, store_kind, APP_ENV="development",
+                   INSTANCE_PATH=str(tmp_path / "instance"))
     runner = app.test_cli_runner()
     first = runner.invoke(args=["dev", "credentials"])
     assert first.exit_code == 0, first.output
@@ -54,6 +55,7 @@ def test_dev_credentials_are_made_once_and_work(tmp_path):
 
     assert authenticate(store.get(app), username, password) is not None
     assert (tmp_path / "instance" / "dev-credentials.json").stat().st_mode & 0o077 == 0
+    close_app(app)
 
 
 def test_dev_credentials_refuse_other_profiles(runner):

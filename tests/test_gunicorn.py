@@ -12,10 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from app.accounts.keys import create_key
 from app.store import create_store
 from tests.api.helpers import batch, event_item
+from tests.conftest import store_settings
+
+pytestmark = pytest.mark.multiprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,13 +31,16 @@ def free_port():
 
 
 @contextmanager
-def serving_gunicorn(where, *, workers=2, options=(), log=None, **settings):
-    """`gunicorn -w <workers> wsgi:app` on a SQLite file in the folder `where`, with these
+def serving_gunicorn(where, *, store_kind="sqlite", workers=2, options=(), log=None, **settings):
+    """`gunicorn -w <workers> wsgi:app` on a SQLite file in the folder `where` (or, for
+    store_kind "mongo", a fresh database on the real MongoDB of TEST_MONGODB_URI), with these
     settings (environment variables) and gunicorn `options`, its output in the file `log` when
     given; yields (url, store)."""
-    db = str(where / "gunicorn.sqlite3")
+    stored = store_settings(store_kind, where)
+    if store_kind != "sqlite" and not os.environ.get("TEST_MONGODB_URI"):
+        raise RuntimeError("gunicorn workers share no mongomock: a real MongoDB is needed")
     port = free_port()
-    env = dict(os.environ, APP_ENV="testing", SQLITE_PATH=db, ENABLE_SCHEDULED_SYNC="false")
+    env = dict(os.environ, APP_ENV="testing", ENABLE_SCHEDULED_SYNC="false", **stored)
     env.update(settings)
     output = open(log, "wb") if log is not None else None
     # Without a control socket, servers of tests run side by side do not share one.
@@ -53,22 +60,24 @@ def serving_gunicorn(where, *, workers=2, options=(), log=None, **settings):
                 if time.time() > deadline or server.poll() is not None:
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.1)
-        store = create_store({"SQLITE_PATH": db})
+        store = create_store(stored, Flask(__name__))
         store.init_schema()
         yield url, store
     finally:
         server.terminate()
         server.wait(timeout=30)
         if store is not None:
+            if store_kind != "sqlite":
+                store.db.client.drop_database(store.db.name)
             store.close()
         if output is not None:
             output.close()
 
 
 @pytest.fixture
-def gunicorn(tmp_path):
+def gunicorn(tmp_path, store_kind):
     """Two sync workers serving wsgi:app on a temporary SQLite file; yields (url, store)."""
-    with serving_gunicorn(tmp_path) as served:
+    with serving_gunicorn(tmp_path, store_kind=store_kind) as served:
         yield served
 
 

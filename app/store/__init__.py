@@ -38,7 +38,7 @@ def create_store(settings, app=None):
 
         client = mongomock.MongoClient(tz_aware=True)
         return MongoStore(client.get_database(_database_name(uri)),
-                          retention_days=settings.get("RETENTION_DAYS"))
+                          retention_days=settings.get("RETENTION_DAYS"), client=client)
     from flask_pymongo import PyMongo
 
     write_concern = settings.get("MONGODB_WRITE_CONCERN", "majority")
@@ -49,4 +49,4 @@ def create_store(settings, app=None):
         serverSelectionTimeoutMS=5000,
     )
     return MongoStore(mongo.cx.get_database(_database_name(uri)),
-                      retention_days=settings.get("RETENTION_DAYS"))
+                      retention_days=settings.get("RETENTION_DAYS"), client=mongo.cx)

@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from tests.stored import put_in_state
+
 from .helpers import batch, event_item, record_item
 
 URL = "/api/telemetry/batch"
@@ -275,6 +277,16 @@ def test_a_full_backlog_answers_429_and_stores_nothing(client, auth, store, app)
     # Another user's items still go in.
     other = client.post(URL, json=batch([event_item()], user_id="u2"), headers=auth)
     assert other.status_code == 202
+
+
+def test_failed_and_processing_items_count_toward_the_backlog(client, auth, store, app):
+    app.config["SYNC_MAX_QUEUE"] = 3
+    client.post(URL, json=batch([event_item("a"), event_item("b")]), headers=auth)
+    put_in_state(store, "a", "failed")
+    put_in_state(store, "b", "processing")
+    response = client.post(URL, json=batch([event_item() for _ in range(2)]), headers=auth)
+    assert response.status_code == 429
+    assert store.queue_counts() == {"failed": 1, "processing": 1}
 
 
 def test_strict_event_types_refuses_unknown_types(client, auth, app):

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from app.api import health
 from app.store.common import utcnow
 
 from .helpers import batch, event_item
@@ -36,12 +37,11 @@ def test_health_needs_no_key_and_shows_no_secrets(client, app):
     assert app.config["SQLITE_PATH"] not in response.get_data(as_text=True)
 
 
-def test_health_is_degraded_when_work_waits_and_no_sync_ran(client, auth, store):
+def test_health_is_degraded_when_work_waits_and_no_sync_ran(client, auth, store, monkeypatch):
     client.post("/api/telemetry/batch", json=batch([event_item()]), headers=auth)
     assert client.get("/api/health").json["services"]["syncQueue"] == "ok"
-    with store.transaction() as conn:
-        conn.execute("UPDATE sync_queue SET createdAt = ?",
-                     ((utcnow() - timedelta(hours=1)).timestamp(),))
+    an_hour_later = utcnow() + timedelta(hours=1)
+    monkeypatch.setattr(health, "utcnow", lambda: an_hour_later)
     answer = client.get("/api/health").json
     assert answer["status"] == "degraded"
     assert answer["services"]["syncQueue"] == "stale"

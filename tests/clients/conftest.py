@@ -2,12 +2,15 @@
 
 import json
 import os
-import sqlite3
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from app.extensions import store as store_ext
+from app.store.common import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON_SDK = ROOT / "clients" / "python"
@@ -60,62 +63,54 @@ def sdk_env():
     return env
 
 
-def sqlite_path(app):
-    """The server's SQLite file, as configured for the app under test."""
-    path = app.config["SQLITE_PATH"]
-    return path if os.path.isabs(path) else os.path.join(app.instance_path, path)
-
-
 class ServerCounts:
-    """What the server's store holds, read straight from its SQLite file (read-only)."""
+    """What the server's store holds, read through the store's own operations (either store)."""
+
+    PAGE = 500
 
     def __init__(self, app):
-        self.path = sqlite_path(app)
+        self.store = store_ext.get(app)
+        self.kind = self.store.kind
 
-    def _query(self, sql, params):
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
-
-    def query(self, sql, params=()):
-        """Any read-only query on the server's store."""
-        return self._query(sql, params)
+    def queued(self, user_id, item_type="event"):
+        """One user's queue entries of one type (no payloads), in arrival order."""
+        rows, before = [], None
+        while True:
+            page = self.store.queue_page({"userId": user_id, "itemType": item_type},
+                                         before_id=before, limit=self.PAGE)
+            rows += page
+            if len(page) < self.PAGE:
+                return rows[::-1]
+            before = page[-1]["id"]
 
     def events(self, user_ids):
         """Event rows queued for these users: (rows, distinct eventIds, variant rows)."""
-        marks = ",".join("?" * len(user_ids))
-        ((rows, distinct, variants),) = self._query(
-            "SELECT COUNT(*), COUNT(DISTINCT itemId), "
-            "COUNT(CASE WHEN conflictOf IS NOT NULL THEN 1 END) "
-            f"FROM sync_queue WHERE itemType = 'event' AND userId IN ({marks})",
-            list(user_ids),
-        )
-        return rows, distinct, variants
+        rows = [row for user_id in user_ids for row in self.queued(user_id)]
+        return (len(rows), len({row["itemId"] for row in rows}),
+                sum(1 for row in rows if row["conflictOf"] is not None))
 
     def event_ids(self, user_ids):
         """The itemIds of the event rows queued for these users."""
-        marks = ",".join("?" * len(user_ids))
-        rows = self._query(
-            f"SELECT itemId FROM sync_queue WHERE itemType = 'event' AND userId IN ({marks})",
-            list(user_ids),
-        )
-        return [r[0] for r in rows]
+        return [row["itemId"] for user_id in user_ids for row in self.queued(user_id)]
 
     def event_items(self, user_ids):
         """The event items queued for these users, as stored (eventType, eventData, metadata)."""
-        marks = ",".join("?" * len(user_ids))
-        rows = self._query(
-            f"SELECT itemData FROM sync_queue WHERE itemType = 'event' AND userId IN ({marks})",
-            list(user_ids),
-        )
-        return [json.loads(r[0]) for r in rows]
+        return [self.payload(row) for user_id in user_ids for row in self.queued(user_id)]
+
+    def payload(self, row):
+        """A queue entry's item as stored."""
+        data = self.store.get_queue_item(row["appId"], row["itemId"])["itemData"]
+        return json.loads(data) if isinstance(data, str) else data
+
+    def batch_logs_of(self, user_id):
+        """The client batch logs of one user (no per-item results)."""
+        logs = self.store.batch_page(utcnow() - timedelta(days=1), source="client", limit=10_000)
+        return [log for log in logs if log["userId"] == user_id]
 
     def batch_logs(self, batch_id):
         """How many batch logs the server wrote for one batchId."""
-        ((n,),) = self._query("SELECT COUNT(*) FROM batch_logs WHERE batchId = ?", (batch_id,))
-        return n
+        logs = self.store.batch_page(utcnow() - timedelta(days=1), source="client", limit=10_000)
+        return sum(1 for log in logs if log["batchId"] == batch_id)
 
 
 @pytest.fixture

@@ -425,8 +425,8 @@ def test_records_save_and_pull(records_api, sdk_browser, counts, unique_user, ap
         }"""
     )
     deadline = time.monotonic() + 10
-    query = "SELECT COUNT(*) FROM sync_queue WHERE itemType = 'user_settings' AND userId = ?"
-    while counts.query(query, (unique_user,))[0][0] < 2 and time.monotonic() < deadline:
+    while (len(counts.queued(unique_user, "user_settings")) < 2
+           and time.monotonic() < deadline):
         page.wait_for_timeout(100)
     assert wait_queue_empty(page) == 0
     apply_queue()
@@ -495,8 +495,8 @@ def test_closing_the_page_at_once_sends_all_250_at_page_hide(sdk_browser, counts
     assert wait_for_server(waiter, counts, unique_user, 250) == (250, 250, 0)
     assert sorted(counts.event_ids([unique_user])) == sorted(ids)
     # In requests of at most 100 (the batch size), together within the keepalive budget.
-    sizes = counts.query("SELECT itemCount FROM batch_logs WHERE userId = ?", (unique_user,))
-    assert sorted(n for (n,) in sizes) == [50, 100, 100]
+    sizes = [log["itemCount"] for log in counts.batch_logs_of(unique_user)]
+    assert sorted(sizes) == [50, 100, 100]
 
     again = sdk_browser.open()
     assert wait_queue_empty(again) == 0
@@ -504,9 +504,7 @@ def test_closing_the_page_at_once_sends_all_250_at_page_hide(sdk_browser, counts
     # A batch sent again by the next page (its answer came too late) keeps its batchId and
     # items: the server answers as before (no new batch), never 409.
     assert 409 not in sdk_browser.statuses
-    assert counts.query("SELECT COUNT(*) FROM batch_logs WHERE userId = ?", (unique_user,)) == [
-        (3,)
-    ]
+    assert len(counts.batch_logs_of(unique_user)) == 3
     assert again.evaluate(JOURNAL_SIZE) == 0
 
 

@@ -102,14 +102,16 @@ def test_captured_event_reaches_the_server(make_client, counts, unique_user):
     assert client.queue_size() == 0
 
 
-def test_sigkill_while_sending_then_restart_delivers_5000_exactly(
+def test_sigkill_while_sending_then_restart_delivers_every_item_exactly_once(
     live_server, ingest_key, counts, unique_user, queue_path
 ):
-    sender = run_sender("capture", live_server, ingest_key, queue_path, 5000, unique_user)
+    # 5000 on SQLite; fewer on mongomock, whose unique indexes slow down with every document.
+    total = 5000 if counts.kind == "sqlite" else 1000
+    sender = run_sender("capture", live_server, ingest_key, queue_path, total, unique_user)
     try:
         assert sender.stdout.readline().strip() == "captured"
         deadline = time.monotonic() + 60
-        while counts.events([unique_user])[0] < 1000 and time.monotonic() < deadline:
+        while counts.events([unique_user])[0] < total // 5 and time.monotonic() < deadline:
             time.sleep(0.01)
         sender.send_signal(signal.SIGKILL)
         sender.wait(10)
@@ -117,7 +119,7 @@ def test_sigkill_while_sending_then_restart_delivers_5000_exactly(
         sender.kill()
         sender.stdout.close()
     at_kill = counts.events([unique_user])[0]
-    assert 1000 <= at_kill < 5000, "the kill must land in the middle of sending"
+    assert total // 5 <= at_kill < total, "the kill must land in the middle of sending"
     assert queued(queue_path) > 0
 
     resumed = run_sender("resume", live_server, ingest_key, queue_path, 0, unique_user)
@@ -127,7 +129,7 @@ def test_sigkill_while_sending_then_restart_delivers_5000_exactly(
         resumed.kill()
         resumed.stdout.close()
 
-    assert counts.events([unique_user]) == (5000, 5000, 0)
+    assert counts.events([unique_user]) == (total, total, 0)
     assert queued(queue_path) == 0
 
 
@@ -290,11 +292,8 @@ def test_records_chain_base_versions_and_reach_the_server(make_client, counts, u
     second = client.save_record("user_settings", "s1", {"theme": "light"})
 
     assert client.flush(timeout=10)
-    rows = counts.query(
-        "SELECT itemId, itemData FROM sync_queue WHERE itemType = 'user_settings' AND userId = ?",
-        (unique_user,),
-    )
-    assert [r[0] for r in rows] == [first, second]
+    rows = counts.queued(unique_user, "user_settings")
+    assert [r["itemId"] for r in rows] == [first, second]
     assert client.known_version("user_settings", "s1") == 2
 
 

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from app.accounts.users import create_user
+from tests.stored import put_in_state
 
 PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
@@ -87,9 +88,7 @@ def event(event_type="learning_module_viewed", **data):
 
 def set_status(store, item_id, status, error="the store timed out"):
     """Put a queue item in a state the sync engine would have left it in."""
-    with store.transaction() as conn:
-        conn.execute("UPDATE sync_queue SET status = ?, lastError = ?, attempts = 3 "
-                     "WHERE itemId = ?", (status, error, item_id))
+    put_in_state(store, item_id, status, error)
 
 
 def record(record_id, base_version, data, record_type="user_settings", **extra):

@@ -17,13 +17,13 @@ LOCK_AFTER = 4
 
 
 @pytest.fixture
-def workers(tmp_path):
+def workers(tmp_path, store_kind):
     """Two gunicorn workers on one SQLite file, logging which process answered each request;
     yields (url, store, access log path)."""
     log = tmp_path / "access.log"
     # No delay before the lock, so failures may arrive together; only the name's count.
     with serving_gunicorn(
-            tmp_path, options=("--access-logfile", str(log),
+            tmp_path, store_kind=store_kind, options=("--access-logfile", str(log),
                                "--access-logformat", "%(p)s %(s)s %(m)s %(U)s"),
             LOGIN_FREE_FAILURES="100", LOGIN_MAX_FAILURES=str(LOCK_AFTER),
             LOGIN_ADDRESS_MAX_FAILURES="0", LOGIN_LOCK_SECONDS="600") as (url, store):

@@ -335,12 +335,12 @@ def test_metrics_times_are_read_as_utc_instants(client, auth):
 # Chunked bodies, against gunicorn: Flask's test client cannot send them.
 
 @pytest.fixture(scope="module")
-def gunicorn(tmp_path_factory):
+def gunicorn(tmp_path_factory, store_kind):
     """One gunicorn worker serving wsgi:app on a fresh SQLite file, its log kept in a file;
     yields (port, key with every scope, store, log path)."""
     where = tmp_path_factory.mktemp("gunicorn")
     log_path = where / "gunicorn.log"
-    with serving_gunicorn(where, workers=1, options=("--log-level", "info"),
+    with serving_gunicorn(where, store_kind=store_kind, workers=1, options=("--log-level", "info"),
                           log=log_path) as (url, the_store):
         key, _ = create_key(the_store, "testapp", ["ingest", "read", "admin"])
         yield urlsplit(url).port, key, the_store, log_path

@@ -1,6 +1,7 @@
-"""A sync process for the concurrency test: runs run_sync over a SQLite file.
+"""A sync process for the concurrency test: runs run_sync over a SQLite file, or over the real
+MongoDB database a mongodb:// URI names.
 
-Usage: python -m tests.sync.sync_worker PATH [slow|paced]. "slow" prints "applying" and pauses
+Usage: python -m tests.sync.sync_worker WHERE [slow|paced]. "slow" prints "applying" and pauses
 inside its first batch (holding it, to be killed there); "paced" pauses between batches so that
 two processes take turns. Prints the number of items it applied when done.
 """
@@ -22,9 +23,11 @@ def paused_after(write):
     return write_then_pause
 
 
-def main(path, mode=None):
-    app = create_app({"APP_ENV": "testing", "SQLITE_PATH": path, "SYNC_BATCH_SIZE": 50,
-                      "SYNC_LEASE_SECONDS": 2, "SYNC_RUN_BUDGET_SECONDS": 120})
+def main(where, mode=None):
+    store = ({"MONGODB_URI": where, "MONGODB_WRITE_CONCERN": "1"}
+             if where.startswith("mongodb") else {"SQLITE_PATH": where})
+    app = create_app({"APP_ENV": "testing", "SYNC_BATCH_SIZE": 50, "SYNC_LEASE_SECONDS": 2,
+                      "SYNC_RUN_BUDGET_SECONDS": 120, **store})
     with app.app_context():
         store = store_ext.get(app)
         if mode == "slow":

@@ -1,5 +1,5 @@
-"""Several sync processes over one SQLite queue, one of them killed mid-batch: every item is
-applied exactly once."""
+"""Several sync processes over one queue, one of them killed mid-batch: every item is applied
+exactly once. On SQLite, and on MongoDB when TEST_MONGODB_URI names a real server."""
 
 import os
 import signal
@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.stored import stored_event_ids, telemetry_count
+
 from .helpers import event, send, sync
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS = 2000
+
+pytestmark = pytest.mark.multiprocess
 
 
 @pytest.fixture
@@ -30,7 +34,8 @@ def worker(path, *mode):
 def test_two_workers_and_a_killed_one_apply_every_item_exactly_once(client, auth, store, app):
     for start in range(0, ITEMS, 500):
         send(client, auth, [event(f"e{n}") for n in range(start, start + 500)])
-    path = app.config["SQLITE_PATH"]
+    # The workers' store: this SQLite file, or (with TEST_MONGODB_URI) this MongoDB database.
+    path = app.config.get("MONGODB_URI") or app.config["SQLITE_PATH"]
     victim = worker(path, "slow")
     try:
         assert victim.stdout.readline().strip() == "applying"
@@ -48,7 +53,8 @@ def test_two_workers_and_a_killed_one_apply_every_item_exactly_once(client, auth
     total = sum(applied) + sum(log["successCount"] for log in logs)
     assert total == ITEMS
     assert sum(log["successCount"] for log in store.sync_logs(limit=10_000)) == ITEMS
-    assert store.scalar("SELECT COUNT(*) FROM telemetry") == ITEMS
-    assert store.scalar("SELECT COUNT(DISTINCT eventId) FROM telemetry") == ITEMS
+    assert telemetry_count(store) == ITEMS
+    every_id = {f"e{n}" for n in range(ITEMS)}
+    assert stored_event_ids(store, every_id) == every_id
     assert store.queue_counts() == {"done": ITEMS}
     assert all(a > 0 for a in applied), applied

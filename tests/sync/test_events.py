@@ -1,7 +1,12 @@
 """Events through the engine: applied once, duplicates dropped, re-used ids with another payload
 kept as conflicts, batch logs written."""
 
-from .helpers import event, send, sync
+from datetime import timedelta
+
+from app.store.common import utcnow
+from tests.stored import backdate, telemetry_count
+
+from .helpers import event, item, send, sync
 
 
 def test_accepted_events_land_in_telemetry_with_server_metadata(client, auth, store, app):
@@ -26,7 +31,7 @@ def test_an_event_sent_twice_is_stored_once(client, auth, store, app):
     assert answer["duplicates"] == 1
     [log] = sync(app, store)
     assert log["itemCount"] == 0
-    assert store.scalar("SELECT COUNT(*) FROM telemetry") == 1
+    assert telemetry_count(store) == 1
 
 
 def test_a_stored_event_sent_again_with_new_ones_is_a_duplicate_and_the_rest_apply(
@@ -34,14 +39,16 @@ def test_a_stored_event_sent_again_with_new_ones_is_a_duplicate_and_the_rest_app
     send(client, auth, [event("e1")])
     sync(app, store)
     # Its queue entry is gone (retention removes done entries), so ingest takes it again.
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM sync_queue WHERE itemId = 'e1'")
+    long_ago = utcnow() - timedelta(days=31)
+    backdate(store, ["e1"], long_ago)
+    store.prune_expired(long_ago + timedelta(seconds=1))
+    assert item(store, "e1") is None
     send(client, auth, [event("e0"), event("e1"), event("e2")])
     [log] = sync(app, store)
     assert (log["successCount"], log["duplicateCount"]) == (2, 1)
     assert [(r["itemId"], r["status"]) for r in log["results"]] == [
         ("e0", "applied"), ("e1", "duplicate"), ("e2", "applied")]
-    assert store.scalar("SELECT COUNT(*) FROM telemetry") == 3
+    assert telemetry_count(store) == 3
     assert [r["count"] for r in store.event_type_counts()] == [3]
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from app.store import StoreUnavailable
 from app.sync.settings import backoff_delay
+from tests.stored import telemetry_count
 
 from .helpers import edit, event, item, later, send, sync
 
@@ -76,12 +77,12 @@ def test_a_store_outage_during_a_batch_retries_the_whole_batch(
         monkeypatch.setattr(store, writer, down)
     [log] = sync(app, store)
     assert (log["status"], log["failureCount"]) == ("error", 2)
-    assert store.scalar("SELECT COUNT(*) FROM telemetry") == 0
+    assert telemetry_count(store) == 0
     assert store.queue_counts() == {"failed": 2}
     monkeypatch.undo()
     sync(app, store, at=later(11))
     assert store.queue_counts() == {"done": 2}
-    assert store.scalar("SELECT COUNT(*) FROM telemetry") == 2
+    assert telemetry_count(store) == 2
 
 
 def test_seq_at_or_below_the_last_applied_is_a_duplicate(client, auth, store, app):

@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 
 from app.accounts.keys import create_key
+from tests.stored import telemetry_count
 from tests.test_gunicorn import serving_gunicorn
 from tests.waiting import wait_for
 
@@ -32,10 +33,11 @@ def call(url, key, method="GET", body=None):
         return exc.code, exc.headers, json.load(exc)
 
 
-def test_a_run_is_followed_from_the_other_worker_and_reported_abandoned_when_killed(tmp_path):
+def test_a_run_is_followed_from_the_other_worker_and_reported_abandoned_when_killed(
+        tmp_path, store_kind):
     # One-item batches make a run of 150 items last long enough (a second) to stop it mid-way.
     settings = {"SYNC_BATCH_SIZE": "1", "SYNC_LEASE_SECONDS": "2", "SYNC_MAX_QUEUE": "10000"}
-    with serving_gunicorn(tmp_path, **settings) as (url, store):
+    with serving_gunicorn(tmp_path, store_kind=store_kind, **settings) as (url, store):
         key, _ = create_key(store, "testapp", ["ingest", "read", "admin"])
         status, _, _ = call(f"{url}/api/telemetry/batch", key, "POST", {
             "batchId": "b1", "userId": "u1", "items": [event() for _ in range(ITEMS)]})
@@ -69,5 +71,5 @@ def test_a_run_is_followed_from_the_other_worker_and_reported_abandoned_when_kil
         assert status == 200
         assert 0 < rest["successCount"] < ITEMS
         assert store.queue_counts() == {"done": ITEMS}
-        assert store.scalar("SELECT COUNT(*) FROM telemetry") == ITEMS
+        assert telemetry_count(store) == ITEMS
         assert state() == "abandoned"

@@ -14,6 +14,7 @@ from app.extensions import scheduler
 from app.store.common import utcnow
 from app.sync.jobs import LOCK_NAME
 from app.sync.scheduling import start_scheduler
+from tests.stored import telemetry_count
 from tests.test_gunicorn import serving_gunicorn
 from tests.waiting import wait_for
 
@@ -69,12 +70,14 @@ def post(url, key, body):
         return json.load(response)
 
 
-def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
+@pytest.mark.multiprocess
+def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path, store_kind):
     # Both workers start together, so their timers fire together (first run 5 s after start,
     # then every 3 s), and one-item batches make a run of 2000 items last seconds: without the
     # lease the second worker's run would overlap the first's.
-    with serving_gunicorn(tmp_path, ENABLE_SCHEDULED_SYNC="true", SYNC_INTERVAL_MINUTES="0.05",
-                          SYNC_EAGER_DELAY_SECONDS="60", SYNC_BATCH_SIZE="1",
+    with serving_gunicorn(tmp_path, store_kind=store_kind, ENABLE_SCHEDULED_SYNC="true",
+                          SYNC_INTERVAL_MINUTES="0.05", SYNC_EAGER_DELAY_SECONDS="60",
+                          SYNC_BATCH_SIZE="1",
                           SYNC_MAX_QUEUE="100000") as (url, store):
         key, _doc = create_key(store, "testapp", ["ingest", "read"])
         sent = []
@@ -92,7 +95,7 @@ def test_two_gunicorn_workers_run_one_sync_at_a_time(tmp_path):
             t.join()
         assert wait_for(lambda: store.queue_counts() == {"done": sum(sent)}, 20)
         assert sum(sent) == 2000
-        assert store.scalar("SELECT COUNT(*) FROM telemetry") == 2000
+        assert telemetry_count(store) == 2000
         logs = sorted(store.sync_logs(limit=100_000), key=lambda log: log["startTime"])
     assert sum(log["successCount"] for log in logs) == 2000
     assert {log["source"] for log in logs} == {"scheduled"}

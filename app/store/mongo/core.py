@@ -91,9 +91,10 @@ class MongoCore(Capabilities):
     kind = "mongodb"
     INDEXES = (CORE_INDEXES,)
 
-    def __init__(self, db, retention_days=None):
+    def __init__(self, db, retention_days=None, client=None):
         self.db = db
         self.retention_days = retention_days
+        self._client = client  # the client create_store made for this store, closed by close()
 
     @contextmanager
     def _errors(self):
@@ -140,7 +141,9 @@ class MongoCore(Capabilities):
             self.db.command("ping")
 
     def close(self):
-        """Nothing to close per thread: the client pools its connections."""
+        """Close the client this store was made with (it pools its connections)."""
+        if self._client is not None:
+            self._client.close()
 
     def reset(self):
         """Delete every document of every collection (tests only)."""
