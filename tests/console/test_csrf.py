@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from app.ingest.queue import enqueue
 from app.sync.engine import run_sync
 from tests.store.helpers import queue_item
 from tests.waiting import wait_for
@@ -37,7 +38,7 @@ def dead_item(store):
     """A dead queue item (a sync engine leaves one there after its last attempt)."""
     item = queue_item("dead-1", app_id="testapp")
     item["status"] = "dead"
-    store.ingest("testapp", [item])
+    enqueue(store, "testapp", [item])
     return store.get_queue_item("testapp", "dead-1")["id"]
 
 

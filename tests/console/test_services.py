@@ -4,6 +4,7 @@ the one search box, counts, and which items an operator may act on. On both stor
 import pytest
 
 from app.console import services
+from app.ingest.queue import enqueue
 from tests.store.helpers import queue_item
 
 pytestmark = pytest.mark.both_stores
@@ -14,7 +15,7 @@ def put(store, *specs):
     for item_id, status, user_id, app_id, batch_id in specs:
         item = queue_item(item_id, app_id=app_id, user_id=user_id, batch_id=batch_id)
         item["status"] = status
-        store.ingest(app_id, [item])
+        enqueue(store, app_id, [item])
 
 
 def item_ids(rows):
@@ -39,7 +40,7 @@ def test_a_page_over_several_states_is_merged_newest_first_and_cut(store):
         item = queue_item(f"i{n:03d}", user_id="ann")
         item["status"] = states[(n // 7) % 2]
         items.append(item)
-    store.ingest("app1", items)
+    enqueue(store, "app1", items)
     filters = services.queue_filters({}, services.ERROR_STATES)
     expected = [f"i{n:03d}" for n in reversed(range(services.PAGE_SIZE + 10))]
     rows, cursor = services.queue_list(store, filters)

@@ -34,6 +34,9 @@ from .mongo_queries import (
     winning_plan_scans,
 )
 
+STORE_SPECIFIC = ("checks the Mongo adapter's own queries against the indexes it makes; it "
+                  "builds its own Mongo app")
+
 SETTINGS = load_config({"APP_ENV": "testing"})
 REAL_SERVER = bool(os.environ.get("TEST_MONGODB_URI"))
 

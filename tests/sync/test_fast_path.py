@@ -14,6 +14,9 @@ from tests.conftest import close_app, make_app
 
 from .helpers import edit, event, send, sync
 
+STORE_SPECIFIC = ("compares SQLite's fast path (a capability only SQLite offers) with the "
+                  "portable path both stores take; it builds its own SQLite apps")
+
 EVENT_IDS = [f"e{n}" for n in range(1, 10)] + ["s1", "s2", "s3", "s4", "late"]
 ITEM_IDS = EVENT_IDS + ["e3~", "r-1", "r-2"]
 
