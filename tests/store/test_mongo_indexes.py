@@ -67,7 +67,7 @@ def fill(app):
     run_sync(store, SETTINGS)
     client.post("/api/telemetry/batch", headers=keys["app1"],
                 json=batch([event_item() for _ in range(5)], batch_id="late", user_id="ann"))
-    pending = store.queue_page({"appId": "app1", "statuses": ["pending"]})
+    pending = store.queue_page({"appId": "app1"}, status="pending")
     now = datetime.now(UTC)
     store.finish_items([{"id": pending[0]["id"], "status": "failed", "attempts": 1,
                          "nextAttemptAt": now + timedelta(hours=1), "lastError": "boom"},
@@ -101,8 +101,8 @@ def drive(app, keys):
 
     console = Console(app.test_client())
     console.login("admin")
-    failed = store.queue_page({"statuses": ["failed"]})[0]
-    dead = store.queue_page({"statuses": ["dead"]})[0]
+    failed = store.queue_page({}, status="failed")[0]
+    dead = store.queue_page({}, status="dead")[0]
     runs = store.sync_logs()
     urls = ["/console/", "/console/queue", "/console/queue?status=pending",
             "/console/queue?app=app1", "/console/queue?app=app1&status=done",

@@ -207,11 +207,14 @@ class MongoSync:
         with self._errors():
             rows = self.db.telemetry.aggregate([
                 {"$match": match},
-                {"$group": {"_id": {"day": {"$dateToString": {"format": "%Y-%m-%d",
-                                                              "date": "$timestamp"}},
+                # The day as numbers, written out below: `$dateToString`'s %Y is not padded
+                # to four digits everywhere (year 1 must read 0001).
+                {"$group": {"_id": {"y": {"$year": "$timestamp"}, "m": {"$month": "$timestamp"},
+                                    "d": {"$dayOfMonth": "$timestamp"},
                                     "eventType": "$eventType"},
                             "count": {"$sum": 1}}}])
-            by_day = sorted(({"day": r["_id"]["day"], "eventType": r["_id"]["eventType"],
+            by_day = sorted(({"day": "{y:04d}-{m:02d}-{d:02d}".format(**r["_id"]),
+                              "eventType": r["_id"]["eventType"],
                               "count": r["count"]} for r in rows),
                             key=lambda r: (r["day"], r["eventType"]))
         # The (day, type) groups are few: the per-type totals add them up here.
