@@ -27,8 +27,9 @@ class MongoConsole:
 
     INDEXES = ({
         # Per-state counts and pages; look-ups by id use the per-app indexes with every appId.
+        # (batch_logs' status_1_startTime_-1 of earlier releases is now a prefix of a core
+        # index: redundant, and left for an operator to drop.)
         "sync_queue": [([("status", ASCENDING), ("_id", DESCENDING)], {})],
-        "batch_logs": [([("status", ASCENDING), ("startTime", DESCENDING)], {})],
     },)
 
     def queue_app_ids(self):
