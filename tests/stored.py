@@ -31,7 +31,7 @@ def backdate(store, item_ids, when, app_id="testapp"):
     item_ids = list(item_ids)
     if store.kind == "sqlite":
         marks = ", ".join("?" * len(item_ids))
-        with store.transaction() as conn:
+        with store._transaction() as conn:
             conn.execute(f"UPDATE sync_queue SET createdAt = ?, updatedAt = ? "
                          f"WHERE appId = ? AND itemId IN ({marks})",
                          (when.timestamp(), when.timestamp(), app_id, *item_ids))

@@ -1,6 +1,5 @@
 """The store contract for the console's reads and actions, on every adapter."""
 
-import inspect
 from datetime import timedelta
 
 import pytest
@@ -9,30 +8,11 @@ from app.config import load_config
 from app.ingest.queue import enqueue
 from app.ingest.validate import encode, payload_hash
 from app.store.common import utcnow
-from app.store.mongo.console import MongoConsole
-from app.store.port.console import ConsoleStore
-from app.store.sqlite.console import SqliteConsole
 from app.sync.engine import run_sync
 
 from .helpers import batch_log, queue_item
 
 SETTINGS = load_config({"APP_ENV": "testing"})
-
-
-def public_methods(cls):
-    """{name: parameters} of the public methods a class defines itself."""
-    return {name: list(inspect.signature(value).parameters.values())
-            for name, value in vars(cls).items() if callable(value) and not name.startswith("_")}
-
-
-@pytest.mark.parametrize("adapter", [SqliteConsole, MongoConsole])
-def test_each_adapter_offers_exactly_the_console_port(adapter):
-    port = public_methods(ConsoleStore)
-    offered = public_methods(adapter)
-    assert set(offered) == set(port)
-    for name, parameters in port.items():
-        assert [(p.name, p.default) for p in offered[name]] == [
-            (p.name, p.default) for p in parameters], name
 
 
 def put(store, *specs):

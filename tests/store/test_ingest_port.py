@@ -1,14 +1,9 @@
 """The ingest port's operations, on every adapter: what enqueue() builds its rules from."""
 
-import inspect
 
-import pytest
 
 from app.ingest.queue import enqueue, variant_item_id
 from app.store.common import OPEN_STATES, QUEUE_STATES
-from app.store.mongo.ingest import MongoIngest
-from app.store.port.ingest import IngestPort
-from app.store.sqlite.ingest import SqliteIngest
 
 from .helpers import batch_log, queue_item
 
@@ -105,14 +100,3 @@ def test_a_replayed_batch_answers_accepted_again_and_stores_nothing(store):
     outcomes, _ = enqueue(store, "app1", items, max_open=2)
     assert outcomes == [("accepted", "e1"), ("accepted", "e2")]
     assert store.queue_counts() == {"pending": 2}
-
-
-@pytest.mark.parametrize("mixin", [SqliteIngest, MongoIngest])
-def test_each_adapter_offers_exactly_the_port_operations(mixin):
-    port = {name: inspect.signature(member) for name, member in vars(IngestPort).items()
-            if callable(member) and not name.startswith("_")}
-    public = {name: member for name, member in vars(mixin).items()
-              if callable(member) and not name.startswith("_")}
-    assert sorted(public) == sorted(port)
-    for name, member in public.items():
-        assert list(inspect.signature(member).parameters) == list(port[name].parameters), name

@@ -85,11 +85,11 @@ def test_without_the_thread_the_writers_own_checkpoint_still_bounds_the_wal(tmp_
     store.init_schema()
     page = 4096
     for _ in range(40):  # about 400 pages, in transactions of about 10
-        with store.transaction() as conn:
+        with store._transaction() as conn:
             conn.executemany("INSERT INTO audit_log (at, actor, action, details) "
                              "VALUES (0, 'test', 'fill', ?)",
                              [("x" * 3500,) for _ in range(10)])
-    assert store.scalar("SELECT COUNT(*) FROM audit_log") == 400
+    assert store._scalar("SELECT COUNT(*) FROM audit_log") == 400
     # The WAL restarts from its beginning once checkpointed: it never holds the 400 pages.
     assert os.path.getsize(f"{path}-wal") < 120 * page
     store.close()

@@ -32,7 +32,7 @@ def untouched(store, item_ids):
     """Every item still pending and never attempted, and nothing in telemetry."""
     items = [store.get_queue_item("app1", item_id) for item_id in item_ids]
     return (all(i["status"] == "pending" and i["attempts"] == 0 for i in items)
-            and store.scalar("SELECT COUNT(*) FROM telemetry") == 0
+            and store._scalar("SELECT COUNT(*) FROM telemetry") == 0
             and store.event_type_counts() == [])
 
 
@@ -68,11 +68,11 @@ def test_a_batch_holding_a_stored_event_stores_none_of_it(store):
     enqueue(store, "app1", [event_item("a")])
     assert apply(store) == [("app1", "a")]
     # "a" comes back under a new queue entry (its old one gone), among new events.
-    with store.transaction() as conn:
+    with store._transaction() as conn:
         conn.execute("DELETE FROM sync_queue")
     enqueue(store, "app1", [event_item("new1"), event_item("a"), event_item("new2")])
     assert apply(store) is None
-    assert store.scalar("SELECT COUNT(*) FROM telemetry") == 1
+    assert store._scalar("SELECT COUNT(*) FROM telemetry") == 1
     assert [r["count"] for r in store.event_type_counts()] == [1]
     assert store.queue_counts() == {"pending": 3}
 

@@ -23,7 +23,7 @@ END;
 
 def as_an_earlier_release_left_it(the_store):
     """Earlier releases never marked a file with the DDL it was brought up to (user_version)."""
-    with the_store.transaction() as conn:
+    with the_store._transaction() as conn:
         conn.execute("PRAGMA user_version = 0")
     the_store.close()
 
@@ -33,7 +33,7 @@ def counts(the_store):
 
 
 def add_event_row(the_store, event_id):
-    with the_store.transaction() as conn:
+    with the_store._transaction() as conn:
         conn.execute("INSERT INTO telemetry (appId, eventId, userId, eventType, eventData, "
                      "createdAt) VALUES ('app1', ?, 'u1', 'lesson_viewed', '{}', 0)",
                      (event_id,))
@@ -42,7 +42,7 @@ def add_event_row(the_store, event_id):
 def test_a_file_that_counted_by_trigger_counts_each_later_event_once(tmp_path):
     path = tmp_path / "old.sqlite3"
     old = open_store(path)
-    with old.transaction() as conn:
+    with old._transaction() as conn:
         conn.execute(OLD_INSERT_TRIGGER)
     add_event_row(old, "before")
     assert counts(old) == [("app1", "lesson_viewed", 1)]
@@ -59,7 +59,7 @@ def test_a_file_that_counted_by_trigger_counts_each_later_event_once(tmp_path):
 def test_a_file_without_counts_is_counted_from_its_events_on_opening(tmp_path):
     path = tmp_path / "older.sqlite3"
     old = open_store(path)
-    with old.transaction() as conn:
+    with old._transaction() as conn:
         conn.execute("DROP TRIGGER telemetry_count_delete")
         conn.execute("DROP TRIGGER telemetry_count_update")
         conn.execute("DROP TABLE event_type_counts")
@@ -69,7 +69,7 @@ def test_a_file_without_counts_is_counted_from_its_events_on_opening(tmp_path):
 
     store = open_store(path)
     assert counts(store) == [("app1", "lesson_viewed", 2)]
-    with store.transaction() as conn:
+    with store._transaction() as conn:
         conn.execute("DELETE FROM telemetry WHERE eventId = 'e1'")
     assert counts(store) == [("app1", "lesson_viewed", 1)]
     store.close()
@@ -77,7 +77,7 @@ def test_a_file_without_counts_is_counted_from_its_events_on_opening(tmp_path):
 
 def test_counting_an_insert_reads_only_the_rows_it_added(tmp_path):
     store = open_store(tmp_path / "plan.sqlite3")
-    with store.reading() as conn:
+    with store._reading() as conn:
         plan = " / ".join(row["detail"] for row in conn.execute(
             f"EXPLAIN QUERY PLAN {COUNT_EVENTS_SQL}", (0,)))
     assert "SEARCH telemetry USING INTEGER PRIMARY KEY (rowid>?)" in plan, plan
@@ -85,7 +85,7 @@ def test_counting_an_insert_reads_only_the_rows_it_added(tmp_path):
 
 
 def queue_indexes(the_store):
-    with the_store.reading() as conn:
+    with the_store._reading() as conn:
         return {row["name"] for row in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sync_queue'")}
 
@@ -93,7 +93,7 @@ def queue_indexes(the_store):
 def test_a_file_with_the_old_index_of_open_items_claims_through_the_new_one(tmp_path):
     path = tmp_path / "old-index.sqlite3"
     old = open_store(path)
-    with old.transaction() as conn:
+    with old._transaction() as conn:
         conn.execute("DROP INDEX sync_queue_claimable")
         conn.execute("CREATE INDEX sync_queue_open ON sync_queue (priority DESC, id) "
                      "WHERE status IN ('pending', 'processing', 'failed')")
@@ -112,7 +112,7 @@ def test_a_file_with_the_old_index_of_open_items_claims_through_the_new_one(tmp_
 def test_a_claim_walks_only_the_open_items_in_claim_order(tmp_path):
     store = open_store(tmp_path / "claim-plan.sqlite3")
     for claim in (CLAIM_SQL, PLAIN_CLAIM_SQL):
-        with store.reading() as conn:
+        with store._reading() as conn:
             plan = " / ".join(row["detail"] for row in conn.execute(
                 f"EXPLAIN QUERY PLAN {claim}", {"now": 0, "limit": 10}))
         # No sort step: the partial index hands out open items by priority, then arrival.

@@ -2,5 +2,28 @@
 
 Each area declares its small operations in its own module of this package, and `Store` is the
 union of them. Rules (what is a duplicate, when a backlog is full, which run failed) live in the
-services above the port; adapters only translate operations to their driver.
+services above the port; adapters only translate operations to their driver. A store-specific
+fast path is not part of `Store`: it is one of the optional `CAPABILITY_KINDS`, which a service
+asks for with `store.capability(kind)` and does without when the answer is None.
 """
+
+from typing import Protocol
+
+from .accounts import AccountsPort
+from .console import ConsoleStore
+from .core import CorePort
+from .ingest import IngestPort
+from .retention import RetentionPort
+from .runs import RunsPort
+from .sync import ApplyNewEvents, SyncPort
+
+__all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
+
+
+class Store(CorePort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort, RetentionPort,
+            Protocol):
+    """Everything a store does: both adapters implement exactly these operations."""
+
+
+# The optional fast paths a store may offer (see Capabilities in app/store/common.py).
+CAPABILITY_KINDS = (ApplyNewEvents,)

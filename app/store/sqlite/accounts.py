@@ -18,29 +18,29 @@ class SqliteAccounts:
 
     def create_api_key(self, doc):
         """Store a new API key document (its hash, never the key)."""
-        with self.transaction() as conn:
-            self.insert(conn, "api_keys", doc)
+        with self._transaction() as conn:
+            self._insert(conn, "api_keys", doc)
 
     def find_api_key(self, key_hash):
         """The key document with this hash, revoked or not, or None."""
-        return self.query_one("SELECT * FROM api_keys WHERE keyHash = ?", (key_hash,))
+        return self._query_one("SELECT * FROM api_keys WHERE keyHash = ?", (key_hash,))
 
     def touch_api_key(self, key_id, at):
         """Record when a key was last used (advisory: not fsynced on its own)."""
-        with self.transaction(durable=False) as conn:
+        with self._transaction(durable=False) as conn:
             conn.execute("UPDATE api_keys SET lastUsedAt = ? WHERE keyId = ?",
                          (to_epoch(at), key_id))
 
     def list_api_keys(self, app_id=None):
         """Key documents, newest first, optionally of one app."""
         if app_id is None:
-            return self.query("SELECT * FROM api_keys ORDER BY createdAt DESC")
-        return self.query("SELECT * FROM api_keys WHERE appId = ? ORDER BY createdAt DESC",
+            return self._query("SELECT * FROM api_keys ORDER BY createdAt DESC")
+        return self._query("SELECT * FROM api_keys WHERE appId = ? ORDER BY createdAt DESC",
                           (app_id,))
 
     def revoke_api_key(self, key_id, at):
         """Mark a key revoked; True when a live key was revoked."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             cur = conn.execute(
                 "UPDATE api_keys SET revokedAt = ? WHERE keyId = ? AND revokedAt IS NULL",
                 (to_epoch(at), key_id),
@@ -49,14 +49,14 @@ class SqliteAccounts:
 
     def create_user(self, doc):
         """Store a console user; DuplicateKey when the name is taken."""
-        with self.transaction() as conn:
-            self.insert(conn, "users", doc)
+        with self._transaction() as conn:
+            self._insert(conn, "users", doc)
 
     def update_user(self, username, changes, end_sessions=False):
         """Change fields of a user (role, passwordHash, lastLoginAt) and, with `end_sessions`,
         move its sessionEpoch on by one; True when found."""
         row = to_row(changes)
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             if not first_value(conn, "SELECT 1 FROM users WHERE username = ?", (username,)):
                 return False
             if row:
@@ -70,40 +70,40 @@ class SqliteAccounts:
 
     def get_user(self, username):
         """The user document with its sessionEpoch (None before the first), or None."""
-        return self.query_one(
+        return self._query_one(
             "SELECT users.*, user_sessions.epoch AS sessionEpoch FROM users "
             "LEFT JOIN user_sessions USING (username) WHERE username = ?", (username,))
 
     def list_users(self):
         """Every console user, by name."""
-        return self.query("SELECT * FROM users ORDER BY username")
+        return self._query("SELECT * FROM users ORDER BY username")
 
     def add_audit(self, doc):
         """Append an audit entry (at, actor, action, target, details)."""
-        with self.transaction() as conn:
-            self.insert(conn, "audit_log", doc)
+        with self._transaction() as conn:
+            self._insert(conn, "audit_log", doc)
 
     def list_audit(self, limit=50, before_id=None):
         """Audit entries, newest first, keyset-paginated by id (a cursor that is not an id
         finds nothing)."""
         if before_id is None:
-            return self.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+            return self._query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
         before_id = self.parse_id(before_id)
         if before_id is None:
             return []
-        return self.query("SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
+        return self._query("SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
                           (before_id, limit))
 
     def login_failures(self, keys):
         """{key: {key, failures, at}} for the keys that have failed sign-ins counted."""
         keys = list(keys)
-        rows = self.query(f"SELECT * FROM login_failures WHERE key IN "
+        rows = self._query(f"SELECT * FROM login_failures WHERE key IN "
                           f"({', '.join('?' * len(keys))})", keys) if keys else []
         return {row["key"]: row for row in rows}
 
     def add_login_failure(self, key, at):
         """Count one more failed sign-in for `key` at `at`; returns its count."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             [row] = conn.execute(
                 "INSERT INTO login_failures (key, failures, at) VALUES (?, 1, ?) "
                 "ON CONFLICT (key) DO UPDATE SET failures = failures + 1, at = excluded.at "
@@ -112,17 +112,17 @@ class SqliteAccounts:
 
     def clear_login_failures(self, key):
         """Forget the failed sign-ins of `key`."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute("DELETE FROM login_failures WHERE key = ?", (key,))
 
     def forget_login_failures(self, before):
         """Forget every count whose last failure is at or before `before`."""
-        with self.transaction(durable=False) as conn:
+        with self._transaction(durable=False) as conn:
             conn.execute("DELETE FROM login_failures WHERE at <= ?", (to_epoch(before),))
 
     def acquire_lock(self, name, owner, until, now):
         """Take or renew the named lease until `until`; True when `owner` holds it."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO locks (name, owner, until) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
@@ -133,9 +133,9 @@ class SqliteAccounts:
 
     def release_lock(self, name, owner):
         """Give up the named lease if `owner` holds it."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
 
     def get_lock(self, name):
         """The lease document (name, owner, until), or None."""
-        return self.query_one("SELECT * FROM locks WHERE name = ?", (name,))
+        return self._query_one("SELECT * FROM locks WHERE name = ?", (name,))

@@ -75,7 +75,7 @@ class SqliteConsole:
 
     def queue_app_ids(self):
         """The apps that have queue items."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             cur = conn.execute(APP_IDS_SQL)
             cur.row_factory = None
             return [row[0] for row in cur]
@@ -106,12 +106,12 @@ class SqliteConsole:
             sql += " INDEXED BY sync_queue_status_id"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        return self.query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return self._query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
 
     def count_queue(self, match, statuses=None):
         """How many queue items have the fields of `match` and one of `statuses`."""
         total = 0
-        with self.reading() as conn:
+        with self._reading() as conn:
             # One count per state: each is a range of the (status, id) index.
             for status in statuses or [None]:
                 clauses, params = _where(match)
@@ -129,7 +129,7 @@ class SqliteConsole:
         key = self.parse_id(key)
         if key is None:
             return None
-        return self.query_one("SELECT * FROM sync_queue WHERE id = ?", (key,))
+        return self._query_one("SELECT * FROM sync_queue WHERE id = ?", (key,))
 
     def _chosen(self, statuses, ids, match):
         """SQL condition for the items in `statuses` with these ids, or else matching."""
@@ -147,7 +147,7 @@ class SqliteConsole:
     def retry_queue_items(self, now, statuses, ids=None, match=None):
         """Put the chosen items back to pending, due now, with fresh attempts; how many."""
         where, params = self._chosen(statuses, ids, match)
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             return conn.execute(
                 "UPDATE sync_queue SET status = 'pending', attempts = 0, nextAttemptAt = ?, "
                 f"leaseUntil = NULL, updatedAt = ? WHERE {where}",
@@ -156,7 +156,7 @@ class SqliteConsole:
     def discard_queue_items(self, statuses, ids=None, match=None):
         """Delete the chosen items from the queue; how many."""
         where, params = self._chosen(statuses, ids, match)
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             return conn.execute(f"DELETE FROM sync_queue WHERE {where}", params).rowcount
 
     def batch_page(self, since, source=None, statuses=None, before=None, limit=50):
@@ -177,7 +177,7 @@ class SqliteConsole:
                 return []
             clauses.append("(startTime < ? OR (startTime = ? AND id < ?))")
             params.extend((to_epoch(at), to_epoch(at), key))
-        return self.query(
+        return self._query(
             f"SELECT {BATCH_LIST_COLUMNS} FROM batch_logs WHERE {' AND '.join(clauses)} "
             "ORDER BY startTime DESC, id DESC LIMIT ?", (*params, limit))
 
@@ -186,11 +186,11 @@ class SqliteConsole:
         key = self.parse_id(key)
         if key is None:
             return None
-        return self.query_one("SELECT * FROM batch_logs WHERE id = ?", (key,))
+        return self._query_one("SELECT * FROM batch_logs WHERE id = ?", (key,))
 
     def sync_minutes(self, since):
         """Per minute since `since`: items processed and failed by sync runs."""
-        rows = self.query(
+        rows = self._query(
             "SELECT CAST(startTime / 60 AS INTEGER) AS minute, SUM(itemCount) AS processed, "
             "SUM(failureCount) AS failed FROM batch_logs "
             "WHERE source IN ('scheduled', 'manual') AND startTime >= ? "
@@ -199,7 +199,7 @@ class SqliteConsole:
 
     def sync_run_totals(self):
         """Sync runs: how many, their summed duration in seconds, and items applied by them."""
-        row = self.query_one(
+        row = self._query_one(
             "SELECT COUNT(*) AS runs, "
             "COALESCE(SUM(COALESCE(endTime, startTime) - startTime), 0) AS seconds "
             "FROM batch_logs WHERE source IN ('scheduled', 'manual')")
@@ -207,11 +207,11 @@ class SqliteConsole:
 
     def event_type_counts(self):
         """Applied events by app and type, most frequent first."""
-        return self.query(
+        return self._query(
             "SELECT appId, eventType, n AS count FROM event_type_counts WHERE n > 0 "
             "ORDER BY count DESC, appId, eventType")
 
     def conflict_counts(self):
         """Conflicts by status."""
-        rows = self.query("SELECT status, COUNT(*) AS n FROM conflicts GROUP BY status")
+        rows = self._query("SELECT status, COUNT(*) AS n FROM conflicts GROUP BY status")
         return {r["status"]: r["n"] for r in rows}

@@ -209,7 +209,7 @@ class SqliteCore(Capabilities):
         self._local = threading.local()
         self.checkpointer = Checkpointer(path, self.synchronous)
 
-    def connection(self):
+    def _connection(self):
         """This thread's connection, opened on first use (and anew after a fork)."""
         local = self._local
         conn = getattr(local, "conn", None)
@@ -264,13 +264,13 @@ class SqliteCore(Capabilities):
             raise StoreUnavailable(f"SQLite store error: {exc}") from exc
 
     @contextmanager
-    def transaction(self, durable=True):
+    def _transaction(self, durable=True):
         """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
 
         With SQLITE_SYNCHRONOUS=FULL it is on disk when the block ends, unless `durable` is
         False: for work that is redone rather than lost if a power cut undoes it (atomicity is
         kept either way, and the next durable commit's fsync covers it too)."""
-        conn = self.connection()
+        conn = self._connection()
         with self._errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -292,13 +292,13 @@ class SqliteCore(Capabilities):
         False: the sync engine's units are not fsynced on their own, since one that a power cut
         undoes leaves its items due, exactly as before it ran, and the engine applies them again.
         """
-        with self.transaction(durable=durable):
+        with self._transaction(durable=durable):
             yield
 
     @contextmanager
     def savepoint(self):
         """A nested unit inside unit_of_work(): undone alone when the block raises."""
-        conn = self.connection()
+        conn = self._connection()
         with self._errors():
             conn.execute("SAVEPOINT item")
             try:
@@ -310,28 +310,28 @@ class SqliteCore(Capabilities):
             conn.execute("RELEASE item")
 
     @contextmanager
-    def reading(self):
+    def _reading(self):
         """A connection for reads, with driver errors translated."""
-        conn = self.connection()
+        conn = self._connection()
         with self._errors():
             yield conn
 
-    def query(self, sql, params=()):
+    def _query(self, sql, params=()):
         """All rows of a read query as documents."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return conn.execute(sql, params).fetchall()
 
-    def query_one(self, sql, params=()):
+    def _query_one(self, sql, params=()):
         """The first row of a read query as a document, or None."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return conn.execute(sql, params).fetchone()
 
-    def scalar(self, sql, params=()):
+    def _scalar(self, sql, params=()):
         """The first column of the first row of a read query."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return first_value(conn, sql, params)
 
-    def insert(self, conn, table, doc):
+    def _insert(self, conn, table, doc):
         """Insert one document into a table inside a transaction; returns its rowid."""
         row = to_row(doc)
         cols = ", ".join(row)
@@ -347,7 +347,7 @@ class SqliteCore(Capabilities):
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailable(f"cannot create the folder of {self.path}: {exc}") from exc
-        conn = self.connection()
+        conn = self._connection()
         scripts = [ddl for cls in reversed(type(self).__mro__)
                    for ddl in cls.__dict__.get("DDL", ())]
         # The file remembers which DDL it was last brought up to (a checksum in user_version),
@@ -367,7 +367,7 @@ class SqliteCore(Capabilities):
 
     def ping(self):
         """Raise StoreUnavailable unless the store answers."""
-        self.scalar("SELECT 1")
+        self._scalar("SELECT 1")
 
     def close(self):
         """Close this thread's connection."""
@@ -381,7 +381,7 @@ class SqliteCore(Capabilities):
 
     def reset(self):
         """Delete every row of every table (tests and the contract suite only)."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             tables = [r["name"] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
             )]

@@ -48,7 +48,7 @@ class SqliteIngest:
         """{itemId: (batchId, payloadHash)} of the given ids already stored."""
         found = {}
         with self._errors():
-            conn = self.connection()
+            conn = self._connection()
             for start in range(0, len(item_ids), ID_CHUNK):
                 chunk = item_ids[start:start + ID_CHUNK]
                 cur = conn.execute(
@@ -66,14 +66,14 @@ class SqliteIngest:
         sql = ("SELECT COUNT(*) FROM sync_queue WHERE appId = ? AND userId IS ? "
                f"AND status IN ({', '.join('?' * len(states))})")
         with self._errors():
-            conn = self.connection()
+            conn = self._connection()
             return {user_id: first_value(conn, sql, (app_id, user_id, *states))
                     for user_id in user_ids}
 
     def insert_items(self, prepared):
         """Insert prepared rows, skipping an (appId, itemId) already stored; the skipped ids."""
         with self._errors():
-            conn = self.connection()
+            conn = self._connection()
             cur = conn.executemany(QUEUE_INSERT_SQL, prepared)
             if cur.rowcount == len(prepared):
                 return set()
@@ -99,7 +99,7 @@ class SqliteIngest:
         """Store a client batch log; False when its (appId, batchId) is already stored."""
         row = to_row(doc)
         with self._errors():
-            cur = self.connection().execute(
+            cur = self._connection().execute(
                 f"INSERT INTO batch_logs ({', '.join(row)}) "
                 f"VALUES ({', '.join('?' * len(row))}) ON CONFLICT DO NOTHING",
                 tuple(row.values()))
@@ -111,12 +111,12 @@ class SqliteIngest:
 
     def get_batch_log(self, app_id, batch_id):
         """A batch log by id; app_id None finds sync runs, which belong to no app."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return self._batch_log(conn, app_id, batch_id)
 
     def batch_items(self, app_id, batch_id):
         """The queue entries (without payloads) a client batch created, in arrival order."""
-        return self.query(
+        return self._query(
             f"SELECT {QUEUE_LIST_COLUMNS} FROM sync_queue WHERE appId = ? AND batchId = ? "
             "ORDER BY id", (app_id, batch_id))
 
@@ -129,7 +129,7 @@ class SqliteIngest:
         if app_id is not None:
             sql += " AND appId = ?"
             params.append(app_id)
-        rows = self.query(sql + " GROUP BY status", params)
+        rows = self._query(sql + " GROUP BY status", params)
         return {row["status"]: row["n"] for row in rows}
 
     def state_counts(self, app_id=None):
@@ -137,7 +137,7 @@ class SqliteIngest:
         the big `done` state as the total less the others, all in one read snapshot."""
         app_filter, params = ("", ()) if app_id is None else (" AND appId = ?", (app_id,))
         counts = {}
-        with self.reading() as conn:
+        with self._reading() as conn:
             conn.execute("BEGIN")
             try:
                 for state in QUEUE_STATES:
@@ -157,17 +157,17 @@ class SqliteIngest:
     def get_queue_item(self, app_id, item_id):
         """One queue entry with its payload, or None; app_id None searches every app."""
         if app_id is None:
-            return self.query_one("SELECT * FROM sync_queue WHERE itemId = ?", (item_id,))
-        return self.query_one("SELECT * FROM sync_queue WHERE appId = ? AND itemId = ?",
+            return self._query_one("SELECT * FROM sync_queue WHERE itemId = ?", (item_id,))
+        return self._query_one("SELECT * FROM sync_queue WHERE appId = ? AND itemId = ?",
                               (app_id, item_id))
 
     def last_sync_run(self):
         """The newest sync run's batch log (source scheduled or manual), or None."""
-        return self.query_one(
+        return self._query_one(
             "SELECT * FROM batch_logs WHERE source IN ('scheduled', 'manual') "
             "ORDER BY startTime DESC LIMIT 1")
 
     def first_item_time(self):
         """When the oldest queue entry arrived, or None for an empty queue."""
-        row = self.query_one("SELECT createdAt FROM sync_queue ORDER BY id LIMIT 1")
+        row = self._query_one("SELECT createdAt FROM sync_queue ORDER BY id LIMIT 1")
         return row["createdAt"] if row else None

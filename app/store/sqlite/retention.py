@@ -25,7 +25,7 @@ class SqliteRetention:
             removed[table] = 0
             last_id = 0
             while True:
-                with self.transaction() as conn:
+                with self._transaction() as conn:
                     cur = conn.execute(
                         f"SELECT id, {expired}, {arrival} < :cut FROM {table} "
                         "WHERE id > :last ORDER BY id LIMIT :chunk",

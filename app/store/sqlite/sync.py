@@ -152,7 +152,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
 
     def _run(self, sql, params=()):
         with self._errors():
-            return self.connection().execute(sql, params)
+            return self._connection().execute(sql, params)
 
     # Claims and item outcomes.
 
@@ -168,7 +168,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         the others.
         """
         with self._errors():
-            cur = self.connection().execute(CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
+            cur = self._connection().execute(CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
             cur.row_factory = None
             rows = cur.fetchall()
         return [self._claimed(row) for row in rows]
@@ -200,7 +200,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         25-30 % faster than the engine's own path.
         """
         with self._data_errors():
-            conn = self.connection()
+            conn = self._connection()
             cur = conn.execute(PLAIN_CLAIM_SQL, {"now": to_epoch(now), "limit": limit})
             cur.row_factory = None
             rows = cur.fetchall()
@@ -229,7 +229,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
                    u.get("lastError"), stamp, u["id"], u.get("leaseOwner"))
                   for u in updates if u["status"] != "done"]
         with self._errors():
-            conn = self.connection()
+            conn = self._connection()
             if done:
                 conn.executemany(FINISH_DONE_SQL, done)
             if others:
@@ -244,7 +244,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
     def add_sync_log(self, doc):
         """Store a sync run's batch log."""
         with self._errors():
-            self.insert(self.connection(), "batch_logs", doc)
+            self._insert(self._connection(), "batch_logs", doc)
 
     # Telemetry.
 
@@ -253,7 +253,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         found = {}
         ids = list(event_ids)
         with self._errors():
-            conn = self.connection()
+            conn = self._connection()
             for start in range(0, len(ids), ID_CHUNK):
                 chunk = ids[start:start + ID_CHUNK]
                 cur = conn.execute(
@@ -271,7 +271,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
                      dumps(d["eventData"]), d.get("status", "applied"), dumps(d.get("metadata")),
                      d.get("payloadHash"), to_epoch(d.get("timestamp")), to_epoch(d["createdAt"]))
                     for d in docs]
-            conn = self.connection()
+            conn = self._connection()
             last_id = self._last_event_id(conn)
             conn.executemany(INSERT_EVENTS_SQL, rows)
             self._count_events(conn, last_id)
@@ -304,7 +304,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
     def get_event(self, app_id, event_id):
         """The stored telemetry event, or None."""
         with self._errors():
-            return self.connection().execute(
+            return self._connection().execute(
                 "SELECT * FROM telemetry WHERE appId = ? AND eventId = ?",
                 (app_id, event_id)).fetchone()
 
@@ -325,9 +325,9 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
             where.append("timestamp < ?")
             params.append(to_epoch(end))
         clause = " AND ".join(where)
-        by_type = self.query(f"SELECT eventType, COUNT(*) AS count FROM telemetry WHERE {clause} "
+        by_type = self._query(f"SELECT eventType, COUNT(*) AS count FROM telemetry WHERE {clause} "
                              "GROUP BY eventType ORDER BY count DESC, eventType", params)
-        by_day = self.query(
+        by_day = self._query(
             "SELECT date(timestamp, 'unixepoch') AS day, eventType, COUNT(*) AS count "
             f"FROM telemetry WHERE {clause} GROUP BY day, eventType ORDER BY day, eventType",
             params)
@@ -337,14 +337,14 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
 
     def get_record(self, app_id, record_type, record_id):
         """The current record, or None."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return conn.execute(
                 "SELECT * FROM records WHERE appId = ? AND recordType = ? AND recordId = ?",
                 (app_id, record_type, record_id)).fetchone()
 
     def get_record_version(self, app_id, record_type, record_id, version):
         """One version of a record from its history, or None."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return conn.execute(
                 "SELECT * FROM record_versions WHERE appId = ? AND recordType = ? "
                 "AND recordId = ? AND version = ?",
@@ -352,7 +352,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
 
     def version_written_by(self, app_id, item_id):
         """The record version a queue item wrote, or None (re-applying an item is a no-op)."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return conn.execute(
                 "SELECT * FROM record_versions WHERE appId = ? AND itemId = ?",
                 (app_id, item_id)).fetchone()
@@ -364,7 +364,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         takes the app's next change number, the pull side's checkpoint.
         """
         with self._errors():
-            conn = self.connection()
+            conn = self._connection()
             change_seq = first_value(conn, "SELECT COALESCE(MAX(changeSeq), 0) + 1 FROM records "
                                      "WHERE appId = ?", (doc["appId"],))
             key = (doc["appId"], doc["recordType"], doc["recordId"])
@@ -392,9 +392,9 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
     def records_changed(self, app_id, record_type=None, since=0, limit=100):
         """Records changed after checkpoint `since`, oldest change first."""
         if record_type is None:
-            return self.query("SELECT * FROM records WHERE appId = ? AND changeSeq > ? "
+            return self._query("SELECT * FROM records WHERE appId = ? AND changeSeq > ? "
                               "ORDER BY changeSeq LIMIT ?", (app_id, since, limit))
-        return self.query("SELECT * FROM records WHERE appId = ? AND recordType = ? "
+        return self._query("SELECT * FROM records WHERE appId = ? AND recordType = ? "
                           "AND changeSeq > ? ORDER BY changeSeq LIMIT ?",
                           (app_id, record_type, since, limit))
 
@@ -406,7 +406,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         if isinstance(row.get("resolution"), str):
             row["resolution"] = json.dumps(row["resolution"])
         with self._errors():
-            return dict(doc, id=self.insert(self.connection(), "conflicts", row))
+            return dict(doc, id=self._insert(self._connection(), "conflicts", row))
 
     def get_conflict(self, app_id, conflict_id):
         """A conflict by id, or None; app_id None finds any app's."""
@@ -414,8 +414,8 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         if cid is None:
             return None
         if app_id is None:
-            return self.query_one("SELECT * FROM conflicts WHERE id = ?", (cid,))
-        return self.query_one("SELECT * FROM conflicts WHERE id = ? AND appId = ?", (cid, app_id))
+            return self._query_one("SELECT * FROM conflicts WHERE id = ?", (cid,))
+        return self._query_one("SELECT * FROM conflicts WHERE id = ? AND appId = ?", (cid, app_id))
 
     def list_conflicts(self, app_id=None, status=None, limit=50, before_id=None, values=True):
         """Conflicts newest first, keyset-paginated by id (`before_id` from the previous page);
@@ -436,7 +436,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         sql = f"SELECT {'*' if values else CONFLICT_LIST_COLUMNS} FROM conflicts"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return self.query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return self._query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
 
     def close_conflict(self, conflict_id, resolution, resolved_by, at):
         """Mark an open conflict resolved; False when it was not open (someone was first)."""
@@ -452,7 +452,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         """The last applied seq of each of an app's clients that has one."""
         ids = list(client_ids)
         with self._errors():
-            cur = self.connection().execute(
+            cur = self._connection().execute(
                 "SELECT clientId, lastSeq FROM client_seqs WHERE appId = ? AND clientId IN "
                 f"({', '.join('?' * len(ids))})", (app_id, *ids))
             cur.row_factory = None
@@ -461,7 +461,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
     def save_client_seqs(self, app_id, seqs):
         """Raise the stored last seq of each client to the given one (never lower it)."""
         with self._errors():
-            self.connection().executemany(
+            self._connection().executemany(
                 "INSERT INTO client_seqs (appId, clientId, lastSeq) VALUES (?, ?, ?) "
                 "ON CONFLICT (appId, clientId) "
                 "DO UPDATE SET lastSeq = MAX(lastSeq, excluded.lastSeq)",
@@ -469,5 +469,5 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
 
     def sync_logs(self, limit=100):
         """Sync runs' batch logs (source scheduled or manual), newest first."""
-        return self.query("SELECT * FROM batch_logs WHERE source IN ('scheduled', 'manual') "
+        return self._query("SELECT * FROM batch_logs WHERE source IN ('scheduled', 'manual') "
                           "ORDER BY startTime DESC LIMIT ?", (limit,))
