@@ -42,7 +42,7 @@ def test_a_run_whose_heartbeat_finds_the_lease_lost_claims_no_further_batch(
 
 def test_a_run_that_loses_its_lease_stops_and_is_recorded_as_such(app, client, auth, store):
     send(client, auth, [event(f"e{n}") for n in range(5)])
-    run, _holder = jobs.begin_run(app, "manual", requested_by="test")
+    run, _holder = jobs.begin_run(store, app.config, "manual", requested_by="test")
     noted = run.record.add
 
     def noted_then_taken_over(batch_log):

@@ -3,6 +3,7 @@
 import pytest
 
 from app.store import StoreUnavailable
+from app.store.port import ApplyNewEvents
 from app.sync.settings import backoff_delay
 from tests.stored import telemetry_count
 
@@ -73,8 +74,10 @@ def test_a_store_outage_during_a_batch_retries_the_whole_batch(
     def down(*args, **kwargs):
         raise StoreUnavailable("disk I/O error")
 
-    for writer in ("_apply_new_events", "insert_events"):
-        monkeypatch.setattr(store, writer, down)
+    monkeypatch.setattr(store, "insert_events", down)
+    if store.capability(ApplyNewEvents) is not None:  # SQLite's whole-batch path fails too
+        monkeypatch.setattr(store, "capability",
+                            lambda kind: down if kind is ApplyNewEvents else None)
     [log] = sync(app, store)
     assert (log["status"], log["failureCount"]) == ("error", 2)
     assert telemetry_count(store) == 0
