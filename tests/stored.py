@@ -38,3 +38,17 @@ def backdate(store, item_ids, when, app_id="testapp"):
     else:
         store.db.sync_queue.update_many({"appId": app_id, "itemId": {"$in": item_ids}},
                                         {"$set": {"createdAt": when, "updatedAt": when}})
+
+
+def take_down(store, monkeypatch):
+    """Make every operation of the port fail as an unreachable store does (StoreUnavailable),
+    on either store; monkeypatch puts them back after the test."""
+    from app.store import StoreUnavailable
+    from app.store.port import Store
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("the store cannot be reached")
+
+    for name in dir(Store):
+        if not name.startswith("_") and name not in ("close", "reset", "kind", "capability"):
+            monkeypatch.setattr(store, name, down)

@@ -20,6 +20,7 @@ from app.sync.jobs import LOCK_NAME
 from app.sync.runs import lease_holder
 from tests.api.helpers import batch, event_item, record_item
 from tests.conftest import make_app
+from tests.stored import take_down
 from tests.sync.helpers import edit, held_runs, manual_conflict, send, sync
 from tests.waiting import wait_for
 
@@ -308,13 +309,23 @@ def test_health_answers(client, auth, doc, app, store):
     doc.check(client.get(url(HEALTH)), HEALTH, 200)
 
 
-def test_answers_503_as_documented_when_the_store_is_down(tmp_path):
-    (tmp_path / "file").write_text("")
-    app = make_app(tmp_path, SQLITE_PATH=str(tmp_path / "file" / "db.sqlite3"))
-    client = app.test_client()
+def answers_503_as_documented(client):
     doc = Document(client.get("/api/openapi.json").get_json())
     doc.check(client.get(url(HEALTH)), HEALTH, 503)
     for operation in sorted(KEYED):
         answer = doc.check(call(client, operation, headers={"X-API-Key": "pm_any"}),
                            operation, 503)
         assert answer["error"] == "store_unavailable"
+
+
+def test_answers_503_as_documented_when_the_store_is_down(client, store, monkeypatch):
+    take_down(store, monkeypatch)
+    answers_503_as_documented(client)
+
+
+@pytest.mark.only_on("sqlite", reason="a real outage, a store file that cannot be opened; "
+                     "the test above takes either store down through the port")
+def test_answers_503_as_documented_when_the_sqlite_file_cannot_be_opened(tmp_path):
+    (tmp_path / "file").write_text("")
+    app = make_app(tmp_path, SQLITE_PATH=str(tmp_path / "file" / "db.sqlite3"))
+    answers_503_as_documented(app.test_client())

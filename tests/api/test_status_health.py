@@ -2,8 +2,11 @@
 
 from datetime import timedelta
 
+import pytest
+
 from app.api import health
 from app.store.common import utcnow
+from tests.stored import take_down
 
 from .helpers import batch, event_item
 
@@ -47,13 +50,23 @@ def test_health_is_degraded_when_work_waits_and_no_sync_ran(client, auth, store,
     assert answer["services"]["syncQueue"] == "stale"
 
 
-def test_health_is_unhealthy_when_the_store_is_down(tmp_path):
-    from tests.conftest import make_app
-
-    (tmp_path / "file").write_text("")
-    app = make_app(tmp_path, SQLITE_PATH=str(tmp_path / "file" / "db.sqlite3"))
-    response = app.test_client().get("/api/health")
+def unhealthy(response):
     assert response.status_code == 503
     assert response.json["status"] == "unhealthy"
     assert response.json["services"]["database"] == "down"
     assert response.headers["Retry-After"]
+
+
+def test_health_is_unhealthy_when_the_store_is_down(client, store, monkeypatch):
+    take_down(store, monkeypatch)
+    unhealthy(client.get("/api/health"))
+
+
+@pytest.mark.only_on("sqlite", reason="a real outage, a store file that cannot be opened; "
+                     "the test above takes either store down through the port")
+def test_health_is_unhealthy_when_the_sqlite_file_cannot_be_opened(tmp_path):
+    from tests.conftest import make_app
+
+    (tmp_path / "file").write_text("")
+    app = make_app(tmp_path, SQLITE_PATH=str(tmp_path / "file" / "db.sqlite3"))
+    unhealthy(app.test_client().get("/api/health"))
