@@ -45,8 +45,13 @@ def test_an_accepted_batch_is_applied_within_seconds(client, auth, store, runnin
     sent = time.monotonic()
     assert wait_for(lambda: store.queue_counts() == {"done": 2}, 4)
     assert time.monotonic() - sent < 4
-    status = client.get("/api/telemetry/status", headers=auth).get_json()["syncStatus"]
-    assert status["lastSyncTime"] and status["pendingItems"] == 0 and status["doneItems"] == 2
+
+    def synced():
+        # The items are done before their run has ended and noted its end time.
+        status = client.get("/api/telemetry/status", headers=auth).get_json()["syncStatus"]
+        return status["lastSyncTime"] and status["pendingItems"] == 0 and status["doneItems"] == 2
+
+    assert wait_for(synced, 4)
 
 
 def test_an_eager_sync_that_finds_another_run_going_tries_again(client, auth, store,
