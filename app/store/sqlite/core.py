@@ -110,6 +110,10 @@ LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
 COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
+# Ids looked up in one IN (...) list at the most.
+ID_CHUNK = 500
+
+
 def to_epoch(value):
     """A datetime (or None) as epoch seconds for storage."""
     if value is None or isinstance(value, int | float):
@@ -325,6 +329,16 @@ class SqliteCore(Capabilities):
         """The first row of a read query as a document, or None."""
         with self._reading() as conn:
             return conn.execute(sql, params).fetchone()
+
+    @staticmethod
+    def _rows_for_ids(conn, sql, app_id, ids):
+        """Plain row tuples of `sql` (its `{marks}` the placeholders of `ids`, after `app_id`),
+        the ids looked up in chunks well below SQLite's 32766 bound parameters."""
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start:start + ID_CHUNK]
+            cur = conn.execute(sql.format(marks=", ".join("?" * len(chunk))), (app_id, *chunk))
+            cur.row_factory = None
+            yield from cur
 
     def _scalar(self, sql, params=()):
         """The first column of the first row of a read query."""

@@ -19,8 +19,6 @@ QUEUE_LIST_COLUMNS = (
     "nextAttemptAt, lastError, batchId, leaseUntil, createdAt, updatedAt, clientId, seq, "
     "recordId, conflictOf"
 )
-# SQLite allows 32766 bound parameters; look ids up in chunks well below that.
-ID_CHUNK = 500
 
 
 def queue_row(item):
@@ -46,19 +44,11 @@ class SqliteIngest:
 
     def existing_items(self, app_id, item_ids):
         """{itemId: (batchId, payloadHash)} of the given ids already stored."""
-        found = {}
         with self._errors():
-            conn = self._connection()
-            for start in range(0, len(item_ids), ID_CHUNK):
-                chunk = item_ids[start:start + ID_CHUNK]
-                cur = conn.execute(
-                    "SELECT itemId, batchId, payloadHash FROM sync_queue "
-                    f"WHERE appId = ? AND itemId IN ({', '.join('?' * len(chunk))})",
-                    (app_id, *chunk),
-                )
-                cur.row_factory = None
-                found.update((row[0], (row[1], row[2])) for row in cur)
-        return found
+            rows = self._rows_for_ids(
+                self._connection(), "SELECT itemId, batchId, payloadHash FROM sync_queue "
+                "WHERE appId = ? AND itemId IN ({marks})", app_id, item_ids)
+            return {item_id: (batch_id, digest) for item_id, batch_id, digest in rows}
 
     def open_item_counts(self, app_id, user_ids, states):
         """{userId: its queue entries in `states`}, one indexed COUNT per user."""

@@ -114,7 +114,6 @@ INSERT_EVENTS_SQL = (
     "payloadHash, timestamp, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (appId, eventId) DO NOTHING"
 )
-ID_CHUNK = 500
 # SQLite's result codes of a statement that failed on the values it was given rather than on
 # the store: malformed JSON in a stored item (SQLITE_ERROR), a value too big, a constraint.
 DATA_ERROR_CODES = {sqlite3.SQLITE_ERROR, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_CONSTRAINT,
@@ -250,18 +249,10 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
 
     def event_hashes(self, app_id, event_ids):
         """payloadHash of the stored events among `event_ids`, by eventId."""
-        found = {}
-        ids = list(event_ids)
         with self._errors():
-            conn = self._connection()
-            for start in range(0, len(ids), ID_CHUNK):
-                chunk = ids[start:start + ID_CHUNK]
-                cur = conn.execute(
-                    "SELECT eventId, payloadHash FROM telemetry WHERE appId = ? AND eventId IN "
-                    f"({', '.join('?' * len(chunk))})", (app_id, *chunk))
-                cur.row_factory = None
-                found.update(cur)
-        return found
+            return dict(self._rows_for_ids(
+                self._connection(), "SELECT eventId, payloadHash FROM telemetry "
+                "WHERE appId = ? AND eventId IN ({marks})", app_id, list(event_ids)))
 
     def insert_events(self, docs):
         """Store telemetry documents (sync/documents.py builds them); an (appId, eventId)
