@@ -16,6 +16,8 @@ APP = Path(__file__).resolve().parent.parent / "app"
 # names the module itself and everything under it; a module belongs to its longest prefix).
 # The groups of one layer are peers, which may not import each other.
 LAYERS = (
+    # Which release this code is: the store records it with each upgrade step it takes.
+    ("release", [("app.version",)]),
     ("store", [("app.store",)]),
     ("schemas", [("app.schemas",)]),
     # Console users, API keys, the audit log and the per-key request limit: any service may
