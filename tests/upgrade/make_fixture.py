@@ -112,7 +112,7 @@ def drive(app):
          {"resolution": "merged", "data": {"theme": "black", "fontSize": 15}})
     post("fixture-app", "/api/telemetry/batch", {
         "batchId": "batch-3", "userId": "u3", "items": [
-            event("evt-6", "weakness_detected", topic="dp"),
+            event("evt-6", "weakness_detected", skill="dp"),
             record("rec-7", "settings-u3", 0, theme="pending")]})
     return keys, reads(client, keys)
 

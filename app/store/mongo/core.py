@@ -179,7 +179,8 @@ class MongoCore(Capabilities):
             self._client.close()
 
     def reset(self):
-        """Delete every document of every collection (tests only)."""
+        """Delete every document of every collection but the schema versions (tests only)."""
         with self._errors():
             for name in self.db.list_collection_names():
-                self.db[name].delete_many({})
+                if name != "schema_versions":
+                    self.db[name].delete_many({})

@@ -29,4 +29,4 @@ class CorePort(Protocol):
         """Let go of connections."""
 
     def reset(self) -> None:
-        """Empty every table or collection (tests only)."""
+        """Empty every table or collection but the schema versions (tests only)."""

@@ -427,10 +427,12 @@ class SqliteCore(Capabilities):
             self._local.wal_fd = None
 
     def reset(self):
-        """Delete every row of every table (tests and the contract suite only)."""
+        """Delete every row of every table but the schema versions (tests and the contract
+        suite only)."""
         with self._transaction() as conn:
             tables = [r["name"] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                "AND name != 'schema_versions'"
             )]
             for table in tables:
                 conn.execute(f"DELETE FROM {table}")
