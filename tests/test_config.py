@@ -49,3 +49,26 @@ def test_debug_namespaces_turn_on_verbose_logging(tmp_path):
     for name in ("prepmate.sync", "prepmate.api", "prepmate.store", "prepmate.console",
                  "prepmate.scheduler"):
         logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+@pytest.mark.parametrize("profile, expected", [
+    ("development", True), ("testing", True), ("production", False)])
+def test_stores_upgrade_on_start_in_development_only(profile, expected):
+    config = load_config(environ={"APP_ENV": profile, "SECRET_KEY": "s"})
+    assert config["STORE_AUTO_UPGRADE"] is expected
+    overridden = load_config(environ={"APP_ENV": profile, "SECRET_KEY": "s",
+                                      "STORE_AUTO_UPGRADE": str(not expected).lower()})
+    assert overridden["STORE_AUTO_UPGRADE"] is (not expected)
+
+
+def test_the_release_is_named_alike_in_code_package_and_changelog():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from app.version import __version__
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    newest = re.search(r"^## (\S+)", (root / "CHANGELOG.md").read_text(), re.M).group(1)
+    assert project["version"] == newest == __version__
