@@ -37,7 +37,7 @@ def register_extensions(app):
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/docs/assets/")
     app.wsgi_app = RequestBodies(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))
-    # Outermost, so a body refused below is answered with the request's id too.
+    # Outermost: the id and the access line's duration cover the reading of the body too.
     app.wsgi_app = RequestIds(app.wsgi_app)
     app.teardown_request(note_request)
     store.init_app(app)

@@ -67,8 +67,19 @@ def test_a_log_format_other_than_text_or_json_refuses_to_start():
         load_config(environ={"LOG_FORMAT": "logfmt"})
 
 
+@pytest.fixture
+def host_handler():
+    """A host that set logging up itself (logging.basicConfig): plain lines on stderr."""
+    handler = StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield
+    root.removeHandler(handler)
+
+
 @pytest.mark.parametrize("app_config", [{"LOG_FORMAT": "json"}])
-def test_json_lines_on_stderr_carry_the_request(client, api_key, capsys):
+def test_json_lines_on_stderr_carry_the_request(host_handler, client, api_key, capsys):
     capsys.readouterr()
     auth = {"Authorization": f"Bearer {api_key('ingest')}", "X-Request-ID": "req-1"}
     client.post("/api/telemetry/track", json={"userId": "u1", "eventType": "x"}, headers=auth)
@@ -105,6 +116,15 @@ def test_a_json_line_holds_its_exception_on_the_line(client, store, api_key, mon
     assert error["exception"].startswith("Traceback") and "a bug\nover two lines" in \
         error["exception"]
     assert (access["status"], access["requestId"]) == (500, "boom")
+
+
+def test_debug_namespaces_of_an_earlier_app_are_undone(tmp_path):
+    from tests.conftest import close_app, make_app
+
+    close_app(make_app(tmp_path, DEBUG_NAMESPACES="prepmate:*"))
+    close_app(make_app(tmp_path, DEBUG_NAMESPACES="prepmate:sync"))
+    assert not logging.getLogger("prepmate.api").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("prepmate.sync").isEnabledFor(logging.DEBUG)
 
 
 def test_the_text_format_keeps_its_shape_and_adds_the_ids(client, api_key, written):
