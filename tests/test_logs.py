@@ -65,6 +65,8 @@ def test_a_log_format_other_than_text_or_json_refuses_to_start():
         load_config({"LOG_FORMAT": "yaml"})
     with pytest.raises(ValueError, match="LOG_FORMAT"):
         load_config(environ={"LOG_FORMAT": "logfmt"})
+    with pytest.raises(ValueError, match="LOG_FORMAT"):  # given as a value, not a string
+        load_config({"LOG_FORMAT": None})
 
 
 @pytest.fixture
