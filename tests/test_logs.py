@@ -11,8 +11,10 @@ from datetime import datetime
 import pytest
 
 from app.config import load_config
+from app.extensions import scheduler
 from app.logging import NAMESPACES, JsonFormatter, StderrHandler, TextFormatter
 from app.sync import jobs
+from app.sync.scheduling import start_scheduler
 from tests.sync.helpers import event, send
 from tests.waiting import wait_for
 
@@ -233,3 +235,25 @@ def test_a_background_run_that_fails_names_its_run(client, auth, written, monkey
 
     # The thread logs how the run failed just after the run has noted its end.
     assert wait_for(found) and found() == [("prepmate:scheduler", run_id)]
+
+
+@pytest.mark.parametrize("app_config", [{
+    "DEBUG_NAMESPACES": "prepmate:sync", "SYNC_SEQ_HOLD_SECONDS": 0, "ENABLE_SCHEDULED_SYNC": True,
+    "SYNC_INTERVAL_MINUTES": 60, "SYNC_EAGER_DELAY_SECONDS": 0.1}])
+def test_a_run_started_by_the_timer_names_its_run_on_every_line(app, client, auth, store, written):
+    lines = written("json")
+    assert start_scheduler(app)
+    try:
+        seq_gap(client, auth)  # asks the scheduler for a run soon after
+
+        def found():
+            # (prepmate:scheduler says when the timer is set: not a line of the run.)
+            return [entry for entry in run_lines(lines, "json") if entry[0] == "prepmate:sync"]
+
+        # The run's last line (its batch line) is logged before the run notes its end.
+        assert wait_for(lambda: len(found()) >= 2 and store.queue_counts() == {"done": 3}), found()
+    finally:
+        scheduler.remove_all_jobs()
+        scheduler.shutdown(wait=True)
+    (run_id,) = {run for _ns, run in found()}
+    assert store.get_sync_run(run_id)["requestedBy"] == "scheduler"
