@@ -21,5 +21,9 @@ def test_sync_now_names_its_run_on_every_line(console, client, auth, store, writ
     def found():
         return [entry for entry in run_lines(lines, log_format) if entry[0] != "prepmate:http"]
 
-    assert wait_for(lambda: len(found()) >= 2 and store.queue_counts() == {"done": 3}), found()
-    assert {run for _ns, run in found()} == {run_id}
+    def audited():
+        # The run's last step, on its thread: once it is there, nothing of the run is left.
+        return "sync.run" in [entry["action"] for entry in store.list_audit(limit=10)]
+
+    assert wait_for(audited), found()
+    assert len(found()) >= 2 and {run for _ns, run in found()} == {run_id}, found()
