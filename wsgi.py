@@ -1,19 +1,28 @@
 """The WSGI entry point: `gunicorn -w 2 wsgi:app`, `flask --app wsgi …`."""
 
 import logging
+import sys
 
+import click
 from dotenv import load_dotenv
 
 from app import create_app
 from app.extensions import store
 from app.store import StoreUnavailable
+from app.store.schema import SchemaMismatch
 from app.sync.scheduling import start_scheduler
 
 load_dotenv()
 app = create_app()
 try:
-    # Tables and indexes at start-up; if the store is down they are made on first use instead.
+    # The store opened at start-up (made, or upgraded when STORE_AUTO_UPGRADE allows); if it is
+    # down it is opened on first use instead.
     store.get(app)
 except StoreUnavailable as exc:
     logging.getLogger("prepmate.store").warning("store not ready at start-up: %s", exc)
+except SchemaMismatch as exc:
+    if click.get_current_context(silent=True) is None:
+        # A server (gunicorn) refuses to start; a `flask --app wsgi …` command goes on, so that
+        # `store upgrade` and `store status` can run, and every other command says the same.
+        sys.exit(f"prepmate: {exc}")
 start_scheduler(app)

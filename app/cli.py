@@ -1,4 +1,5 @@
-"""flask commands: keys, users, sync and queue (scriptable, no prompt when the input is given)."""
+"""flask commands: keys, users, sync, queue and store (scriptable, no prompt when the input is
+given)."""
 
 import json
 import os
@@ -13,11 +14,25 @@ from flask.cli import AppGroup
 from .accounts.keys import KeyRequestError, authenticate, create_key, parse_scopes
 from .accounts.users import ROLES, UserError, create_user, set_password, set_role
 from .extensions import store
+from .store import StoreUnavailable
 from .store.common import QUEUE_STATES, utcnow
+from .store.schema import SchemaMismatch, describe
 from .sync.outcomes import summarize_run
 from .sync.scheduling import run_exclusive
 
-keys = AppGroup("keys", help="Manage API keys.")
+
+class Commands(AppGroup):
+    """A command group whose commands end with the store's own message (exit status 1) when the
+    store cannot be opened: down, or at another schema version than this release's."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (SchemaMismatch, StoreUnavailable) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+keys = Commands("keys", help="Manage API keys.")
 
 
 @keys.command("create")
@@ -58,7 +73,7 @@ def keys_revoke(key_id):
     click.echo(f"Revoked key {key_id}.")
 
 
-dev = AppGroup("dev", help="Development helpers.")
+dev = Commands("dev", help="Development helpers.")
 DEV_USER = "dev-admin"
 
 
@@ -92,7 +107,7 @@ def dev_credentials():
     click.echo(f"Dev console login .. {DEV_USER} / {creds['password']}  (/console/login)")
 
 
-users = AppGroup("users", help="Manage console users.")
+users = Commands("users", help="Manage console users.")
 # Who the audit log names for changes made from the command line.
 CLI_ACTOR = "cli"
 
@@ -152,8 +167,8 @@ def users_list():
         click.echo(f"{doc['username']}\t{doc['role']}\t{last.isoformat() if last else 'never'}")
 
 
-sync = AppGroup("sync", help="Run the sync engine.")
-queue = AppGroup("queue", help="Inspect the sync queue.")
+sync = Commands("sync", help="Run the sync engine.")
+queue = Commands("queue", help="Inspect the sync queue.")
 
 
 @sync.command("run")
@@ -185,7 +200,45 @@ def queue_stats(app_id):
     click.echo(f"total\t{sum(counts.values())}")
 
 
+stored = Commands("store", help="See and upgrade the store's schema version.")
+
+
+def _store_line(state):
+    where = (f"SQLite file {current_app.config['SQLITE_PATH']}"
+             if not current_app.config.get("MONGODB_URI") else "MongoDB")
+    return (f"Store: {where}, at {describe(state['version'])}; release {state['release']} runs "
+            f"on version {state['latest']}.")
+
+
+@stored.command("status")
+def store_status():
+    """Print the store's schema version, the upgrade steps taken and those still to take."""
+    state = store.schema_state()
+    click.echo(_store_line(state))
+    for step in state["history"]:
+        click.echo(f"  applied {step['version']}: {step['name']} (release {step['release']}, "
+                   f"{step['appliedAt'].isoformat(timespec='seconds')})")
+    for step in state["pending"]:
+        click.echo(f"  to take {step['version']}: {step['name']}")
+    if state["version"] is not None and state["version"] > state["latest"]:
+        raise click.ClickException("the store is newer than this release: run a newer release")
+
+
+@stored.command("upgrade")
+def store_upgrade():
+    """Take every upgrade step the store still needs, printing each; safe to run again."""
+    state = store.schema_state()
+    click.echo(_store_line(state))
+    done = store.upgrade()
+    for step in done:
+        click.echo(f"  applied {step['version']}: {step['name']}")
+    if done:
+        click.echo(f"Upgraded to schema version {done[-1]['version']}.")
+    else:
+        click.echo("Nothing to do: the store is at the latest version.")
+
+
 def register(app):
     """Attach every command group to the app."""
-    for group in (keys, dev, users, sync, queue):
+    for group in (keys, dev, users, sync, queue, stored):
         app.cli.add_command(group)

@@ -16,6 +16,7 @@ PROFILE_DEFAULTS = {
         "SYNC_BATCH_SIZE": 200,
         "SYNC_MAX_QUEUE": 2000,
         "SYNC_MAX_RETRIES": 5,
+        "STORE_AUTO_UPGRADE": False,
     },
 }
 PROFILE_DEFAULTS["testing"] = dict(PROFILE_DEFAULTS["development"])
@@ -52,6 +53,9 @@ SETTINGS = {
     "SQLITE_SYNCHRONOUS": ("FULL", str),
     # How long a write waits for another process's transaction before answering 503.
     "SQLITE_BUSY_TIMEOUT_MS": (10000, int),
+    # Upgrade a store made by an earlier release when the app opens it (on in development and
+    # testing); off, such a store is refused until `flask --app wsgi store upgrade` has run.
+    "STORE_AUTO_UPGRADE": (True, _bool),
     "SYNC_INTERVAL_MINUTES": (1, float),
     "SYNC_BATCH_SIZE": (50, int),
     "SYNC_MAX_QUEUE": (500, int),

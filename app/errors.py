@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .http import BODY_ERROR
 from .store import BacklogFull, StoreUnavailable
+from .store.schema import SchemaMismatch, StoreTooNew
 
 log = logging.getLogger("prepmate.api")
 
@@ -70,6 +71,13 @@ def handle_store_unavailable(exc):
                           headers={"Retry-After": STORE_RETRY_AFTER})
 
 
+def handle_schema_mismatch(exc):
+    log.error("store not opened: %s", exc)
+    code = "store_too_new" if isinstance(exc, StoreTooNew) else "store_upgrade_needed"
+    return error_response(503, code, f"{exc} Nothing was done.",
+                          headers={"Retry-After": STORE_RETRY_AFTER})
+
+
 def handle_backlog_full(exc):
     return error_response(
         429, "backlog_full",
@@ -96,6 +104,7 @@ def register_errorhandlers(app):
     """Install the handlers; they replace flask-smorest's so console pages stay HTML."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(StoreUnavailable, handle_store_unavailable)
+    app.register_error_handler(SchemaMismatch, handle_schema_mismatch)
     app.register_error_handler(BacklogFull, handle_backlog_full)
     app.register_error_handler(Exception, handle_unexpected)
     app.before_request(refuse_bad_body)

@@ -12,11 +12,12 @@ from htmx_flask import Htmx
 from .accounts.ratelimit import RateLimiter
 from .schemas.errors import ErrorSchema
 from .schemas.telemetry import EventItemSchema, RecordItemSchema
-from .store import create_store
+from .store import create_store, schema
 
 
 class StoreExtension:
-    """Holds the app's store; its schema and indexes are made on first use in each process."""
+    """Holds the app's store, opened (made, or upgraded when STORE_AUTO_UPGRADE allows) on first
+    use in each process."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -25,14 +26,29 @@ class StoreExtension:
         app.extensions["prepmate.store"] = {"store": create_store(app.config, app), "ready": False}
 
     def get(self, app=None):
-        """The app's store, with its tables and indexes in place."""
-        state = (app or current_app).extensions["prepmate.store"]
+        """The app's store, at the schema version this release runs on. Raises
+        schema.SchemaMismatch (and asks again next time) when it cannot be."""
+        app = app or current_app
+        state = app.extensions["prepmate.store"]
         if not state["ready"]:
             with self._lock:
                 if not state["ready"]:
-                    state["store"].init_schema()
+                    schema.open_store(state["store"],
+                                      auto_upgrade=app.config["STORE_AUTO_UPGRADE"])
                     state["ready"] = True
         return state["store"]
+
+    def schema_state(self, app=None):
+        """Where the app's store stands (schema.state), without opening it."""
+        return schema.state((app or current_app).extensions["prepmate.store"]["store"])
+
+    def upgrade(self, app=None):
+        """Take every upgrade step the app's store still needs; returns the steps taken."""
+        with self._lock:
+            state = (app or current_app).extensions["prepmate.store"]
+            done = schema.upgrade(state["store"])
+            state["ready"] = False  # the next get() opens it as upgraded
+        return done
 
 
 class ProjectApi(Api):

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 
 from app.accounts.keys import create_key
-from app.store import create_store
+from app.store import create_store, schema
 from tests.api.helpers import batch, event_item
 from tests.conftest import store_settings
 
@@ -61,7 +61,7 @@ def serving_gunicorn(where, *, store_kind="sqlite", workers=2, options=(), log=N
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.1)
         store = create_store(stored, Flask(__name__))
-        store.init_schema()
+        schema.open_store(store)
         yield url, store
     finally:
         server.terminate()

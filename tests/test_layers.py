@@ -19,6 +19,8 @@ LAYERS = (
     # The request and sync run a log line belongs to (context variables, no imports): the
     # lowest layer, so the services can say which run they are in without reading flask.
     ("context", [("app.context",)]),
+    # Which release this code is: the store records it with each upgrade step it takes.
+    ("release", [("app.version",)]),
     ("store", [("app.store",)]),
     ("schemas", [("app.schemas",)]),
     # Console users, API keys, the audit log and the per-key request limit: any service may

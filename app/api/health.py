@@ -9,6 +9,7 @@ from ..extensions import store
 from ..schemas.telemetry import HealthSchema
 from ..store import StoreError
 from ..store.common import utcnow
+from ..store.schema import SchemaMismatch, StoreTooNew
 from ..sync.scheduling import scheduler_enabled
 from .base import RETRY_AFTER, ApiBlueprint
 
@@ -27,6 +28,10 @@ def check_health(app):
         counts = the_store.queue_counts()
         last = the_store.last_sync_run()
         first = the_store.first_item_time()
+    except SchemaMismatch as exc:
+        database = "too_new" if isinstance(exc, StoreTooNew) else "upgrade_needed"
+        return "unhealthy", {"database": database, "scheduler": "unknown",
+                             "syncQueue": "unknown"}
     except StoreError:
         return "unhealthy", {"database": "down", "scheduler": "unknown", "syncQueue": "unknown"}
     if not app.config.get("ENABLE_SCHEDULED_SYNC"):

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from app.store import create_store
+from app.store import create_store, schema
 
 BACKENDS = ["sqlite", "mongomock"] + (["mongodb"] if os.environ.get("TEST_MONGODB_URI") else [])
 
@@ -30,7 +30,7 @@ def make_store(kind, tmp_path):
 def store(request, tmp_path):
     """A fresh, empty store of each kind."""
     the_store = make_store(request.param, tmp_path)
-    the_store.init_schema()
+    schema.open_store(the_store)
     yield the_store
     the_store.reset()
     if request.param == "mongodb":

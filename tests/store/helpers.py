@@ -1,14 +1,14 @@
 """For the store tests: a SQLite store on a file, and queue documents shaped as ingest makes."""
 
 from app.ingest.validate import encode, payload_hash
-from app.store import create_store
+from app.store import create_store, schema
 from app.store.common import utcnow
 
 
 def open_store(path):
     """A SQLite store at `path` with its tables in place."""
     the_store = create_store({"SQLITE_PATH": str(path)})
-    the_store.init_schema()
+    schema.open_store(the_store)
     return the_store
 
 

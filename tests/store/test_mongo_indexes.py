@@ -1,7 +1,7 @@
 """Every query the Mongo adapter issues on a request path is served by an index it creates.
 
 Mongo-only: this checks the Mongo adapter's own queries (their filters, sorts and the indexes
-init_schema makes), which SQLite does not have; SQLite's query plans are its adapter's business.
+its upgrade steps make), which SQLite lacks; SQLite's query plans are its adapter's business.
 The request paths (API reads, console pages and actions, event metrics, the Prometheus scrape)
 are driven through the real app on mongomock with every query recorded (mongo_queries.py), and
 each must be served by an index: equality keys first, then the sort, with the range fields in

@@ -90,7 +90,8 @@ def calls_on_a_store(tree):
 
 
 def test_code_above_the_store_asks_only_for_port_operations():
-    allowed = set(PORT) | {"get", "init_app"}  # the Flask extension that hands out the store
+    # The Flask extension that hands out the store, and its store commands' two calls.
+    allowed = set(PORT) | {"get", "init_app", "schema_state", "upgrade"}
     outside = []
     for path in APP.rglob("*.py"):
         if "store" in path.relative_to(APP).parts[:1]:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from app.ingest.queue import enqueue
-from app.store import create_store
+from app.store import create_store, schema
 from tests.waiting import wait_for
 
 from .helpers import event_item, open_store
@@ -82,7 +82,7 @@ def test_without_the_thread_the_writers_own_checkpoint_still_bounds_the_wal(tmp_
     store = create_store({"SQLITE_PATH": str(path)})
     store.wal_autocheckpoint_pages = 50
     store.checkpointer.notify = lambda: None  # a checkpointer that never runs
-    store.init_schema()
+    schema.open_store(store)
     page = 4096
     for _ in range(40):  # about 400 pages, in transactions of about 10
         with store._transaction() as conn:
@@ -96,10 +96,10 @@ def test_without_the_thread_the_writers_own_checkpoint_still_bounds_the_wal(tmp_
 
 
 def test_a_checkpoint_that_fails_is_reported_once_and_writes_go_on(tmp_path, caplog):
-    path = tmp_path / "store.sqlite3"
-    store = open_store(path)
+    store = create_store({"SQLITE_PATH": str(tmp_path / "store.sqlite3")})
     store.checkpointer.path = tmp_path / "gone" / "store.sqlite3"
     with caplog.at_level("WARNING", logger="prepmate.store"):
+        schema.open_store(store)  # commits, as the writes below do
         for n in range(3):
             enqueue(store, "app1", [event_item(f"e{n}")])
             time.sleep(0.05)
@@ -112,7 +112,7 @@ def test_a_checkpoint_that_fails_is_reported_once_and_writes_go_on(tmp_path, cap
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_checkpoint_thread_that_dies_is_replaced_with_the_next_commit(tmp_path):
     path = tmp_path / "store.sqlite3"
-    store = open_store(path)
+    store = create_store({"SQLITE_PATH": str(path)})
     connect = store.checkpointer._connect
     calls = []
 
@@ -123,8 +123,10 @@ def test_a_checkpoint_thread_that_dies_is_replaced_with_the_next_commit(tmp_path
         return connect()
 
     store.checkpointer._connect = broken_once
-    enqueue(store, "app1", [event_item("e1")])
-    assert wait_for(lambda: store.checkpointer._thread is None)
+    store.checkpointer.idle = 0.2
+    # Opening commits: the first commit's thread dies; a later one's (if any) soon ends idle.
+    schema.open_store(store)
+    assert wait_for(lambda: store.checkpointer._thread is None) and calls
     enqueue(store, "app1", [event_item("e2")])
     assert wait_for(lambda: in_database_file(path, "e2", tmp_path))
     store.close()

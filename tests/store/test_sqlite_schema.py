@@ -4,7 +4,7 @@ import sqlite3
 
 from app.config import load_config
 from app.ingest.queue import enqueue
-from app.store import create_store
+from app.store import create_store, schema
 from app.store.common import utcnow
 from app.store.sqlite.sync import CLAIM_SQL, COUNT_EVENTS_SQL, PLAIN_CLAIM_SQL
 from app.sync.engine import run_sync
@@ -22,8 +22,10 @@ END;
 
 
 def as_an_earlier_release_left_it(the_store):
-    """Earlier releases never marked a file with the DDL it was brought up to (user_version)."""
+    """Releases before versioned stores kept no schema versions, and those before the DDL
+    checksum never marked the file (user_version)."""
     with the_store._transaction() as conn:
+        conn.execute("DROP TABLE schema_versions")
         conn.execute("PRAGMA user_version = 0")
     the_store.close()
 
@@ -128,7 +130,7 @@ def test_opening_a_current_file_only_reads_while_another_holds_the_write_lock(tm
     writer.execute("BEGIN IMMEDIATE")  # another worker, in the middle of a write
     try:
         second = create_store({"SQLITE_PATH": str(path), "SQLITE_BUSY_TIMEOUT_MS": 100})
-        second.init_schema()  # a worker starting now: would wait for the lock, then fail
+        schema.open_store(second)  # a worker starting now: would wait for the lock, then fail
         assert second.queue_counts() == {"pending": 1}
         second.close()
     finally:

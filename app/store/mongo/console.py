@@ -27,8 +27,8 @@ class MongoConsole:
 
     INDEXES = ({
         # Per-state counts and pages; look-ups by id use the per-app indexes with every appId.
-        # (batch_logs' status_1_startTime_-1 of earlier releases is now a prefix of a core
-        # index: redundant, and left for an operator to drop.)
+        # (batch_logs' status_1_startTime_-1 of earlier releases is a prefix of a core index:
+        # upgrade step 2 drops it.)
         "sync_queue": [([("status", ASCENDING), ("_id", DESCENDING)], {})],
     },)
 

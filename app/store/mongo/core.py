@@ -24,9 +24,8 @@ CORE_INDEXES = {
         ([("appId", ASCENDING), ("itemId", ASCENDING)], {"unique": True}),
         ([("status", ASCENDING), ("priority", DESCENDING), ("nextAttemptAt", ASCENDING)], {}),
         # Keyset pages and counts, newest first: by app, app and state, app and user (and
-        # state: a user's backlog too); a batch's items in arrival order. (Stores made before
-        # these may still hold appId_1_userId_1_status_1 and appId_1_batchId_1: prefixes of
-        # these, so redundant, and left for an operator to drop.)
+        # state: a user's backlog too); a batch's items in arrival order. (They replace
+        # appId_1_userId_1_status_1 and appId_1_batchId_1, which upgrade step 2 drops.)
         ([("appId", ASCENDING), ("_id", DESCENDING)], {}),
         ([("appId", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)], {}),
         ([("appId", ASCENDING), ("userId", ASCENDING), ("_id", DESCENDING)], {}),
@@ -37,7 +36,7 @@ CORE_INDEXES = {
     "batch_logs": [
         ([("appId", ASCENDING), ("batchId", ASCENDING)], {"unique": True}),
         # Pages newest first with the id as tie-break: every log, by source, by status, both.
-        # (They replace startTime_-1 and source_1_startTime_-1, left for an operator to drop.)
+        # (They replace startTime_-1 and source_1_startTime_-1, which upgrade step 2 drops.)
         ([("startTime", DESCENDING), ("_id", DESCENDING)], {}),
         ([("source", ASCENDING), ("startTime", DESCENDING), ("_id", DESCENDING)], {}),
         ([("status", ASCENDING), ("startTime", DESCENDING), ("_id", DESCENDING)], {}),
@@ -115,20 +114,54 @@ class MongoCore(Capabilities):
         """No partial rollback on MongoDB: an item's writes are replay-safe instead."""
         return nullcontext()
 
-    def init_schema(self):
-        """Create every index (idempotent; run at start-up)."""
+    # The schema (app/store/schema.py): one document per upgrade step taken, its _id the
+    # version.
+    def schema_version(self):
+        """The schema version the store is at: None for a new, empty store; 0 for one made by a
+        release from before versioned stores."""
         with self._errors():
-            for cls in reversed(type(self).__mro__):
-                for indexes in cls.__dict__.get("INDEXES", ()):
-                    for collection, specs in indexes.items():
-                        for keys, options in specs:
-                            self.db[collection].create_index(keys, **options)
-            if self.retention_days:
-                from .retention import ttl_indexes
+            newest = self.db.schema_versions.find_one({}, sort=[("_id", DESCENDING)])
+            if newest is not None:
+                return newest["_id"]
+            names = [name for name in self.db.list_collection_names()
+                     if name != "schema_versions" and not name.startswith("system.")]
+        return 0 if names else None
 
-                for collection, specs in ttl_indexes(self.retention_days).items():
-                    for keys, options in specs:
-                        self.db[collection].create_index(keys, **options)
+    def schema_history(self):
+        """The upgrade steps applied to the store, oldest first: version, name, release and
+        appliedAt."""
+        with self._errors():
+            return [{"version": doc["_id"], "name": doc["name"], "release": doc["release"],
+                     "appliedAt": doc["appliedAt"]}
+                    for doc in self.db.schema_versions.find({}).sort("_id", ASCENDING)]
+
+    def upgrade_step(self, version, name, release, now):
+        """Take the store from `version` - 1 to `version` and record it. No transaction: each
+        step is idempotent, so one cut short is completed by taking it again; False when it had
+        been taken."""
+        from .upgrades import STEPS
+
+        with self._errors():
+            if self.db.schema_versions.find_one({"_id": version}) is not None:
+                return False
+            STEPS[version](self)
+            try:
+                self.db.schema_versions.insert_one({"_id": version, "name": name,
+                                                    "release": release, "appliedAt": now})
+            except DuplicateKeyError:
+                return False
+        return True
+
+    def apply_settings(self):
+        """RETENTION_DAYS's TTL indexes (idempotent; run at start-up)."""
+        if not self.retention_days:
+            return
+        from .retention import ttl_indexes
+
+        with self._errors():
+            for collection, specs in ttl_indexes(self.retention_days).items():
+                for keys, options in specs:
+                    self.db[collection].create_index(keys, **options)
 
     def parse_id(self, value):
         """The document id `value` names, as its canonical string, or None when it names none."""
@@ -146,7 +179,8 @@ class MongoCore(Capabilities):
             self._client.close()
 
     def reset(self):
-        """Delete every document of every collection (tests only)."""
+        """Delete every document of every collection but the schema versions (tests only)."""
         with self._errors():
             for name in self.db.list_collection_names():
-                self.db[name].delete_many({})
+                if name != "schema_versions":
+                    self.db[name].delete_many({})

@@ -15,13 +15,14 @@ from .core import CorePort
 from .ingest import IngestPort
 from .retention import RetentionPort
 from .runs import RunsPort
+from .schema import SchemaPort
 from .sync import ApplyNewEvents, SyncPort
 
 __all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
 
 
-class Store(CorePort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort, RetentionPort,
-            Protocol):
+class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
+            RetentionPort, Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 

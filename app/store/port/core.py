@@ -9,9 +9,6 @@ class CorePort(Protocol):
 
     kind: str
 
-    def init_schema(self) -> None:
-        """Make the tables or collections and their indexes (idempotent)."""
-
     def unit_of_work(self, durable: bool = True) -> AbstractContextManager[None]:
         """The operations called inside, on this thread, as one unit: SQLite commits them as
         one transaction; MongoDB makes them ordered, idempotent writes (no transaction)."""
@@ -32,4 +29,4 @@ class CorePort(Protocol):
         """Let go of connections."""
 
     def reset(self) -> None:
-        """Empty every table or collection (tests only)."""
+        """Empty every table or collection but the schema versions (tests only)."""

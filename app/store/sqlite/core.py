@@ -5,7 +5,6 @@ import logging
 import os
 import sqlite3
 import threading
-import zlib
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -25,7 +24,7 @@ JSON_COLUMNS = {
 TIME_COLUMNS = {
     "createdAt", "updatedAt", "nextAttemptAt", "leaseUntil", "startTime", "endTime", "lastUsedAt",
     "revokedAt", "lastLoginAt", "resolvedAt", "at", "until", "timestamp", "receivedAt", "sentAt",
-    "startedAt", "heartbeatAt", "endedAt",
+    "startedAt", "heartbeatAt", "endedAt", "appliedAt",
 }
 
 CORE_DDL = """
@@ -102,6 +101,13 @@ CREATE TABLE IF NOT EXISTS client_seqs (
     PRIMARY KEY (appId, clientId)
 );
 """
+
+
+# The upgrade steps applied to the store (app/store/schema.py).
+VERSIONS_DDL = """CREATE TABLE IF NOT EXISTS schema_versions (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, release TEXT NOT NULL,
+    appliedAt REAL NOT NULL
+)"""
 
 
 FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
@@ -219,6 +225,7 @@ class SqliteCore(Capabilities):
         conn = getattr(local, "conn", None)
         if conn is None or local.pid != os.getpid():
             try:
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
                 conn = sqlite3.connect(
                     self.path, isolation_level=None, check_same_thread=False,
                     timeout=self.busy_timeout_ms / 1000,
@@ -231,7 +238,7 @@ class SqliteCore(Capabilities):
                 conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
                 conn.execute(f"PRAGMA wal_autocheckpoint={int(self.wal_autocheckpoint_pages)}")
                 conn.execute("PRAGMA foreign_keys=ON")
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 raise StoreUnavailable(f"cannot open SQLite at {self.path}: {exc}") from exc
             conn.row_factory = to_doc
             local.conn, local.pid, local.wal_fd = conn, os.getpid(), None
@@ -354,26 +361,52 @@ class SqliteCore(Capabilities):
             f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values())
         ).lastrowid
 
-    def init_schema(self):
-        """Create the file's folder, the tables and the indexes (idempotent)."""
-        folder = os.path.dirname(os.path.abspath(self.path))
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot create the folder of {self.path}: {exc}") from exc
+    # The schema (app/store/schema.py): the version is the last step recorded here, and
+    # PRAGMA user_version repeats it for anyone looking at the file with sqlite3.
+    def schema_version(self):
+        """The schema version the store is at: None for a new, empty store; 0 for one made by a
+        release from before versioned stores."""
+        with self._reading() as conn:
+            tables = {row["name"] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%'")}
+            if "schema_versions" in tables:
+                version = first_value(conn, "SELECT MAX(version) FROM schema_versions")
+                if version is not None:
+                    return version
+            return 0 if tables - {"schema_versions"} else None
+
+    def schema_history(self):
+        """The upgrade steps applied to the store, oldest first: version, name, release and
+        appliedAt."""
+        if not self._scalar("SELECT 1 FROM sqlite_master WHERE name = 'schema_versions'"):
+            return []
+        return self._query("SELECT version, name, release, appliedAt FROM schema_versions "
+                           "ORDER BY version")
+
+    def upgrade_step(self, version, name, release, now):
+        """Take the store from `version` - 1 to `version` and record it, in one transaction
+        (step 1 runs SQL scripts, idempotent, before it); False when it had been taken."""
+        from .upgrades import IN_TRANSACTION, STEPS
+
+        step = STEPS[version]
         conn = self._connection()
-        scripts = [ddl for cls in reversed(type(self).__mro__)
-                   for ddl in cls.__dict__.get("DDL", ())]
-        # The file remembers which DDL it was last brought up to (a checksum in user_version),
-        # so opening a current file only reads: a worker starting while another holds the write
-        # lock (or is stopped holding it) does not wait for it.
-        fingerprint = zlib.crc32("\n".join(scripts).encode()) & 0x7FFFFFFF
         with self._errors():
-            if first_value(conn, "PRAGMA user_version") == fingerprint:
-                return
-            for ddl in scripts:
-                conn.executescript(ddl)
-            conn.execute(f"PRAGMA user_version = {fingerprint}")
+            conn.execute(VERSIONS_DDL)
+            if version not in IN_TRANSACTION:
+                step(self, conn)
+        with self._transaction() as conn:
+            if first_value(conn, "SELECT 1 FROM schema_versions WHERE version = ?", (version,)):
+                return False
+            if version in IN_TRANSACTION:
+                step(self, conn)
+            conn.execute("INSERT INTO schema_versions (version, name, release, appliedAt) "
+                         "VALUES (?, ?, ?, ?)", (version, name, release, to_epoch(now)))
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+        return True
+
+    def apply_settings(self):
+        """Nothing on SQLite: RETENTION_DAYS prunes after sync runs (retention.py)."""
 
     def parse_id(self, value):
         """The row id `value` names (an int or its decimal text), or None when it names none."""
@@ -394,10 +427,12 @@ class SqliteCore(Capabilities):
             self._local.wal_fd = None
 
     def reset(self):
-        """Delete every row of every table (tests and the contract suite only)."""
+        """Delete every row of every table but the schema versions (tests and the contract
+        suite only)."""
         with self._transaction() as conn:
             tables = [r["name"] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                "AND name != 'schema_versions'"
             )]
             for table in tables:
                 conn.execute(f"DELETE FROM {table}")

@@ -1,0 +1,40 @@
+"""The MongoDB store's upgrade steps, one function per version of app/store/schema.py's STEPS.
+
+Each takes the store and is idempotent (MongoDB gives no transaction here): a step cut short is
+completed by taking it again. A step that has shipped is never edited: a change is a new step.
+"""
+
+from pymongo.errors import OperationFailure
+
+# Indexes of earlier releases that later ones replaced: each is a prefix of a current index, so
+# it only costs writes.
+REPLACED_INDEXES = {
+    "sync_queue": ("appId_1_userId_1_status_1", "appId_1_batchId_1"),
+    "batch_logs": ("startTime_-1", "source_1_startTime_-1", "status_1_startTime_-1"),
+}
+
+
+def baseline(store):
+    """1: the indexes of the releases before versioned stores, made as they made them on
+    start-up (create_index is idempotent)."""
+    for cls in reversed(type(store).__mro__):
+        for indexes in cls.__dict__.get("INDEXES", ()):
+            for collection, specs in indexes.items():
+                for keys, options in specs:
+                    store.db[collection].create_index(keys, **options)
+
+
+def drop_replaced_indexes(store):
+    """2: drop the indexes later ones replaced (those releases left them for an operator)."""
+    for collection, names in REPLACED_INDEXES.items():
+        present = store.db[collection].index_information()
+        for name in names:
+            if name in present:
+                try:
+                    store.db[collection].drop_index(name)
+                except OperationFailure as exc:
+                    if exc.code != 27:  # IndexNotFound: another process dropped it first
+                        raise
+
+
+STEPS = {1: baseline, 2: drop_replaced_indexes}

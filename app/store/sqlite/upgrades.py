@@ -1,0 +1,26 @@
+"""The SQLite store's upgrade steps, one function per version of app/store/schema.py's STEPS.
+
+Each takes the store and a connection. Steps in IN_TRANSACTION run inside the transaction that
+records them; the others run before it and must be idempotent (a second process may run them
+too). A step that has shipped is never edited: a change to the schema is a new step.
+"""
+
+
+def baseline(store, conn):
+    """1: the tables, indexes and triggers of the releases before versioned stores.
+
+    The `DDL` scripts of the adapter's classes, run as every such release ran them on opening a
+    file: idempotent (IF NOT EXISTS), they also add what those releases added over time (the
+    events page's counts, counted from the events already stored) and drop what they replaced.
+    """
+    for cls in reversed(type(store).__mro__):
+        for ddl in cls.__dict__.get("DDL", ()):
+            conn.executescript(ddl)
+
+
+def drop_replaced_indexes(store, conn):
+    """2: nothing to drop on SQLite: step 1's scripts drop each index a later one replaced."""
+
+
+STEPS = {1: baseline, 2: drop_replaced_indexes}
+IN_TRANSACTION = {2}
