@@ -38,11 +38,14 @@ def test_json_lines_under_gunicorn(tmp_path, store_kind):
         answers.append(call(url, "/api/telemetry/track", "bad id!", iter([b"x" * (2 << 20)])))
     assert [status for status, _rid in answers] == [202] * 4 + [404, 413]
     assert [rid for _status, rid in answers[:5]] == [f"g-{n}" for n in range(4)] + ["g-missing"]
-    # Every line of the workers' stderr is one JSON object (the start-up probes of
-    # /api/health are debug lines, not written at the default level).
+    # Every line of the workers' stderr is one JSON object: the start-up lines (the store's)
+    # and one access line per request (the start-up probes of /api/health are debug lines, not
+    # written at the default level).
     lines = [json.loads(line) for line in output.read_text().splitlines()]
-    by_id = {line["requestId"]: line for line in lines if line["namespace"] == "prepmate:http"}
-    assert len(by_id) == len(lines) == 6
+    access_lines = [line for line in lines if line["namespace"] == "prepmate:http"]
+    by_id = {line["requestId"]: line for line in access_lines}
+    assert len(by_id) == len(access_lines) == 6
+    assert all(line["namespace"].startswith("prepmate:") for line in lines)
     assert {(by_id[f"g-{n}"]["route"], by_id[f"g-{n}"]["appId"], by_id[f"g-{n}"]["status"])
             for n in range(4)} == {("/api/telemetry/track", "testapp", 202)}
     assert by_id["g-missing"]["status"] == 404
