@@ -32,11 +32,14 @@ def create_app(config=None):
 
 def register_extensions(app):
     from .extensions import api, cors, csrf, htmx, rate_limiter, store
-    from .http import RequestBodies
+    from .http import REQUEST_ID_HEADER, RequestBodies, RequestIds, note_request
 
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/docs/assets/")
     app.wsgi_app = RequestBodies(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))
+    # Outermost: the id and the access line's duration cover the reading of the body too.
+    app.wsgi_app = RequestIds(app.wsgi_app)
+    app.teardown_request(note_request)
     store.init_app(app)
     api.init_app(app)
     htmx.init_app(app)
@@ -44,7 +47,7 @@ def register_extensions(app):
     rate_limiter.init_app(app)
     origins = [o.strip() for o in str(app.config["CORS_ORIGINS"]).split(",") if o.strip()]
     cors.init_app(app, resources={r"/api/telemetry/*": {"origins": origins}},
-                  expose_headers=["Retry-After"], max_age=600)
+                  expose_headers=["Retry-After", REQUEST_ID_HEADER], max_age=600)
 
 
 def register_blueprints(app):

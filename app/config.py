@@ -30,6 +30,16 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(value):
+    name = str(value).strip().lower()
+    if name not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+    return name
+
+
 # Setting name -> (default, parser). Profile defaults above win over these.
 SETTINGS = {
     "SECRET_KEY": (None, str),
@@ -84,6 +94,8 @@ SETTINGS = {
     # Read from the DEBUG variable (e.g. "prepmate:*"); Flask's own DEBUG flag stays a boolean.
     "DEBUG_NAMESPACES": ("", str),
     "VERBOSITY": ("info", str),
+    # "json" writes one JSON object per log line (time, level, namespace, message, request id...).
+    "LOG_FORMAT": ("text", _log_format),
 }
 
 
@@ -150,6 +162,7 @@ def load_config(overrides=None, environ=None):
     for name, value in overrides.items():
         parse = SETTINGS.get(name, (None, None))[1]
         settings[name] = parse(value) if parse and isinstance(value, str) else value
+    settings["LOG_FORMAT"] = _log_format(settings["LOG_FORMAT"])
     if env_name == "production" and not settings.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set in production")
     settings["APP_ENV"] = env_name

@@ -1,19 +1,102 @@
-"""HTTP plumbing below the views: request bodies are read here within the size limit (gzip
-inflated, chunked ones whole), and JSON is read and written by orjson."""
+"""HTTP plumbing below the views: every request gets an id and one access line, request bodies
+are read here within the size limit (gzip inflated, chunked ones whole), and JSON is read and
+written by orjson."""
 
 import io
 import json
+import logging
+import re
+import time
+import uuid
 import zlib
 
 import orjson
+from flask import g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.wsgi import get_content_length
+
+from .context import bound, request_id
+
+access_log = logging.getLogger("prepmate.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's id is kept when it is 1 to 128 of these ASCII characters (letters, digits, - _ . :),
+# and replaced otherwise: it goes into every log line of the request, where anything else
+# (CR/LF, escape sequences, quotes, non-ASCII look-alikes, a huge value) has no place.
+WELL_FORMED_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+# The environ keys through which the request's id, and what the app learnt of the request (its
+# route, its caller's app), reach the access line.
+REQUEST_ID = "prepmate.request_id"
+ROUTE = "prepmate.route"
+APP_ID = "prepmate.app_id"
+# Probes a load balancer or Prometheus calls every few seconds: a good answer is logged at debug
+# only (DEBUG=prepmate:http shows them), a refusal or failure at info like any request.
+PROBES = frozenset({"/api/health", "/metrics"})
 
 # The environ key through which a refused body reaches the app's error handler.
 BODY_ERROR = "prepmate.body_error"
 CHUNK = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 TRAILER_BYTES = 8  # CRC-32 and size, after each member's compressed data
+
+
+def request_id_for(sent):
+    """The caller's X-Request-ID when it is well formed, else a fresh one (32 hex digits)."""
+    if sent and WELL_FORMED_ID.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex
+
+
+class RequestIds:
+    """WSGI middleware, outermost: every request gets an id (the caller's when well formed),
+    which every response carries in X-Request-ID and every log line of the request names; once
+    the answer is ready, one access line on prepmate.http says what was asked and answered."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        rid = environ[REQUEST_ID] = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
+        answered = []
+
+        def start(status, headers, exc_info=None):
+            answered.append(status)
+            headers = [(name, value) for name, value in headers
+                       if name.lower() != "x-request-id"]
+            headers.append((REQUEST_ID_HEADER, rid))
+            return start_response(status, headers, exc_info)
+
+        with bound(request_id, rid):
+            try:
+                return self.wsgi_app(environ, start)
+            finally:
+                log_access(environ, answered[-1] if answered else None, started)
+
+
+def log_access(environ, status_line, started):
+    """The request's access line: method, path, status and duration, with its route and app."""
+    status = int(status_line.split(None, 1)[0]) if status_line else None
+    path = environ.get("PATH_INFO") or "/"
+    level = (logging.DEBUG if path in PROBES and status is not None and status < 400
+             else logging.INFO)
+    if not access_log.isEnabledFor(level):
+        return
+    duration = round((time.perf_counter() - started) * 1000, 1)
+    method = environ.get("REQUEST_METHOD", "")
+    access_log.log(level, "%s %s %s %.1f ms", method, path, status, duration,
+                   extra={"method": method, "path": path, "status": status,
+                          "durationMs": duration, "route": environ.get(ROUTE),
+                          "appId": environ.get(APP_ID)})
+
+
+def note_request(_error=None):
+    """teardown_request: leave the matched route and the caller's app for the access line."""
+    if request.url_rule is not None:
+        request.environ[ROUTE] = request.url_rule.rule
+    app_id = g.get("app_id")
+    if app_id is not None:
+        request.environ[APP_ID] = app_id
 
 
 class BodyRefused(Exception):

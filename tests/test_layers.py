@@ -16,6 +16,9 @@ APP = Path(__file__).resolve().parent.parent / "app"
 # names the module itself and everything under it; a module belongs to its longest prefix).
 # The groups of one layer are peers, which may not import each other.
 LAYERS = (
+    # The request and sync run a log line belongs to (context variables, no imports): the
+    # lowest layer, so the services can say which run they are in without reading flask.
+    ("context", [("app.context",)]),
     # Which release this code is: the store records it with each upgrade step it takes.
     ("release", [("app.version",)]),
     ("store", [("app.store",)]),

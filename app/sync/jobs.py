@@ -6,6 +6,7 @@ import logging
 import threading
 from datetime import timedelta
 
+from ..context import in_run
 from ..store import StoreUnavailable
 from ..store.common import utcnow
 from .engine import run_sync
@@ -37,14 +38,16 @@ class LeasedRun:
         return held
 
     def execute(self):
-        """Run the sync; returns its batch logs (the record has the run's summary)."""
-        try:
-            return self._sync()
-        finally:
+        """Run the sync; returns its batch logs (the record has the run's summary). Every line
+        logged meanwhile, on this thread, names the run."""
+        with in_run(self.run_id):
             try:
-                self.store.release_lock(LOCK_NAME, self.run_id)
+                return self._sync()
             finally:
-                self.finished.set()
+                try:
+                    self.store.release_lock(LOCK_NAME, self.run_id)
+                finally:
+                    self.finished.set()
 
     def _sync(self):
         try:
@@ -107,7 +110,9 @@ def run_in_background(the_store, settings, source, requested_by=None, on_done=No
 
 
 def _run_in_background(run, on_done, context):
-    with context():
+    # A new thread starts with no context of its own: the run's id is set here, for the lines
+    # logged after the run (on_done's, and how it failed) as well as during it.
+    with context(), in_run(run.run_id):
         try:
             run.execute()
             if on_done is not None:

@@ -18,6 +18,8 @@
   const VERSION = '0.2.0';
   const BATCH_PATH = '/api/telemetry/batch';
   const RECORDS_PATH = '/api/telemetry/records';
+  // The server answers every request with its id (its log lines name it); errors carry it.
+  const REQUEST_ID_HEADER = 'X-Request-ID';
   const LOCK_NAME = 'prepmate-telemetry-sync';
   const DEFAULT_STORAGE_NAME = 'prepmate-telemetry';
   // The version a new database is created with; an existing one is opened at whatever version it
@@ -835,7 +837,11 @@
           const error = new Error((body && body.message) || 'pull failed: HTTP ' + res.status);
           error.status = res.status;
           error.body = body;
-          this.emit('sync:error', { error: 'pull_failed', status: res.status, recordType, body });
+          // The server's id of the request, which its log lines name.
+          error.requestId = res.headers.get(REQUEST_ID_HEADER);
+          this.emit('sync:error', {
+            error: 'pull_failed', status: res.status, recordType, body, requestId: error.requestId,
+          });
           throw error;
         }
         const records = (body && body.records) || [];
@@ -1437,11 +1443,14 @@
       // Sent twice (again at page hide): the first answer settled it.
       if (batch.settled) return { successCount: 0 };
       if (res.ok) return this._applyResults(batch, answer);
+      // The server's id of the request, which its log lines name.
+      const requestId = res.headers.get(REQUEST_ID_HEADER);
       if (isRetryableStatus(res.status)) {
         return this._retryLater(batch, parseRetryAfter(res.headers.get('Retry-After')),
-          Object.assign({ error: 'http_' + res.status }, answer || {}, { status: res.status }));
+          Object.assign({ error: 'http_' + res.status }, answer || {},
+            { status: res.status, requestId }));
       }
-      return this._rejected(batch, res.status, answer || {});
+      return this._rejected(batch, res.status, answer || {}, requestId);
     }
 
     // Forgets a settled batch and its items everywhere: queue, journal, page-hide record.
@@ -1530,13 +1539,14 @@
       }
     }
 
-    async _rejected(batch, status, body) {
+    async _rejected(batch, status, body, requestId) {
       const info = {
         error: body.error || 'http_' + status,
         status,
         message: body.message || 'HTTP ' + status,
         fields: body.fields || {},
         batchId: batch.batchId,
+        requestId: requestId || null,
       };
       if (status === 401 || status === 403) {
         // A bad key is a setup problem, not bad data: keep the queue and try again much later.

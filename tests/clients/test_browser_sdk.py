@@ -409,6 +409,8 @@ def test_a_refused_key_keeps_the_queue(chromium, live_server, unique_user, count
         page.wait_for_function("() => sdkEvents.some((e) => e.name === 'sync:error')")
         error = sdk_events(page, "sync:error")[0]
         assert error["status"] == 401 and error["retryInMs"] >= 60_000
+        # The id of the refused request, as the server answered it (and logged it).
+        assert len(error["requestId"]) == 32 and int(error["requestId"], 16) >= 0
         assert page.evaluate("telemetry.queueSize()") == 5
         assert counts.events([unique_user])[0] == 0
     finally:

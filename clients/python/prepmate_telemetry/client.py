@@ -12,6 +12,7 @@ import random
 import re
 import threading
 import time
+import uuid
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,9 @@ LEASE_SECONDS = 60.0
 # After a 401 or 403 the items stay on disk and sending pauses this long.
 AUTH_RETRY_SECONDS = 300.0
 MAX_PULL_PAGES = 100
+# Each request sends an id of its own, which the server logs and answers back: an error (even a
+# timeout, which has no answer) names it, so the server's log lines of that request can be found.
+REQUEST_ID_HEADER = "X-Request-ID"
 RETRYABLE_STATUSES = frozenset({408, 429})
 PRIORITIES = {"low": -1, "normal": 0, "high": 1}
 # metadata.clientTimestamp as every reader of it accepts it (RFC 3339, SPEC §10).
@@ -58,15 +62,22 @@ _inherited: list = []
 
 
 class TelemetryError(Exception):
-    """An answer the client could not use: status, error code and field errors when known."""
+    """An answer the client could not use: status, error code and field errors when known, and
+    the id of the request (as the server's logs name it)."""
 
-    def __init__(self, message, *, status=None, code=None, fields=None, retry_after=None):
+    def __init__(self, message, *, status=None, code=None, fields=None, retry_after=None,
+                 request_id=None):
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.fields = fields or {}
         self.retry_after = retry_after
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        return self.message if self.request_id is None else (
+            f"{self.message} (request {self.request_id})")
 
     @property
     def retryable(self) -> bool:
@@ -361,15 +372,17 @@ class TelemetryClient:
             params = {"recordType": record_type}
             if since not in (None, ""):
                 params["since"] = since
+            headers = self._headers()
             try:
                 resp = self._session.get(
                     self.endpoint + RECORDS_PATH,
                     params=params,
-                    headers=self._headers(),
+                    headers=headers,
                     timeout=self.timeout,
                 )
             except requests.RequestException as exc:
-                raise TelemetryError(f"pull failed: {exc}") from exc
+                raise TelemetryError(f"pull failed: {exc}",
+                                     request_id=headers[REQUEST_ID_HEADER]) from exc
             body = self._json(resp)
             if resp.status_code != 200:
                 raise self._error_from(resp, body)
@@ -492,7 +505,8 @@ class TelemetryClient:
                 logger.exception("telemetry %s handler failed", event)
 
     def _headers(self) -> dict:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   REQUEST_ID_HEADER: uuid.uuid4().hex}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
@@ -513,6 +527,7 @@ class TelemetryClient:
             code=body.get("error"),
             fields=body.get("fields"),
             retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+            request_id=resp.headers.get(REQUEST_ID_HEADER),
         )
 
     def _notify_progress(self) -> None:
@@ -606,12 +621,14 @@ class TelemetryClient:
 
     def _post(self, batch, body) -> TelemetryError | None:
         """One attempt; None when the batch is settled, else the retryable error."""
+        headers = self._headers()
         try:
             resp = self._session.post(
-                self.endpoint + BATCH_PATH, json=body, headers=self._headers(), timeout=self.timeout
+                self.endpoint + BATCH_PATH, json=body, headers=headers, timeout=self.timeout
             )
         except requests.RequestException as exc:
-            return TelemetryError(f"network error: {exc}", code="network_error")
+            return TelemetryError(f"network error: {exc}", code="network_error",
+                                  request_id=headers[REQUEST_ID_HEADER])
         data = self._json(resp)
         if 200 <= resp.status_code < 300:
             self._settle(batch, data)
@@ -684,8 +701,9 @@ class TelemetryClient:
         if error.status in (401, 403):
             # A bad key is a setup problem, not bad data: keep the items and try again later.
             logger.error(
-                "telemetry key refused (%s): items kept on disk, next try in %ss",
+                "telemetry key refused (%s, request %s): items kept on disk, next try in %ss",
                 error.status,
+                error.request_id,
                 AUTH_RETRY_SECONDS,
             )
             self._paused_until = time.monotonic() + AUTH_RETRY_SECONDS
@@ -701,9 +719,10 @@ class TelemetryClient:
         dropped = [batch.item_ids[i] for i in sorted(indexes)] or list(batch.item_ids)
         self._queue.finish(batch.batch_id, dropped)
         logger.warning(
-            "telemetry batch %s refused (%s): dropped %s item(s)",
+            "telemetry batch %s refused (%s, request %s): dropped %s item(s)",
             batch.batch_id,
             error.status,
+            error.request_id,
             len(dropped),
         )
         self._emit_error(batch, error, fields=error.fields,
@@ -713,7 +732,8 @@ class TelemetryClient:
         """`sync:error` for a batch the server refused or could not take."""
         self._emit("sync:error", {
             "batchId": batch.batch_id, "error": error, "status": error.status,
-            "code": error.code, "message": error.message, **details,
+            "code": error.code, "message": error.message, "requestId": error.request_id,
+            **details,
         })
 
 
