@@ -97,7 +97,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     API_TITLE = "PrepMate Telemetry & Sync"
     API_VERSION = "1.0"
-    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
 
