@@ -89,22 +89,33 @@ class JsonBoolean(fields.Boolean):
         raise self.make_error("invalid", input=value)
 
 
-# The times the API takes, as one grammar: a calendar date (years 0001-9999, leap years
-# included), "T", hours and minutes, optional seconds with up to 6 decimals, then "Z" or an
-# offset ±HH:MM. The OpenAPI document publishes these patterns; the fields check them in full
+# The times the API takes, as one grammar (ISO 8601's extended and basic forms): a calendar
+# date (years 0001-9999, leap years included) as YYYY-MM-DD or YYYYMMDD, "T", the time as
+# HH:MM[:SS[.ffffff]] or HHMM[SS[.ffffff]], then "Z" or an offset as ±HH:MM[:SS] or ±HHMM[SS]
+# (under 24 hours). The OpenAPI document publishes these patterns; the fields check them in full
 # before parsing, so the document and the service take exactly the same texts. (ASCII digits:
 # Python's \d would also take other scripts' digits, ECMA-262's would not.)
 _D = "[0-9]"
-_DATE = (
-    f"(?!0000)(?:{_D}{{4}}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]{_D}|3[01])"
-    f"|(?:0[469]|11)-(?:0[1-9]|[12]{_D}|30)|02-(?:0[1-9]|1{_D}|2[0-8]))"
-    f"|(?:{_D}{{2}}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)"
-)
-_TIME = f"(?:[01]{_D}|2[0-3]):[0-5]{_D}(?::[0-5]{_D}(?:\\.{_D}{{1,6}})?)?"
-_OFFSET = f"(?:Z|[+-](?:[01]{_D}|2[0-3]):[0-5]{_D})"
-TIME_PATTERN = f"^(?:{_DATE})T{_TIME}{_OFFSET}$"
+
+
+def _date(dash):
+    month_day = (f"(?:(?:0[13578]|1[02]){dash}(?:0[1-9]|[12]{_D}|3[01])"
+                 f"|(?:0[469]|11){dash}(?:0[1-9]|[12]{_D}|30)|02{dash}(?:0[1-9]|1{_D}|2[0-8]))")
+    leap_year = f"(?:{_D}{{2}}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+    return f"(?!0000)(?:{_D}{{4}}{dash}{month_day}|{leap_year}{dash}02{dash}29)"
+
+
+def _clock(colon, fraction):
+    seconds = f"[0-5]{_D}" + (f"(?:\\.{_D}{{1,6}})?" if fraction else "")
+    return f"(?:[01]{_D}|2[0-3]){colon}[0-5]{_D}(?:{colon}{seconds})?"
+
+
+_DATE = f"(?:{_date('-')}|{_date('')})"
+_TIME = f"(?:{_clock(':', True)}|{_clock('', True)})"
+_OFFSET = f"(?:Z|[+-](?:{_clock(':', False)}|{_clock('', False)}))"
+TIME_PATTERN = f"^{_DATE}T{_TIME}{_OFFSET}$"
 # Where a time without an offset is read as UTC (the metrics filters): the offset is optional.
-UTC_DEFAULT_TIME_PATTERN = f"^(?:{_DATE})T{_TIME}{_OFFSET}?$"
+UTC_DEFAULT_TIME_PATTERN = f"^{_DATE}T{_TIME}{_OFFSET}?$"
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -119,7 +130,8 @@ class UtcDateTime(fields.AwareDateTime):
         "out_of_range": "Must lie within 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z "
                         "once converted to UTC.",
         "grammar": "Must be a time such as 2026-01-31T12:00:00Z: YYYY-MM-DDTHH:MM, optional "
-                   ":SS with up to 6 decimals, then Z or an offset such as +02:00."}
+                   ":SS with up to 6 decimals, then Z or an offset such as +02:00 (or the "
+                   "same in ISO 8601's basic form, 20260131T120000Z)."}
 
     RANGE = "Within 0001-01-01..9999-12-31 once converted to UTC."
 
