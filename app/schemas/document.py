@@ -129,6 +129,9 @@ def batch_rules(converter, jsonschema):
     item_bytes = int(converter.settings.get("MAX_ITEM_BYTES", 32 * 1024))
     jsonschema["properties"]["items"] = {
         "type": "array", "minItems": 1, "maxItems": limit, "contains": item,
+        # Any value may stand beside a valid item (it is answered `rejected`); the two item
+        # schemas are named first for readers and tools that show an example.
+        "items": {"anyOf": [*item["oneOf"], {"description": "Any other value: rejected."}]},
         "description": f"1 to {limit} event items (EventItem) and record items (RecordItem), "
                        f"each at most {item_bytes} bytes of JSON. Each is validated on its own: "
                        "valid items are kept, the others are answered `rejected` in "
