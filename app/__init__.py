@@ -34,8 +34,6 @@ def register_extensions(app):
     from .extensions import api, cors, csrf, htmx, rate_limiter, store
     from .http import REQUEST_ID_HEADER, RequestBodies, RequestIds, note_request
 
-    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
-    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/docs/assets/")
     app.wsgi_app = RequestBodies(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))
     # Outermost: the id and the access line's duration cover the reading of the body too.
     app.wsgi_app = RequestIds(app.wsgi_app)
@@ -51,7 +49,7 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from .api import docs, health, sync, telemetry
+    from .api import health, sync, telemetry
     from .console import bp as console_bp
     from .console.metrics import bp as metrics_bp
     from .extensions import api, csrf
@@ -59,7 +57,6 @@ def register_blueprints(app):
     for module in (telemetry, sync, health):
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)
-    app.register_blueprint(docs.bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(metrics_bp)
 

@@ -113,9 +113,15 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     API_TITLE = "PrepMate Telemetry & Sync"
     API_VERSION = "1.0"
-    OPENAPI_VERSION = "3.0.3"
+    # OpenAPI 3.1: its schemas are JSON Schema 2020-12 (propertyNames, if/then, type lists).
+    OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
+    # /api/docs: Swagger UI 5 from npm's swagger-ui-dist, copied to static/vendor/ by
+    # scripts/setup; the page loads nothing from another host (no online validator badge).
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
+    OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
 
 
 class DevelopmentConfig(Config):

@@ -10,6 +10,7 @@ from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
 
 from .accounts.ratelimit import RateLimiter
+from .schemas.document import DocumentPlugin
 from .schemas.errors import ErrorSchema
 from .schemas.telemetry import EventItemSchema, RecordItemSchema
 from .store import create_store, schema
@@ -66,6 +67,8 @@ class ProjectApi(Api):
             '`{"error": code, "message": ..., "fields": {...}}`.'
         )
         app.config.setdefault("API_SPEC_OPTIONS", {"info": {"description": limits}})
+        # The JSON Schemas are completed from the validators, with this app's limits.
+        spec_kwargs = {"marshmallow_plugin": DocumentPlugin(app.config), **(spec_kwargs or {})}
         super().init_app(app, spec_kwargs=spec_kwargs)
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer",

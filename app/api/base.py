@@ -55,6 +55,25 @@ class ApiBlueprint(Blueprint):
         return decorator
 
 
+def link(operation_id, description, **parameters):
+    """An OpenAPI link: the operation a response leads to, its parameters taken from the body
+    (`name="/json/pointer"`). Clients and test tools follow links to chain calls."""
+    return {"operationId": operation_id, "description": description,
+            "parameters": {name: f"$response.body#{pointer}"
+                           for name, pointer in parameters.items()}}
+
+
+def links(status, **named):
+    """Document the links of the view's `status` response (documentation only)."""
+    return Blueprint.doc(responses={status: {"links": named}})
+
+
+def path_parameter(name, pattern, description):
+    """A path parameter with the pattern its ids are made with (no other id can exist: 404)."""
+    return {"in": "path", "name": name, "description": description,
+            "schema": {"type": "string", "pattern": pattern}}
+
+
 def header(description, required=True):
     """A response header as the OpenAPI document names it."""
     return {"description": description, "schema": {"type": "string"}, "required": required}

@@ -51,6 +51,7 @@ def check_health(app):
 
 @blp.route("/health")
 class Health(MethodView):
+    @blp.doc(operationId="getHealth")
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="The store is down.",
                       headers=RETRY_AFTER)

@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from ..extensions import store
+from ..schemas.fields import ID_PATTERN
 from ..schemas.sync import (
     ConflictPageSchema,
     ConflictQueryArgsSchema,
@@ -21,11 +22,12 @@ from ..schemas.sync import (
     SyncRunSchema,
     SyncRunStatusSchema,
 )
+from ..schemas.telemetry import RECORD_TYPE
 from ..sync import runs
 from ..sync.conflicts import ConflictError, get_conflict, list_conflicts, resolve_conflict
 from ..sync.records import event_metrics, pull_records
 from ..sync.scheduling import start_in_background
-from .base import ApiBlueprint, require_scope
+from .base import ApiBlueprint, link, links, path_parameter, require_scope
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/telemetry",
                    description="Run the sync, pull records, resolve conflicts, read metrics.")
@@ -47,6 +49,8 @@ def follow(run):
 
 @blp.route("/sync")
 class SyncNow(MethodView):
+    @blp.doc(operationId="startSync")
+    @links(202, SyncRun=link("getSyncRun", "Follow the run.", run_id="/runId"))
     @require_scope("admin")
     @blp.arguments(SyncNowQueryArgsSchema, location="query")
     @blp.response(202, SyncRunStatusSchema, headers=LOCATION,
@@ -97,6 +101,7 @@ def busy(run_id):
 
 @blp.route("/sync/runs/<string:run_id>")
 class SyncRunStatus(MethodView):
+    @blp.doc(operationId="getSyncRun")
     @require_scope("read")
     @blp.response(200, SyncRunStatusSchema)
     @blp.error(404, "No such sync run.")
@@ -115,6 +120,10 @@ class SyncRunStatus(MethodView):
 
 @blp.route("/records")
 class Records(MethodView):
+    @blp.doc(operationId="pullRecords")
+    @links(200, Record=link("getRecord", "The first record of the page.",
+                            record_type="/records/0/recordType",
+                            record_id="/records/0/recordId"))
     @require_scope("read")
     @blp.arguments(RecordsQueryArgsSchema, location="query")
     @blp.response(200, RecordPageSchema)
@@ -128,8 +137,11 @@ class Records(MethodView):
                             args["limit"])
 
 
-@blp.route("/records/<string:record_type>/<string:record_id>")
+@blp.route("/records/<string:record_type>/<string:record_id>", parameters=[
+    path_parameter("record_type", RECORD_TYPE.regex.pattern, "The record's type (its itemType)."),
+    path_parameter("record_id", ID_PATTERN, "The record's id.")])
 class Record(MethodView):
+    @blp.doc(operationId="getRecord")
     @require_scope("read")
     @blp.response(200, RecordSchema)
     @blp.error(404, "No such record for this app.")
@@ -144,6 +156,11 @@ class Record(MethodView):
 
 @blp.route("/conflicts")
 class Conflicts(MethodView):
+    @blp.doc(operationId="listConflicts")
+    @links(200, Conflict=link("getConflict", "The first conflict of the page.",
+                              conflict_id="/conflicts/0/id"),
+           ResolveConflict=link("resolveConflict", "Resolve the first conflict of the page.",
+                                conflict_id="/conflicts/0/id"))
     @require_scope("read")
     @blp.arguments(ConflictQueryArgsSchema, location="query")
     @blp.response(200, ConflictPageSchema)
@@ -160,6 +177,9 @@ class Conflicts(MethodView):
 
 @blp.route("/conflicts/<string:conflict_id>")
 class Conflict(MethodView):
+    @blp.doc(operationId="getConflict")
+    @links(200, ResolveConflict=link("resolveConflict", "Resolve this conflict.",
+                                     conflict_id="/id"))
     @require_scope("read")
     @blp.response(200, ConflictSchema)
     @blp.error(404, "No such conflict for this app.")
@@ -173,6 +193,7 @@ class Conflict(MethodView):
 
 @blp.route("/conflicts/<string:conflict_id>/resolve")
 class ResolveConflict(MethodView):
+    @blp.doc(operationId="resolveConflict")
     @require_scope("admin")
     @blp.arguments(ResolveSchema)
     @blp.response(200, ConflictSchema)
@@ -196,6 +217,7 @@ class ResolveConflict(MethodView):
 
 @blp.route("/metrics")
 class Metrics(MethodView):
+    @blp.doc(operationId="eventMetrics")
     @require_scope("read")
     @blp.arguments(MetricsQueryArgsSchema, location="query")
     @blp.response(200, MetricsSchema)

@@ -6,6 +6,7 @@ from flask_smorest import abort
 
 from ..extensions import store
 from ..ingest.service import IngestError, batch_status, ingest_batch, track_event
+from ..schemas.fields import ID_PATTERN
 from ..schemas.telemetry import (
     BatchLogSchema,
     BatchResultSchema,
@@ -17,7 +18,7 @@ from ..schemas.telemetry import (
 )
 from ..sync.scheduling import scheduler_state, sync_soon
 from ..sync.status import sync_status
-from .base import RETRY_AFTER, ApiBlueprint, require_scope
+from .base import RETRY_AFTER, ApiBlueprint, link, links, path_parameter, require_scope
 
 blp = ApiBlueprint("telemetry", __name__, url_prefix="/api/telemetry",
                    description="Send telemetry events and offline edits; follow their sync.")
@@ -29,6 +30,7 @@ def _refuse(exc):
 
 @blp.route("/track")
 class Track(MethodView):
+    @blp.doc(operationId="trackEvent")
     @require_scope("ingest")
     @blp.arguments(TrackSchema())
     @blp.response(202, TrackResultSchema)
@@ -51,6 +53,8 @@ class Track(MethodView):
 
 @blp.route("/batch")
 class Batch(MethodView):
+    @blp.doc(operationId="sendBatch")
+    @links(202, BatchStatus=link("getBatch", "The batch's log.", batch_id="/batchId"))
     @require_scope("ingest")
     # An instance, not the class: webargs would build the schema anew for every request.
     @blp.arguments(BatchSchema())
@@ -77,8 +81,10 @@ class Batch(MethodView):
         return jsonify(result), 202
 
 
-@blp.route("/batch/<string:batch_id>")
+@blp.route("/batch/<string:batch_id>", parameters=[
+    path_parameter("batch_id", ID_PATTERN, "The batchId the client gave the batch.")])
 class BatchStatus(MethodView):
+    @blp.doc(operationId="getBatch")
     @require_scope("read")
     @blp.response(200, BatchLogSchema)
     @blp.error(404, "No such batch for this app.")
@@ -92,6 +98,7 @@ class BatchStatus(MethodView):
 
 @blp.route("/status")
 class Status(MethodView):
+    @blp.doc(operationId="getSyncStatus")
     @require_scope("read")
     @blp.arguments(StatusQueryArgsSchema, location="query")
     @blp.response(200, StatusSchema)

@@ -14,7 +14,7 @@ import math
 
 from marshmallow import EXCLUDE, INCLUDE, RAISE, ValidationError, fields, missing
 
-from .fields import ID_RE, Identifier, JsonBoolean, JsonNumber, WholeNumber
+from .fields import ID_RE, Identifier, JsonBoolean, JsonNumber, StorableDict, WholeNumber
 
 DECLINE = object()
 
@@ -71,7 +71,8 @@ def _converter(field):
         return lambda value: _float(value, allow_nan)
     if kind is JsonBoolean:
         return _boolean
-    if kind is fields.Dict and field.key_field is None and field.value_field is None:
+    if (kind is fields.Dict or kind is StorableDict) and field.key_field is None \
+            and field.value_field is None:
         return _mapping
     if kind is fields.Raw:
         return _raw

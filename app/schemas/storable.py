@@ -2,6 +2,11 @@
 
 # How deep eventData, metadata and record data may nest.
 MAX_NESTING = 32
+# The key rule of key_problem as a regular expression, for the OpenAPI document's
+# `propertyNames` (tests/schemas/test_document.py holds the two to the same answers).
+KEY_PATTERN = r"^(?!\$)[^.\u0000]*$"
+# Integers a store holds exactly (the JSON reader marks any other as out of range).
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 KEPT_AS_SENT = (f"Stored exactly as sent. Keys may not start with '$' or contain '.' or a NUL "
                 f"(\\u0000); at most {MAX_NESTING} levels of nesting.")
 

@@ -138,9 +138,9 @@ class ConflictSchema(Schema):
     recordId = fields.String(metadata={"description": "The record's id, or the event's eventId."})
     base = fields.Raw(allow_none=True, metadata={
         "description": "The version both sides started from (records only).",
-        "type": "object", "nullable": True})
-    server = fields.Raw(allow_none=True, metadata={"type": "object", "nullable": True})
-    client = fields.Raw(allow_none=True, metadata={"type": "object", "nullable": True})
+        "type": "object"})
+    server = fields.Raw(allow_none=True, metadata={"type": "object"})
+    client = fields.Raw(allow_none=True, metadata={"type": "object"})
     fields_ = fields.List(fields.String(), data_key="fields", attribute="fields", metadata={
         "description": "Top-level fields whose server and client values differ."})
     strategy = fields.String(metadata={"enum": list(STRATEGIES)})

@@ -3,8 +3,7 @@
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from .base import BaseSchema
-from .fields import NO_NUL, FullMatch, Identifier, UtcDateTime, WholeNumber
-from .storable import KEPT_AS_SENT
+from .fields import NO_NUL, FullMatch, Identifier, StorableDict, UtcDateTime, WholeNumber
 
 STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual")
 ITEM_STATES = ("accepted", "duplicate", "rejected")
@@ -46,7 +45,8 @@ class MetadataSchema(Schema):
     class Meta:
         unknown = "include"
 
-    clientTimestamp = UtcDateTime(metadata={
+    # null counts as absent (ingest reads it with this field).
+    clientTimestamp = UtcDateTime(allow_none=True, metadata={
         "description": "When the event happened, by the client's clock (ISO 8601 with offset)."})
 
 
@@ -58,10 +58,9 @@ class TrackSchema(SyncOrderSchema):
                        "one when absent, which makes a resend a second event."})
     userId = fields.String(required=True, validate=UserId)
     eventType = fields.String(required=True, validate=EventType)
-    eventData = fields.Dict(load_default=dict, metadata={"description": KEPT_AS_SENT})
-    metadata = fields.Dict(load_default=dict, metadata={
-        "description": "Client metadata; `clientTimestamp` (ISO 8601, within "
-                       f"0001-01-01..9999-12-31 in UTC) is read. {KEPT_AS_SENT}"})
+    eventData = StorableDict(load_default=dict)
+    metadata = StorableDict(shape=MetadataSchema, load_default=dict, metadata={
+        "description": "Client metadata, kept as sent; `clientTimestamp` is read."})
     sentAt = UtcDateTime(metadata={
         "description": "When the client sent this request, by its own clock: corrects skew."})
 
@@ -80,10 +79,9 @@ class EventItemSchema(SyncOrderSchema):
                        "item's index, so a resent batch is still stored once."})
     userId = fields.String(validate=UserId)
     eventType = fields.String(required=True, validate=EventType)
-    eventData = fields.Dict(metadata={"description": KEPT_AS_SENT})
-    metadata = fields.Dict(metadata={
-        "description": "Client metadata; `clientTimestamp` (ISO 8601, within "
-                       f"0001-01-01..9999-12-31 in UTC) is read. {KEPT_AS_SENT}"})
+    eventData = StorableDict()
+    metadata = StorableDict(shape=MetadataSchema, metadata={
+        "description": "Client metadata, kept as sent; `clientTimestamp` is read."})
 
 
 class RecordItemSchema(SyncOrderSchema):
@@ -94,7 +92,7 @@ class RecordItemSchema(SyncOrderSchema):
     recordId = Identifier(required=True)
     baseVersion = WholeNumber(required=True, validate=Counter, metadata={
         "description": "The record version this edit started from (0 for a new record)."})
-    data = fields.Dict(required=True, metadata={"description": KEPT_AS_SENT})
+    data = StorableDict(required=True)
     clientTimestamp = UtcDateTime()
     conflictResolution = fields.String(validate=validate.OneOf(STRATEGIES))
     userId = fields.String(validate=UserId)
@@ -109,12 +107,8 @@ class BatchSchema(BaseSchema):
     clientId = Identifier()
     sentAt = UtcDateTime(metadata={
         "description": "When the client sent this request, by its own clock: corrects skew."})
-    items = fields.Raw(required=True, validate=is_list, metadata={
-        "type": "array",
-        "items": {"oneOf": [{"$ref": "#/components/schemas/EventItem"},
-                            {"$ref": "#/components/schemas/RecordItem"}]},
-        "description": "Event items and record items, each validated on its own; at most "
-                       "MAX_BATCH_ITEMS (default 1000), each at most 32 KB of JSON."})
+    # Its JSON Schema (item count, at least one valid item) is stated by schemas/document.py.
+    items = fields.Raw(required=True, validate=is_list)
 
 
 # The answers of track, batch and health are made by their services, not dumped through these

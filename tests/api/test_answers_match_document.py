@@ -4,8 +4,8 @@ Track, batch, health and sync answer with `jsonify` (ingest never serialises per
 through marshmallow), so nothing but this test holds those answers to their documented
 schemas. Each test makes real requests on the app and checks each answer against
 /api/openapi.json: its status is listed for the operation (the catch-all `default` does not
-count), its body validates against that response's schema ($refs resolved, OpenAPI's
-`nullable` read as JSON Schema's null, formats checked), and its required headers are there.
+count), its body validates against that response's schema (JSON Schema 2020-12, as OpenAPI 3.1
+has it: $refs resolved, formats checked), and its required headers are there.
 """
 
 import gzip
@@ -51,20 +51,16 @@ SAMPLE_PATH = {"batch_id": "b-none", "run_id": "r-none", "record_type": "note",
 
 
 def json_schema(node):
-    """An OpenAPI 3.0 schema as JSON Schema (draft 4): `nullable: true` also allows null, and
-    an object with named properties holds no others (an answer has no undocumented field)."""
+    """An OpenAPI 3.1 schema (JSON Schema 2020-12) where an object with named properties holds
+    no others (an answer has no undocumented field)."""
     if isinstance(node, list):
         return [json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: json_schema(value) for key, value in node.items() if key != "nullable"}
-    if "properties" in out and isinstance(out["properties"], dict):
+    out = {key: json_schema(value) for key, value in node.items()}
+    if "properties" in out and isinstance(out["properties"], dict) and "object" in (
+            out.get("type") if isinstance(out.get("type"), list) else [out.get("type")]):
         out.setdefault("additionalProperties", False)
-    if node.get("nullable"):
-        if "type" in out:
-            out["type"] = [out["type"], "null"]
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
     return out
 
 
@@ -98,7 +94,7 @@ class Document:
         assert "application/json" in content, f"{code} of {path} documents no JSON body"
         schema = {**json_schema(content["application/json"]["schema"]),
                   "components": self.components}
-        validator = jsonschema_rs.Draft4Validator(schema, validate_formats=True)
+        validator = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
         problems = [f"{'/'.join(map(str, e.instance_path))}: {e.message}"
                     for e in validator.iter_errors(body)]
         assert problems == [], f"{method.upper()} {path} {code}: {problems}\n{body}"

@@ -38,7 +38,6 @@ ROUTES = [
     ("GET", "/api/telemetry/status?userId={}", None),
     ("GET", "/api/telemetry/metrics?from={}", None),
     ("GET", "/api/telemetry/metrics?to={}", None),
-    ("GET", "/api/docs/assets/{}", None),
 ]
 
 numbers = st.one_of(
