@@ -10,7 +10,7 @@ from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
 
 from .accounts.ratelimit import RateLimiter
-from .schemas.document import DocumentPlugin
+from .schemas.document import DocumentPlugin, RequestIdPlugin
 from .schemas.errors import ErrorSchema
 from .schemas.telemetry import EventItemSchema, RecordItemSchema
 from .store import create_store, schema
@@ -68,7 +68,8 @@ class ProjectApi(Api):
         )
         app.config.setdefault("API_SPEC_OPTIONS", {"info": {"description": limits}})
         # The JSON Schemas are completed from the validators, with this app's limits.
-        spec_kwargs = {"marshmallow_plugin": DocumentPlugin(app.config), **(spec_kwargs or {})}
+        spec_kwargs = {"marshmallow_plugin": DocumentPlugin(app.config),
+                       "extra_plugins": [RequestIdPlugin()], **(spec_kwargs or {})}
         super().init_app(app, spec_kwargs=spec_kwargs)
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer",

@@ -11,6 +11,7 @@ one valid item, a merged resolution's data.
 tests/test_schemathesis.py holds the document to the service's answers.
 """
 
+from apispec import BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from marshmallow import validate
@@ -169,3 +170,34 @@ class DocumentPlugin(MarshmallowPlugin):
         self.converter.settings = self.settings
         for name, schema in storable_components().items():
             spec.components.schema(name, schema)
+
+
+# The header every answer carries (app/http.py's RequestIds).
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID = {
+    "description": "The request's id: the caller's `X-Request-ID` when it is 1-128 ASCII "
+                   "letters, digits or `-_.:`, else one the server made (32 hex digits). Every "
+                   "log line of the request names it.",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+    "required": True,
+}
+
+
+class RequestIdPlugin(BasePlugin):
+    """Declares X-Request-ID on every answer of every operation, shared ones included."""
+
+    def init_spec(self, spec):
+        spec.components.header("RequestId", REQUEST_ID)
+
+    @staticmethod
+    def _with_header(response):
+        return {**response.get("headers", {}), REQUEST_ID_HEADER: "RequestId"}
+
+    def response_helper(self, response, **kwargs):
+        return {"headers": self._with_header(response)}
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            for response in operation.get("responses", {}).values():
+                if isinstance(response, dict) and "$ref" not in response:
+                    response["headers"] = self._with_header(response)

@@ -92,3 +92,23 @@ def test_links_chain_the_calls_that_name_what_they_made(client):
     assert targets <= operation_ids
     assert links("/api/telemetry/batch", "post", "202")["BatchStatus"]["parameters"] == {
         "batch_id": "$response.body#/batchId"}
+
+
+def test_every_answer_of_every_operation_declares_its_request_id(client):
+    document = client.get("/api/openapi.json").get_json()
+    components = document["components"]
+    assert components["headers"]["RequestId"]["schema"]["pattern"] == "^[A-Za-z0-9_.:-]{1,128}$"
+    answers = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            for status, answer in operation["responses"].items():
+                if "$ref" in answer:
+                    answer = components["responses"][answer["$ref"].rsplit("/", 1)[1]]
+                assert answer["headers"]["X-Request-ID"] == {
+                    "$ref": "#/components/headers/RequestId"}, (path, method, status)
+                answers += 1
+    assert answers > 50
+    sent = client.get("/api/health", headers={"X-Request-ID": "probe:1"})
+    assert sent.headers["X-Request-ID"] == "probe:1"

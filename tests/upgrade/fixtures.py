@@ -15,8 +15,11 @@ from bson import json_util
 from tests.conftest import make_app
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-# Every fixture, oldest release first.
+# Every fixture, oldest release first (each folder is named by its commit's date and hash).
 RELEASES = sorted(path.name for path in FIXTURES.iterdir() if path.is_dir())
+# The newest release from before versioned stores: its store is what upgrade step 1 makes.
+LAST_UNVERSIONED = [release for release in RELEASES if "schema_versions" not in
+                    (FIXTURES / release / "sqlite.sql").read_text()][-1]
 
 
 def recorded(release):
