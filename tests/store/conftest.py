@@ -3,6 +3,7 @@ MongoDB when TEST_MONGODB_URI is set."""
 
 import os
 import uuid
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -26,13 +27,22 @@ def make_store(kind, tmp_path):
     return create_store({"MONGODB_URI": uri, "MONGODB_WRITE_CONCERN": "1"}, app)
 
 
+@contextmanager
+def made_store(kind, tmp_path):
+    """A store of this kind, not opened yet; closed (a real server's database dropped) after."""
+    the_store = make_store(kind, tmp_path)
+    try:
+        yield the_store
+    finally:
+        if kind == "mongodb":
+            the_store.db.client.drop_database(the_store.db.name)
+        the_store.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def store(request, tmp_path):
     """A fresh, empty store of each kind."""
-    the_store = make_store(request.param, tmp_path)
-    schema.open_store(the_store)
-    yield the_store
-    the_store.reset()
-    if request.param == "mongodb":
-        the_store.db.client.drop_database(the_store.db.name)
-    the_store.close()
+    with made_store(request.param, tmp_path) as the_store:
+        schema.open_store(the_store)
+        yield the_store
+        the_store.reset()

@@ -8,7 +8,7 @@ import pytest
 from app.store import schema
 from app.store.mongo import upgrades
 
-from .conftest import make_store
+from .conftest import made_store
 
 STORE_SPECIFIC = "MongoDB's step 2 drops MongoDB indexes; SQLite has none of them"
 KINDS = ["mongomock"] + (["mongodb"] if os.environ.get("TEST_MONGODB_URI") else [])
@@ -16,11 +16,8 @@ KINDS = ["mongomock"] + (["mongodb"] if os.environ.get("TEST_MONGODB_URI") else 
 
 @pytest.fixture(params=KINDS)
 def mongo_store(request, tmp_path):
-    the_store = make_store(request.param, tmp_path)
-    yield the_store
-    if request.param == "mongodb":
-        the_store.db.client.drop_database(the_store.db.name)
-    the_store.close()
+    with made_store(request.param, tmp_path) as the_store:
+        yield the_store
 
 
 def replaced_index_keys(name):

@@ -16,7 +16,7 @@ from app.store.sqlite import upgrades as sqlite_upgrades
 from app.version import __version__
 from tests.upgrade.fixtures import FIXTURES, LAST_UNVERSIONED
 
-from .conftest import BACKENDS, make_store
+from .conftest import BACKENDS, made_store
 
 ADAPTER_STEPS = {"sqlite": sqlite_upgrades.STEPS, "mongodb": mongo_upgrades.STEPS}
 
@@ -24,11 +24,8 @@ ADAPTER_STEPS = {"sqlite": sqlite_upgrades.STEPS, "mongodb": mongo_upgrades.STEP
 @pytest.fixture(params=BACKENDS)
 def new_store(request, tmp_path):
     """A store of each kind, never opened."""
-    the_store = make_store(request.param, tmp_path)
-    yield the_store
-    if request.param == "mongodb":
-        the_store.db.client.drop_database(the_store.db.name)
-    the_store.close()
+    with made_store(request.param, tmp_path) as the_store:
+        yield the_store
 
 
 def test_every_step_is_implemented_by_both_adapters_and_says_what_it_does():
