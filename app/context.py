@@ -5,6 +5,12 @@ the app or flask, so the services can say which run they are in)."""
 import contextvars
 from contextlib import contextmanager
 
+# The header a request's id travels in, both ways, and the ids a caller may choose: 1 to 128 of
+# these ASCII characters (letters, digits, - _ . :). The id goes into every log line of the
+# request, where anything else (CR/LF, escape sequences, quotes, non-ASCII look-alikes, a huge
+# value) has no place; app/http.py replaces any other, and the API document publishes the rule.
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_PATTERN = r"[A-Za-z0-9_.:-]{1,128}"
 # The id of the request this thread is answering (set by the WSGI layer, app/http.py).
 request_id = contextvars.ContextVar("prepmate.request_id", default=None)
 # The id of the sync run this thread is running (set where a run executes, app/sync/jobs.py).

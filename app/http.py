@@ -15,15 +15,12 @@ from flask import g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.wsgi import get_content_length
 
-from .context import bound, request_id
+from .context import REQUEST_ID_HEADER, REQUEST_ID_PATTERN, bound, request_id
 
 access_log = logging.getLogger("prepmate.http")
 
-REQUEST_ID_HEADER = "X-Request-ID"
-# A caller's id is kept when it is 1 to 128 of these ASCII characters (letters, digits, - _ . :),
-# and replaced otherwise: it goes into every log line of the request, where anything else
-# (CR/LF, escape sequences, quotes, non-ASCII look-alikes, a huge value) has no place.
-WELL_FORMED_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+# A caller's id is kept when it is well formed (app/context.py), and replaced otherwise.
+WELL_FORMED_ID = re.compile(REQUEST_ID_PATTERN)
 # The environ keys through which the request's id, and what the app learnt of the request (its
 # route, its caller's app), reach the access line.
 REQUEST_ID = "prepmate.request_id"
@@ -63,7 +60,7 @@ class RequestIds:
         def start(status, headers, exc_info=None):
             answered.append(status)
             headers = [(name, value) for name, value in headers
-                       if name.lower() != "x-request-id"]
+                       if name.lower() != REQUEST_ID_HEADER.lower()]
             headers.append((REQUEST_ID_HEADER, rid))
             return start_response(status, headers, exc_info)
 

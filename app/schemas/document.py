@@ -16,6 +16,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from marshmallow import validate
 
+from ..context import REQUEST_ID_HEADER, REQUEST_ID_PATTERN
 from .events import EVENT_DATA_SCHEMAS, SEED_EVENT_TYPES
 from .fields import StorableDict, UtcDateTime
 from .storable import INT64_MAX, INT64_MIN, KEPT_AS_SENT, KEY_PATTERN, MAX_NESTING
@@ -173,12 +174,11 @@ class DocumentPlugin(MarshmallowPlugin):
 
 
 # The header every answer carries (app/http.py's RequestIds).
-REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = {
     "description": "The request's id: the caller's `X-Request-ID` when it is 1-128 ASCII "
                    "letters, digits or `-_.:`, else one the server made (32 hex digits). Every "
                    "log line of the request names it.",
-    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+    "schema": {"type": "string", "pattern": f"^{REQUEST_ID_PATTERN}$"},
     "required": True,
 }
 
