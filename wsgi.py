@@ -12,6 +12,8 @@ from app.store import StoreUnavailable
 from app.store.schema import SchemaMismatch
 from app.sync.scheduling import start_scheduler
 
+WORKER_BOOT_ERROR = 3
+
 load_dotenv()
 app = create_app()
 try:
@@ -22,7 +24,10 @@ except StoreUnavailable as exc:
     logging.getLogger("prepmate.store").warning("store not ready at start-up: %s", exc)
 except SchemaMismatch as exc:
     if click.get_current_context(silent=True) is None:
-        # A server (gunicorn) refuses to start; a `flask --app wsgi …` command goes on, so that
-        # `store upgrade` and `store status` can run, and every other command says the same.
-        sys.exit(f"prepmate: {exc}")
+        # A server refuses to start; a `flask --app wsgi …` command goes on, so that `store
+        # upgrade` and `store status` can run, and every other command says the same. Status 3
+        # is gunicorn's "worker failed to boot": its master stops rather than start the worker
+        # again and again.
+        print(f"prepmate: {exc}", file=sys.stderr)
+        sys.exit(WORKER_BOOT_ERROR)
 start_scheduler(app)
