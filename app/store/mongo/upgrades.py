@@ -14,14 +14,20 @@ REPLACED_INDEXES = {
 }
 
 
+def baseline_indexes(store_class):
+    """(collection, keys, options) of every index in the `INDEXES` of the adapter's classes,
+    base class first: what the releases before versioned stores made on start-up."""
+    return [(collection, keys, options)
+            for cls in reversed(store_class.__mro__)
+            for indexes in cls.__dict__.get("INDEXES", ())
+            for collection, specs in indexes.items() for keys, options in specs]
+
+
 def baseline(store):
     """1: the indexes of the releases before versioned stores, made as they made them on
     start-up (create_index is idempotent)."""
-    for cls in reversed(type(store).__mro__):
-        for indexes in cls.__dict__.get("INDEXES", ()):
-            for collection, specs in indexes.items():
-                for keys, options in specs:
-                    store.db[collection].create_index(keys, **options)
+    for collection, keys, options in baseline_indexes(type(store)):
+        store.db[collection].create_index(keys, **options)
 
 
 def drop_replaced_indexes(store):

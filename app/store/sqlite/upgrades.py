@@ -6,16 +6,21 @@ too). A step that has shipped is never edited: a change to the schema is a new s
 """
 
 
+def baseline_scripts(store_class):
+    """The `DDL` scripts of the adapter's classes, base class first: what the releases before
+    versioned stores ran on opening a file (and stamped, as a checksum, in user_version)."""
+    return [ddl for cls in reversed(store_class.__mro__) for ddl in cls.__dict__.get("DDL", ())]
+
+
 def baseline(store, conn):
     """1: the tables, indexes and triggers of the releases before versioned stores.
 
-    The `DDL` scripts of the adapter's classes, run as every such release ran them on opening a
-    file: idempotent (IF NOT EXISTS), they also add what those releases added over time (the
-    events page's counts, counted from the events already stored) and drop what they replaced.
+    baseline_scripts, run as every such release ran them on opening a file: idempotent (IF NOT
+    EXISTS), they also add what those releases added over time (the events page's counts,
+    counted from the events already stored) and drop what they replaced.
     """
-    for cls in reversed(type(store).__mro__):
-        for ddl in cls.__dict__.get("DDL", ()):
-            conn.executescript(ddl)
+    for ddl in baseline_scripts(type(store)):
+        conn.executescript(ddl)
 
 
 def drop_replaced_indexes(store, conn):
