@@ -1155,7 +1155,7 @@
         itemId,
         priority: this._priority(opts.priority),
         userId: opts.userId === undefined ? this.userId : opts.userId,
-        anonymousId: null,
+        anonymousId: this.anonymousId,
         item,
       });
     }
