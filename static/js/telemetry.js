@@ -1406,7 +1406,7 @@
       if (!records.length && !batches.length) return false;
       let versionsChanged = false;
       for (const r of records) {
-        if (r.item.itemType !== 'event' && r.item.baseVersion === undefined) {
+        if (!isTracking(r.item) && r.item.baseVersion === undefined) {
           // Chain this client's own writes: the next save of a record is based on this one.
           const key = versionKey(r.item.itemType, r.item.recordId);
           r.item.baseVersion = this._versions[key] || 0;
