@@ -31,8 +31,13 @@ class MongoPeople:
         if not ids:
             return {}
         with self._errors():
-            return {doc[key]: to_doc(doc) for doc in
-                    self.db[collection].find({"appId": app_id, key: {"$in": ids}})}
+            found = {doc[key]: to_doc(doc) for doc in
+                     self.db[collection].find({"appId": app_id, key: {"$in": ids}})}
+        if collection != "people_groups":
+            for doc in found.values():  # stored without them until the first event
+                doc.setdefault("firstSeen", None)
+                doc.setdefault("lastSeen", None)
+        return found
 
     def _replace(self, collection, key, doc):
         # An unknown first or last seen is left out, not stored as null: add_activity's $min
