@@ -2,6 +2,7 @@
 alias, group, page, screen, the anonymous id, reset, register, opt-out, beforeSend, gzip."""
 
 import pytest
+import requests
 
 from .test_browser_sdk import SdkBrowser, go_offline, sdk_events
 
@@ -33,7 +34,23 @@ def stored(counts, user_id, item_type="event"):
     return [counts.payload(row) for row in counts.queued(user_id, item_type)]
 
 
-def test_each_verb_reaches_the_server_as_the_contract_says(visitor, counts, unique_user):
+@pytest.fixture
+def person(live_server, ingest_key, apply_queue):
+    """A person's profile as GET /api/telemetry/people/<userId> answers it, after a sync run."""
+
+    def read(user_id):
+        apply_queue()
+        answer = requests.get(f"{live_server.url}/api/telemetry/people/{user_id}",
+                              headers={"Authorization": f"Bearer {ingest_key}"}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    return read
+
+
+def test_each_verb_reaches_the_server_as_the_contract_says(
+    visitor, counts, unique_user, person
+):
     page = visitor.open()
     anonymous = page.evaluate("telemetry.anonymousId")
     ids = page.evaluate(
@@ -98,9 +115,16 @@ def test_each_verb_reaches_the_server_as_the_contract_says(visitor, counts, uniq
         assert context["userAgent"] == page.evaluate("navigator.userAgent")
         assert item["metadata"]["clientTimestamp"]
 
+    # The profile: traits, both linked ids, the group, and the anonymous history as the user's.
+    profile = person(unique_user)
+    assert profile["traits"] == {"email": "a@example.org", "firstPlan": "free"}
+    assert sorted(profile["anonymousIds"]) == sorted([anonymous, "crm-17"])
+    assert profile["groups"] == ["acme"]
+    assert profile["eventCount"] == 4
+
 
 def test_reset_keeps_the_old_users_queue_and_the_anonymous_id_survives_reloads(
-    visitor, counts, unique_user
+    visitor, counts, unique_user, person
 ):
     page = visitor.open()
     first = page.evaluate("telemetry.anonymousId")
@@ -150,6 +174,10 @@ def test_reset_keeps_the_old_users_queue_and_the_anonymous_id_survives_reloads(
     # Before identify: the first anonymous id's, no user (never in a batch of the others).
     assert sorted(counts.event_ids([first])) == sorted(anonymous)
     assert {e["userId"] for e in stored(counts, first)} == {None}
+    # The user's profile: the first anonymous id's history, never the one after reset.
+    profile = person(unique_user)
+    assert (profile["anonymousIds"], profile["eventCount"]) == ([first], 9)
+    assert profile["traits"] == {"name": "Ada"}
 
 
 def test_identifying_another_user_starts_a_new_anonymous_id(visitor, counts, unique_user):
