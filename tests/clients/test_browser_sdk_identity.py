@@ -1,6 +1,9 @@
 """The browser SDK's tracking verbs in headless Chromium against the real server: identify,
 alias, group, page, screen, the anonymous id, reset, register, opt-out, beforeSend, gzip."""
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 import requests
 
@@ -319,3 +322,67 @@ def test_flush_says_false_offline_and_true_after_and_shutdown_stops_sending(
     reopen(page)
     assert flush(page) is True
     assert counts.events([unique_user]) == (3, 3, 0)
+
+
+CROSS_ORIGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
+<script src="SERVER/static/js/telemetry.js"></script><script>
+const params = new URLSearchParams(location.search);
+window.telemetry = new TelemetryService({ endpoint: 'SERVER', apiKey: params.get('apiKey') });
+window.sync = new SyncService({ telemetry, flushInterval: 600000 });
+telemetry.initialize();
+sync.start();
+</script></body></html>"""
+
+
+@pytest.fixture
+def page_origin(live_server):
+    """Another origin on 127.0.0.1 (a port of its own) serving the cross-origin page; a page
+    Playwright made up would not be on the loopback address space, which Chromium keeps apart."""
+    body = CROSS_ORIGIN_PAGE.replace("SERVER", live_server.url).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args):
+            pass
+
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_from_another_loopback_origin_gzip_and_verbs_pass_cors(
+    chromium, live_server, ingest_key, counts, unique_user, page_origin
+):
+    # The page on another origin (another port of 127.0.0.1), the service through CORS: the
+    # preflight must allow Content-Encoding beside Authorization.
+    browser = SdkBrowser(chromium, live_server, ingest_key, None)
+    origin = page_origin
+    try:
+        page = browser.context.new_page()
+        page.on("pageerror", lambda exc: browser.errors.append(str(exc)))
+        page.goto(f"{origin}/page?apiKey={ingest_key}")
+        page.wait_for_function("() => window.telemetry && window.telemetry.storage")
+        page.evaluate(
+            """(user) => {
+              telemetry.identify(user, { plan: 'pro' });
+              for (let i = 0; i < 60; i += 1) telemetry.captureEvent('cross', { i });
+            }""",
+            unique_user,
+        )
+        assert flush(page) is True
+        assert any(gzipped for _, gzipped in browser.bodies)
+        assert set(browser.statuses) == {202}
+        assert counts.events([unique_user]) == (60, 60, 0)
+        assert len(stored(counts, unique_user, "identify")) == 1
+    finally:
+        browser.close()
