@@ -386,3 +386,31 @@ def test_from_another_loopback_origin_gzip_and_verbs_pass_cors(
         assert len(stored(counts, unique_user, "identify")) == 1
     finally:
         browser.close()
+
+
+def test_opting_out_holds_a_batch_already_being_sent(visitor, counts, unique_user):
+    attempts = []
+
+    def refuse_first(route):
+        attempts.append(route.request)
+        if len(attempts) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
+                          body='{"error": "unavailable", "message": "store down", "fields": {}}')
+        else:
+            route.continue_()
+
+    visitor.context.route(f"{visitor.base}/api/telemetry/batch", refuse_first)
+    page = visitor.open(f"&userId={unique_user}")
+    ids = page.evaluate("[0, 1, 2].map((i) => telemetry.captureEvent('refused_once', { i }))")
+    page.wait_for_function("() => sdkEvents.some((e) => e.name === 'sync:error')")
+    page.evaluate("telemetry.optOut()")
+    page.wait_for_timeout(2500)  # the Retry-After, and four of the page's send intervals
+    assert len(attempts) == 1
+    assert counts.events([unique_user])[0] == 0
+
+    page.evaluate("telemetry.optIn()")
+    assert flush(page) is True
+    # The same batch, resent as it was: same batchId, same items.
+    assert len({body["batchId"] for body, _ in visitor.bodies}) == 1
+    assert counts.events([unique_user]) == (3, 3, 0)
+    assert sorted(counts.event_ids([unique_user])) == sorted(ids)
