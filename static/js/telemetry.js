@@ -168,6 +168,15 @@
     return pool.slice(poolAt - n, poolAt);
   }
 
+  function formatUuid(bytes) {
+    let hex = '';
+    for (let i = 0; i < 16; i += 1) hex += bytes[i].toString(16).padStart(2, '0');
+    return (
+      hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-' + hex.slice(12, 16) + '-' +
+      hex.slice(16, 20) + '-' + hex.slice(20)
+    );
+  }
+
   function uuidv7() {
     const bytes = randomBytes(16);
     let ms = Date.now();
@@ -194,12 +203,7 @@
     bytes[6] = 0x70 | ((counter >>> 8) & 0x0f);
     bytes[7] = counter & 0xff;
     bytes[8] = 0x80 | (bytes[8] & 0x3f);
-    let hex = '';
-    for (let i = 0; i < 16; i += 1) hex += bytes[i].toString(16).padStart(2, '0');
-    return (
-      hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-' + hex.slice(12, 16) + '-' +
-      hex.slice(16, 20) + '-' + hex.slice(20)
-    );
+    return formatUuid(bytes);
   }
 
   // A random (version 4) UUID: the anonymous id, which should not tell when it was made.
@@ -207,12 +211,7 @@
     const bytes = randomBytes(16);
     bytes[6] = 0x40 | (bytes[6] & 0x0f);
     bytes[8] = 0x80 | (bytes[8] & 0x3f);
-    let hex = '';
-    for (let i = 0; i < 16; i += 1) hex += bytes[i].toString(16).padStart(2, '0');
-    return (
-      hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-' + hex.slice(12, 16) + '-' +
-      hex.slice(16, 20) + '-' + hex.slice(20)
-    );
+    return formatUuid(bytes);
   }
 
   // A gzip stream of the text, or null where the browser cannot make one (no CompressionStream).
