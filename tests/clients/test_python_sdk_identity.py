@@ -5,8 +5,10 @@ automatic context, gzip bodies, flush() and restarts with identity items queued.
 import gzip
 import json
 import platform
+import signal
 import socket
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -17,6 +19,14 @@ from werkzeug.serving import make_server
 
 from prepmate_telemetry import TelemetryClient, __version__
 from prepmate_telemetry.queue import DiskQueue
+
+from .test_python_sdk import run_sender
+
+
+@pytest.fixture
+def app_config():
+    # A thousand items of one user stay pending (the scheduler is off): lift the backlog limit.
+    return {"SYNC_MAX_QUEUE": 100_000}
 
 
 @pytest.fixture
@@ -433,3 +443,36 @@ def test_a_restart_picks_up_identity_items_left_on_disk(
         second.shutdown(timeout=2)
     assert counts.event_ids([user]) == ids
     assert len(counts.queued(user, "identify")) == 1
+
+
+def test_sigkill_while_sending_identity_items_then_restart_stores_each_once(
+    live_server, ingest_key, counts, queue_path
+):
+    user = unique("user")
+    total = 1000 if counts.kind == "sqlite" else 400
+    pages, groups = len(range(0, total, 10)), len(range(0, total, 25))
+    sender = run_sender("verbs", live_server, ingest_key, queue_path, total, user)
+    try:
+        assert sender.stdout.readline().strip() == "captured"
+        deadline = time.monotonic() + 60
+        while counts.events([user])[0] < total // 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(10)
+    finally:
+        sender.kill()
+        sender.stdout.close()
+    at_kill = counts.events([user])[0]
+    assert total // 5 <= at_kill < total + pages, "the kill must land in the middle of sending"
+
+    resumed = run_sender("resume", live_server, ingest_key, queue_path, 0, user)
+    try:
+        assert resumed.wait(120) == 0
+    finally:
+        resumed.kill()
+        resumed.stdout.close()
+
+    assert counts.events([user]) == (total + pages, total + pages, 0)
+    for item_type, count in (("identify", 1), ("group", groups), ("alias", 1)):
+        rows = counts.queued(user, item_type)
+        assert len(rows) == len({row["itemId"] for row in rows}) == count, item_type
