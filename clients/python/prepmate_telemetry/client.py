@@ -68,8 +68,6 @@ META_ANONYMOUS_ID = "anonymousId"
 META_USER_ID = "userId"
 META_PROPERTIES = "properties"
 META_OPTED_OUT = "optedOut"
-# The items of the tracking verbs (events and page/screen views are stored as events).
-VERB_ITEM_TYPES = ("identify", "alias", "group", "page", "screen")
 # metadata.clientTimestamp as every reader of it accepts it (RFC 3339, SPEC §10).
 CLIENT_TIME_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?(?:Z|[+-](\d{2}):(\d{2}))"
