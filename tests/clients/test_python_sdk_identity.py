@@ -17,7 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from werkzeug.serving import make_server
 
-from prepmate_telemetry import TelemetryClient, __version__
+from prepmate_telemetry import TelemetryClient, TelemetryError, __version__
 from prepmate_telemetry.queue import DiskQueue
 
 from .test_python_sdk import run_sender
@@ -279,6 +279,7 @@ def test_before_send_changes_drops_and_samples(make_client, counts):
         if item.get("eventType") == "renamed":
             item["eventType"] = "renamed_by_hook"
             item["eventId"] = "not-the-id"  # the id is the SDK's: a hook cannot change it
+            del item["metadata"]["context"]["host"]  # for this item only
         return item
 
     client = make_client(user_id=user, before_send=before_send)
@@ -286,29 +287,39 @@ def test_before_send_changes_drops_and_samples(make_client, counts):
     client.identify(user, {"name": "Ada", "email": "ada@example.org"})
     sampled = [client.capture_event("sampled", {"i": i}) for i in range(9)]
     renamed = client.capture_event("renamed", {})
+    plain = client.capture_event("plain", {})
 
     assert client.flush(timeout=10)
-    assert seen == ["event", "identify", *["event"] * 10]
+    assert seen == ["event", "identify", *["event"] * 11]
     events = stored(counts, user)
-    assert [e["eventId"] for e in events] == [sampled[0], sampled[3], sampled[6], renamed]
+    assert [e["eventId"] for e in events] == [sampled[0], sampled[3], sampled[6], renamed, plain]
     assert [i for i in sampled if i is not None] == [sampled[0], sampled[3], sampled[6]]
-    assert events[-1]["eventType"] == "renamed_by_hook"
+    assert events[3]["eventType"] == "renamed_by_hook"
+    assert "host" not in events[3]["metadata"]["context"]
+    assert "host" in events[4]["metadata"]["context"]
     (identified,) = [counts.payload(r) for r in counts.queued(user, "identify")]
     assert identified["traits"] == {"name": "Ada"}
 
 
-def test_a_failing_before_send_queues_the_item_unchanged(make_client, counts):
+def test_a_failing_before_send_queues_nothing_and_says_so(make_client, counts):
     user = unique("user")
 
     def broken(item):
-        item["eventData"]["half"] = "changed"
-        raise RuntimeError("the hook has a bug")
+        if item["eventData"].get("i") == 1:
+            item["eventData"]["half"] = "changed"
+            raise RuntimeError("the hook has a bug")
+        return "not an item" if item["eventData"].get("i") == 2 else item
 
     client = make_client(user_id=user, before_send=broken)
-    event_id = client.capture_event("sdk_python_test", {"i": 1})
+    for i in (1, 2):
+        with pytest.raises(TelemetryError) as info:
+            client.capture_event("sdk_python_test", {"i": i})
+        assert info.value.code == "before_send_failed"
+    assert client.queue_size() == 0
+    event_id = client.capture_event("sdk_python_test", {"i": 3})  # the client goes on
     assert client.flush(timeout=10)
     (event,) = stored(counts, user)
-    assert (event["eventId"], event["eventData"]) == (event_id, {"i": 1})
+    assert (event["eventId"], event["eventData"]) == (event_id, {"i": 3})
 
 
 def test_the_anonymous_id_persists_across_restarts(make_client, counts, tmp_path):

@@ -671,18 +671,21 @@ class TelemetryClient:
         return event_id
 
     def _before_send(self, item):
-        """The hook's version of the item (it sees a copy); its type and id stay."""
+        """The hook's version of the item (it sees a copy); its type and id stay.
+
+        A hook that fails queues nothing: it may be what keeps private data out.
+        """
         try:
             changed = self.before_send(copy.deepcopy(item))
-        except Exception:
-            logger.exception("telemetry before_send failed; the item is queued unchanged")
-            return item
+        except Exception as exc:
+            raise TelemetryError(f"before_send failed: {exc!r}; nothing was queued",
+                                 code="before_send_failed") from exc
         if changed is None:
             return None
         if not isinstance(changed, dict):
-            logger.error("telemetry before_send returned %s, not a dict or None; the item is "
-                         "queued unchanged", type(changed).__name__)
-            return item
+            raise TelemetryError(
+                f"before_send returned {type(changed).__name__}, not a dict or None; nothing "
+                "was queued", code="before_send_failed")
         changed["itemType"], changed["eventId"] = item["itemType"], item["eventId"]
         return changed
 
