@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.accounts.keys import create_key
+from app.extensions import store as store_ext
 from app.ingest.segment import escape_key, escaped, unescape_key
+from tests.conftest import close_app, make_app
 
 from .segment_helpers import basic, queued, segment_logs
 
@@ -258,3 +261,21 @@ def test_analytics_js_and_its_chunks_are_served_from_the_pinned_package(client):
     assert chunk.status_code == 200
     chunk.close()
     assert client.get("/analytics-next/bundles/../../css/console.css").status_code == 404
+
+
+def test_a_body_past_the_compatible_limit_answers_413_as_json(tmp_path, store_kind):
+    app = make_app(tmp_path, store_kind, COMPAT_MAX_CONTENT_LENGTH=2000)
+    try:
+        with app.app_context():
+            key, _doc = create_key(store_ext.get(app), APP, ["ingest"])
+        client = app.test_client()
+        big = {"batch": [track(properties={"text": "x" * 3000})]}
+        for body, headers in ((json.dumps(big).encode(), {}),
+                              (gzip.compress(json.dumps(big).encode()),
+                               {"Content-Encoding": "gzip"})):
+            answer = post(client, "/v1/batch", body, key, headers=headers)
+            # 413: every Segment library drops the batch rather than retry it.
+            assert answer.status_code == 413
+            assert answer.get_json()["error"] == "payload_too_large"
+    finally:
+        close_app(app)
