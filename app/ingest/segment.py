@@ -17,8 +17,8 @@ native batch. What Segment's fields become:
 - track → an event (`event` is the eventType, `properties` the eventData); identify, alias,
   group, page and screen → the native items of those types.
 - Keys the stores cannot hold as sent (a leading `$`, a `.`), common in Segment properties and
-  traits, are escaped rather than refused, as MongoDB's documentation advises: a leading "$"
-  becomes "＄" (U+FF04) and every "." becomes "．" (U+FF0E). `unescape_key` reads them back.
+  traits and context, are escaped rather than refused (compat.escaped: a leading "$" becomes
+  U+FF04 and every "." U+FF0E, as MongoDB's documentation advises).
 - A message that is not valid (an unknown `type`, a track without `event`, a bad id) becomes an
   item the native validators refuse with its reason; the batch's other messages are kept.
 """
@@ -26,6 +26,7 @@ native batch. What Segment's fields become:
 import uuid
 
 from ..schemas.fields import ID_RE
+from .compat import escaped
 from .validate import Rejected, parse_time
 
 # The types of message the Tracking API takes, and analytics.js's one-letter paths for them.
@@ -38,43 +39,8 @@ SEGMENT_MAX_BATCH_BYTES = 500 * 1024
 # A messageId the native id pattern refuses is named by a UUIDv5 under this namespace.
 MESSAGE_ID_NAMESPACE = uuid.UUID("0b7c2f0e-5d0a-4c1e-8e7b-3f6a9d2c4b51")
 
-DOLLAR, DOT = "$", "."
-ESCAPED_DOLLAR, ESCAPED_DOT = "\uff04", "\uff0e"
-
-
 class RequestRefused(ValueError):
     """A request that is not a Segment message or batch at all (answered 400 as a whole)."""
-
-
-def escape_key(key):
-    """A key a store can hold: a leading "$" as U+FF04, each "." as U+FF0E."""
-    if key.startswith(DOLLAR):
-        key = ESCAPED_DOLLAR + key[1:]
-    return key.replace(DOT, ESCAPED_DOT) if DOT in key else key
-
-
-def unescape_key(key):
-    """The key as the library sent it (the reverse of escape_key)."""
-    if key.startswith(ESCAPED_DOLLAR):
-        key = DOLLAR + key[1:]
-    return key.replace(ESCAPED_DOT, DOT)
-
-
-def escaped(value):
-    """`value` with every object key escaped; the same object when no key needed it."""
-    if isinstance(value, dict):
-        changed, out = False, {}
-        for key, inner in value.items():
-            new_inner = escaped(inner)
-            new_key = escape_key(key) if isinstance(key, str) and (
-                key.startswith(DOLLAR) or DOT in key) else key
-            changed = changed or new_key is not key or new_inner is not inner
-            out[new_key] = new_inner
-        return out if changed else value
-    if isinstance(value, list):
-        items = [escaped(inner) for inner in value]
-        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
-    return value
 
 
 def _id(value):

@@ -10,7 +10,6 @@ import pytest
 
 from app.accounts.keys import create_key
 from app.extensions import store as store_ext
-from app.ingest.segment import escape_key, escaped, unescape_key
 from tests.conftest import close_app, make_app
 
 from .segment_helpers import basic, queued, segment_logs
@@ -164,13 +163,6 @@ def test_keys_the_stores_refuse_are_escaped_and_kept(client, store, write_key):
                                  "plain": "x.y"}
     assert data["metadata"]["context"] == {"\uff04ip": "127.0.0.1",
                                            "page": {"url": "http://a.b/c"}}
-
-
-def test_escaping_reads_back_and_leaves_a_clean_value_as_it_is():
-    for key in ("$price", "a.b.c", "$a.b", "plain", "mid$dle", ""):
-        assert unescape_key(escape_key(key)) == key
-    clean = {"a": [{"b": 1}], "c": {"d": "e.f"}}
-    assert escaped(clean) is clean
 
 
 def test_gzip_bodies_are_taken(client, store, write_key):
