@@ -209,6 +209,9 @@ def test_503s_are_retried_by_the_library_and_each_event_still_lands_once(
     browser.wait(lambda: len(queued(compat_server.store, compat_server.app_id, "event"))
                  >= N + 1)
     assert len(refused) == 3
+    # Each retried message is a duplicate of itself, not a variant of its id.
+    assert all(row["conflictOf"] is None
+               for row in queued(compat_server.store, compat_server.app_id))
     # Let any late retry arrive before counting.
     browser.page.wait_for_timeout(1500)
     sync_now(compat_server.url, compat_server.key)

@@ -71,6 +71,9 @@ def test_503s_are_retried_by_the_library_and_each_event_still_lands_once(
                      "calls": journey(anonymous_id, user_id), "flushAt": 50})
     assert seen["errors"] == []
     assert seen["statuses"][:3] == [503, 503, 503] and seen["statuses"][3:] == [200]
+    # Each retried message is a duplicate of itself, not a variant of its id.
+    assert all(row["conflictOf"] is None
+               for row in queued(compat_server.store, compat_server.app_id))
     sync_now(compat_server.url, compat_server.key)
     assert event_counts(compat_server.url, compat_server.key) == {EVENT: N, "page_viewed": 1}
 

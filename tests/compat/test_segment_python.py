@@ -68,6 +68,9 @@ def test_503s_are_retried_by_the_library_and_each_event_still_lands_once(
     send_journey(client, anonymous_id, user_id)
     assert errors == []
     assert proxy.refused == 3
+    # Each retried message is a duplicate of itself, not a variant of its id.
+    assert all(row["conflictOf"] is None
+               for row in queued(compat_server.store, compat_server.app_id))
     sync_now(compat_server.url, compat_server.key)
     assert event_counts(compat_server.url, compat_server.key) == {EVENT: N, "page_viewed": 1}
 
