@@ -76,9 +76,10 @@ def chromium():
 class SegmentPage:
     """A browser context whose page, on its own loopback origin, runs the snippet."""
 
-    def __init__(self, chromium, server_url, write_key):
+    def __init__(self, chromium, server_url, write_key, options=None):
         self.server = server_url
-        self.site = PageServer(PAGE.replace("__KEY__", write_key).replace("__CDN__", server_url))
+        self.site = PageServer(PAGE.replace("__KEY__", write_key).replace("__CDN__", server_url)
+                               .replace("__OPTIONS__", json.dumps(options or {})))
         self.origin = self.site.origin
         self.context = chromium.new_context()
         self.foreign = []
@@ -135,8 +136,8 @@ class SegmentPage:
 def segment_page(chromium, compat_server):
     made = []
 
-    def make(write_key=None):
-        page = SegmentPage(chromium, compat_server.url, write_key or compat_server.key)
+    def make(write_key=None, options=None):
+        page = SegmentPage(chromium, compat_server.url, write_key or compat_server.key, options)
         made.append(page)
         return page
 
@@ -186,6 +187,22 @@ def test_the_snippet_loads_everything_from_this_host_and_every_call_lands_once(
     person = profile(compat_server.url, compat_server.key, user_id)
     assert person is not None and person["traits"]["plan"] == "pro"
     assert anonymous_id in person["anonymousIds"]
+
+
+def test_the_batching_delivery_strategy_posts_to_v1_b_and_every_call_lands_once(
+        segment_page, compat_server):
+    batching = {"strategy": "batching", "config": {"size": 5, "timeout": 200}}
+    browser = segment_page(options={"integrations": {"Segment.io": {
+        "deliveryStrategy": batching}}})
+    browser.open()
+    browser.page.evaluate("""([n, event]) => {
+      for (let i = 0; i < n; i += 1) analytics.track(event, { i });
+    }""", [N, EVENT])
+    browser.wait(settled(compat_server.store, compat_server.app_id, N + 1))
+    posts = [path for method, path, _s in browser.answers if method == "POST"]
+    assert set(posts) == {"/v1/b"} and len(posts) < N
+    sync_now(compat_server.url, compat_server.key)
+    assert event_counts(compat_server.url, compat_server.key) == {EVENT: N, "page_viewed": 1}
 
 
 def test_503s_are_retried_by_the_library_and_each_event_still_lands_once(
