@@ -11,6 +11,7 @@ import pytest
 from app.accounts.keys import create_key
 from app.extensions import store as store_ext
 from tests.conftest import close_app, make_app
+from tests.stored import take_down
 
 from .segment_helpers import basic, queued, segment_logs
 
@@ -271,3 +272,56 @@ def test_a_body_past_the_compatible_limit_answers_413_as_json(tmp_path, store_ki
             assert answer.get_json()["error"] == "payload_too_large"
     finally:
         close_app(app)
+
+
+def test_a_store_outage_answers_503_with_retry_after_which_the_libraries_retry(
+        client, store, write_key, monkeypatch):
+    take_down(store, monkeypatch)
+    answer = post(client, "/v1/batch", {"batch": [track()]}, write_key)
+    assert answer.status_code == 503
+    assert answer.get_json()["error"] == "store_unavailable"
+    assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_the_keys_rate_limit_answers_429_with_retry_after(tmp_path, store_kind):
+    app = make_app(tmp_path, store_kind, RATE_LIMIT_PER_MINUTE=1)
+    try:
+        with app.app_context():
+            key, _doc = create_key(store_ext.get(app), APP, ["ingest"])
+        client = app.test_client()
+        assert post(client, "/v1/batch", {"batch": [track()]}, key).status_code == 200
+        answer = post(client, "/v1/batch", {"batch": [track()]}, key)
+        assert answer.status_code == 429
+        assert int(answer.headers["Retry-After"]) > 0
+    finally:
+        close_app(app)
+
+
+MESSAGES = {
+    "track": {"event": "Signed Up"},
+    "identify": {"traits": {"plan": "pro"}},
+    "page": {"name": "Home"},
+    "screen": {"name": "Settings"},
+    "group": {"groupId": "g1", "traits": {"name": "Acme"}},
+    "alias": {"previousId": "anon-1"},
+}
+QUEUED_AS = {"track": "event", "page": "event", "screen": "event", "identify": "identify",
+             "group": "group", "alias": "alias"}
+
+
+@pytest.mark.parametrize("kind", sorted(MESSAGES))
+@pytest.mark.parametrize("short", [False, True], ids=["path", "letter"])
+def test_every_message_path_stores_its_message(client, store, write_key, kind, short):
+    message = {"userId": "u1", "messageId": f"m-{kind}", **MESSAGES[kind]}
+    path = f"/v1/{kind[0] if short else kind}"
+    answer = post(client, path, message, write_key, content_type="text/plain")
+    assert answer.status_code == 200
+    [row] = queued(store, APP)
+    assert (row["itemId"], row["itemType"]) == (f"m-{kind}", QUEUED_AS[kind])
+
+
+@pytest.mark.parametrize("path", ["/v1/batch", "/v1/import", "/v1/b"])
+def test_every_batch_path_stores_its_messages(client, store, write_key, path):
+    answer = post(client, path, {"batch": [track(), track()]}, write_key)
+    assert answer.status_code == 200
+    assert len(queued(store, APP)) == 2
