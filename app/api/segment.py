@@ -25,10 +25,9 @@ import base64
 import binascii
 from pathlib import Path
 
-from flask import Blueprint, current_app, g, jsonify, request, send_from_directory
+from flask import Blueprint, current_app, jsonify, request, send_from_directory
 
-from ..accounts.keys import authenticate
-from ..extensions import rate_limiter, store
+from ..extensions import store
 from ..ingest.compat import body_batch_id, ingest_messages
 from ..ingest.segment import (
     MESSAGE_TYPES,
@@ -40,7 +39,7 @@ from ..ingest.segment import (
 )
 from ..ingest.service import IngestError
 from ..sync.scheduling import sync_soon
-from .base import IMPLIED
+from .base import KeyRefused, admit_key
 
 bp = Blueprint("segment", __name__)
 
@@ -76,22 +75,16 @@ def basic_user():
 
 def authorize(write_key):
     """The key's app when `write_key` is a live key with the ingest scope, else the answer."""
-    key = authenticate(store.get(), write_key)
-    if key is None:
-        return None, refuse(401, "unauthorized",
-                            "Send a valid write key (an API key with the ingest scope) as the "
-                            "HTTP Basic user name or as writeKey in the body.",
-                            headers={"WWW-Authenticate": 'Basic realm="prepmate"'})
-    granted = set().union(*(IMPLIED.get(s, {s}) for s in key["scopes"]))
-    if "ingest" not in granted:
-        return None, refuse(403, "forbidden", "This key lacks the 'ingest' scope.")
-    g.api_key = key
-    g.app_id = key["appId"]
-    retry_after = rate_limiter.retry_after(key["keyId"])
-    if retry_after:
-        return None, refuse(429, "rate_limited",
-                            f"Over {rate_limiter.per_minute} requests a minute for this key.",
-                            headers={"Retry-After": str(retry_after)})
+    try:
+        key = admit_key(write_key, "ingest")
+    except KeyRefused as refused:
+        if refused.status == 401:
+            return None, refuse(401, "unauthorized",
+                                "Send a valid write key (an API key with the ingest scope) as "
+                                "the HTTP Basic user name or as writeKey in the body.",
+                                headers={"WWW-Authenticate": 'Basic realm="prepmate"'})
+        return None, refuse(refused.status, refused.code, refused.message,
+                            headers=refused.headers)
     return key["appId"], None
 
 
