@@ -56,12 +56,12 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from .api import health, segment, sync, telemetry
+    from .api import health, people, segment, sync, telemetry
     from .console import bp as console_bp
     from .console.metrics import bp as metrics_bp
     from .extensions import api, csrf
 
-    for module in (telemetry, sync, health):
+    for module in (telemetry, sync, people, health):
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)
     app.register_blueprint(segment.bp)
