@@ -221,6 +221,10 @@ def test_identity_messages_become_the_native_identity_items(client, store, write
     rows = {row["itemId"]: row for row in queued(store, APP)}
     assert rows["m-i"]["itemType"] == "identify"
     assert rows["m-i"]["itemData"]["traits"] == {"plan": "pro", "\uff04email": "a@b.c"}
+    assert (rows["m-i"]["itemData"]["userId"], rows["m-i"]["itemData"]["anonymousId"]) == (
+        "u9", "anon-9")
+    assert rows["m-a"]["itemData"]["previousId"] == "anon-9"
+    assert rows["m-g"]["itemData"]["groupId"] == "g1"
     assert rows["m-a"]["itemType"] == "alias"
     assert rows["m-g"]["itemType"] == "group"
     # page and screen are the events page_viewed and screen_viewed.
