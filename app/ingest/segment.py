@@ -19,6 +19,9 @@ native batch. What Segment's fields become:
 - Keys the stores cannot hold as sent (a leading `$`, a `.`), common in Segment properties and
   traits and context, are escaped rather than refused (compat.escaped: a leading "$" becomes
   U+FF04 and every "." U+FF0E, as MongoDB's documentation advises).
+- Segment's own limits (32 KB a message, 500 KB a batch), which its libraries keep to, are not
+  applied: the compatible settings' wider ones are (COMPAT_MAX_ITEM_BYTES and
+  COMPAT_MAX_CONTENT_LENGTH, applied by ingest and the body layer).
 - A message that is not valid (an unknown `type`, a track without `event`, a bad id) becomes an
   item the native validators refuse with its reason; the batch's other messages are kept.
 """
@@ -32,10 +35,6 @@ from .validate import Rejected, parse_time
 # The types of message the Tracking API takes, and analytics.js's one-letter paths for them.
 MESSAGE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 SHORT_PATHS = {kind[0]: kind for kind in MESSAGE_TYPES}
-# Segment's own limits, which its libraries keep to (the compatible ingest settings may allow
-# more: COMPAT_MAX_ITEM_BYTES, COMPAT_MAX_CONTENT_LENGTH).
-SEGMENT_MAX_MESSAGE_BYTES = 32 * 1024
-SEGMENT_MAX_BATCH_BYTES = 500 * 1024
 # A messageId the native id pattern refuses is named by a UUIDv5 under this namespace.
 MESSAGE_ID_NAMESPACE = uuid.UUID("0b7c2f0e-5d0a-4c1e-8e7b-3f6a9d2c4b51")
 
