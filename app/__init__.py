@@ -56,7 +56,7 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from .api import health, people, sync, telemetry
+    from .api import health, people, segment, sync, telemetry
     from .console import bp as console_bp
     from .console.metrics import bp as metrics_bp
     from .extensions import api, csrf
@@ -64,6 +64,8 @@ def register_blueprints(app):
     for module in (telemetry, sync, people, health):
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)
+    app.register_blueprint(segment.bp)
+    csrf.exempt(segment.bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(metrics_bp)
 
