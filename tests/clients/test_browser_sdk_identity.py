@@ -414,3 +414,39 @@ def test_opting_out_holds_a_batch_already_being_sent(visitor, counts, unique_use
     assert len({body["batchId"] for body, _ in visitor.bodies}) == 1
     assert counts.events([unique_user]) == (3, 3, 0)
     assert sorted(counts.event_ids([unique_user])) == sorted(ids)
+
+
+def test_verbs_captured_as_the_page_closes_arrive_once_each(visitor, counts, unique_user):
+    # Timers far away: page hide sends what fits its keepalive budget, the next page the rest.
+    page = visitor.open("&flushInterval=600000")
+    page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 300))")
+    anonymous = page.evaluate("telemetry.anonymousId")
+    ids = page.evaluate(
+        """(user) => {
+          const ids = [telemetry.page('Welcome')];
+          ids.push(telemetry.identify(user, { plan: 'pro' }));
+          for (let i = 0; i < 150; i += 1) ids.push(telemetry.captureEvent('closing', { i }));
+          ids.push(telemetry.alias(user, 'crm-9'), telemetry.group('acme'), telemetry.screen('S'));
+          return ids;
+        }""",
+        unique_user,
+    )
+    page.close()
+    waiter = visitor.context.new_page()  # not at the origin: it sends nothing
+    waiter.wait_for_timeout(1000)
+    at_hide = counts.events([unique_user])[0] + counts.events([anonymous])[0]
+    assert at_hide >= 1
+    again = visitor.open("&flushInterval=600000")
+    assert flush(again) is True
+    again.wait_for_timeout(500)  # anything sent twice would arrive now
+
+    assert counts.events([unique_user]) == (151, 151, 0)
+    assert counts.events([anonymous]) == (1, 1, 0)
+    verbs = {kind: [row["itemId"] for row in counts.queued(unique_user, kind)]
+             for kind in ("identify", "alias", "group")}
+    assert verbs == {"identify": [ids[1]], "alias": [ids[-3]], "group": [ids[-2]]}
+    every = (counts.event_ids([unique_user, anonymous])
+             + [i for kind_ids in verbs.values() for i in kind_ids])
+    assert sorted(every) == sorted(ids)
+    # What page hide could not fit went with the next page.
+    assert at_hide < 152
