@@ -48,14 +48,34 @@ def escaped_key(key):
     return key.replace(".", "\uff0e") if "." in key else key
 
 
+def _needs_escaping(value):
+    """Whether a JSON value holds a key escaped_key would change, at any depth."""
+    if type(value) is dict:
+        for key, item in value.items():
+            if key[:1] == "$" or "." in key:
+                return True
+            if type(item) in (dict, list) and _needs_escaping(item):
+                return True
+    elif type(value) is list:
+        for item in value:
+            if type(item) in (dict, list) and _needs_escaping(item):
+                return True
+    return False
+
+
+def _escaped_copy(value):
+    if isinstance(value, dict):
+        return {escaped_key(k): _escaped_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped_copy(v) for v in value]
+    return value
+
+
 def escaped(value):
     """A JSON value with every object key escaped (escaped_key), at any depth. Protocols'
-    properties use `$` and `.` freely; their messages are kept, not refused for it."""
-    if isinstance(value, dict):
-        return {escaped_key(k) if isinstance(k, str) else k: escaped(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [escaped(v) for v in value]
-    return value
+    properties use `$` and `.` freely; their messages are kept, not refused for it. A value
+    with nothing to escape comes back as it is (the ingest path copies nothing it need not)."""
+    return _escaped_copy(value) if _needs_escaping(value) else value
 
 
 def with_source(item, protocol):
