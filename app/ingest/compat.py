@@ -40,6 +40,24 @@ def body_batch_id(protocol, body):
     return f"{protocol}-{hashlib.blake2b(body, digest_size=16).hexdigest()}"
 
 
+def escaped_key(key):
+    """A key the store refuses (a leading `$`, a `.`) made storable the way MongoDB's
+    documentation advises: `$` -> U+FF04, `.` -> U+FF0E. Other keys come back unchanged."""
+    if key.startswith("$"):
+        key = "\uff04" + key[1:]
+    return key.replace(".", "\uff0e") if "." in key else key
+
+
+def escaped(value):
+    """A JSON value with every object key escaped (escaped_key), at any depth. Protocols'
+    properties use `$` and `.` freely; their messages are kept, not refused for it."""
+    if isinstance(value, dict):
+        return {escaped_key(k) if isinstance(k, str) else k: escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escaped(v) for v in value]
+    return value
+
+
 def with_source(item, protocol):
     """The item with `metadata.source` naming its protocol (a metadata that is not an object is
     left for the validator to refuse)."""

@@ -100,3 +100,14 @@ def test_cors_covers_the_compatible_paths(client, path):
 def test_cors_leaves_the_console_alone(client):
     answer = client.get("/console/login", headers={"Origin": "http://127.0.0.1:9"})
     assert "Access-Control-Allow-Origin" not in answer.headers
+
+
+def test_escaped_keys_are_storable_and_others_unchanged(app, store):
+    from app.ingest.compat import escaped
+
+    props = {"$current_url": "u", "a.b": {"$set": [{"c.d.e": 1}]}, "plain": "$x.y"}
+    assert escaped(props) == {"\uff04current_url": "u",
+                              "a\uff0eb": {"\uff04set": [{"c\uff0ed\uff0ee": 1}]},
+                              "plain": "$x.y"}
+    answer = send(app, store, [message(eventData=escaped(props))])
+    assert answer["accepted"] == 1
