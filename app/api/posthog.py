@@ -65,7 +65,7 @@ def read_body():
     if compression in ("gzip", "gzip-js") or raw[:2] == GZIP_MAGIC:
         # posthog-js sends gzip as text/plain, with no Content-Encoding header (so the body
         # layer left it as sent): inflated here, within the same limit.
-        raw = inflate([raw], int(current_app.config["MAX_CONTENT_LENGTH"]))
+        raw = inflate([raw], int(current_app.config["COMPAT_MAX_CONTENT_LENGTH"]))
     if not raw.strip():
         raise BodyRefused(400, "no_body", "The request has no body.")
     try:

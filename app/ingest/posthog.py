@@ -8,9 +8,8 @@ a second one, an identify. Invalid messages are passed on as they are, for the n
 validators to refuse with their reasons (the batch log keeps them).
 
 PostHog's property names start with "$" (`$current_url`, `$lib`) and may hold ".", which the
-native store refuses in keys (MongoDB's rules). Keys are kept by escaping them as MongoDB's
-documentation advises: a leading "$" becomes "＄" (U+FF04) and every "." becomes "．" (U+FF0E),
-at every level of nesting.
+native store refuses in keys: they are kept escaped (compat.escaped: a leading "$" becomes
+"＄", U+FF04, and every "." becomes "．", U+FF0E, at every level of nesting).
 """
 
 import hashlib
@@ -18,12 +17,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from marshmallow import ValidationError
 
-from ..schemas.storable import MAX_NESTING
-from .compat import ingest_messages
+from .compat import escaped, ingest_messages
+from .validate import CLIENT_TIME
 
 PROTOCOL = "posthog"
-DOLLAR, DOT = "\uff04", "\uff0e"
 # Ids of the second item a message makes (an event's $set as an identify): UUIDv5 names of the
 # message's uuid under this namespace, so a resent message makes the same id.
 SECOND_ITEM_NAMESPACE = uuid.UUID("3c9a7d52-58a4-4e0f-9b0e-5f1f0e6a2c41")
@@ -39,35 +38,6 @@ class CaptureError(Exception):
         self.status = status
         self.code = code
         self.message = message
-
-
-def escape_key(key):
-    """A property name as the store keeps it: "$" leading and "." anywhere escaped."""
-    if key[:1] == "$":
-        key = DOLLAR + key[1:]
-    if "." in key:
-        key = key.replace(".", DOT)
-    return key
-
-
-def escape_keys(value, depth=0):
-    """`value` with every object key escaped (see escape_key). Past the nesting the store takes
-    the value is left as it is, for the validator to refuse it."""
-    if depth > MAX_NESTING + 1:
-        return value
-    if isinstance(value, dict):
-        return {escape_key(key) if isinstance(key, str) else key: escape_keys(inner, depth + 1)
-                for key, inner in value.items()}
-    if isinstance(value, list):
-        return [escape_keys(inner, depth + 1) for inner in value]
-    return value
-
-
-def unescape_key(key):
-    """The property name a stored key was escaped from."""
-    if key[:1] == DOLLAR:
-        key = "$" + key[1:]
-    return key.replace(DOT, ".")
 
 
 def messages_of(payload):
@@ -168,13 +138,23 @@ def _person_updates(message, properties):
     return found
 
 
+def _identified(item, event_id):
+    """The item with its eventId, when the message has one (else the native path derives one
+    from the batch and the item's place in it)."""
+    if event_id is not None:
+        item["eventId"] = event_id
+    else:
+        item.pop("eventId", None)
+    return item
+
+
 def _second_id(message_id, kind):
     if not isinstance(message_id, str):
         return None
     return str(uuid.uuid5(SECOND_ITEM_NAMESPACE, f"{message_id}/{kind}"))
 
 
-def items_of(message, sent_at, received_at):
+def items_of(message, received_at):
     """The native items one PostHog message stands for (one, or two when an event also sets
     person properties)."""
     if not isinstance(message, dict):
@@ -183,11 +163,11 @@ def items_of(message, sent_at, received_at):
     if properties is None:
         properties = {}
     if not isinstance(properties, dict):
-        return [{"eventId": message.get("uuid"), "eventType": message.get("event"),
-                 "eventData": properties}]
+        return [_identified({"eventType": message.get("event"), "eventData": properties},
+                            message.get("uuid"))]
     event = message.get("event")
     user_id, anonymous_id = who(message, properties)
-    base = {"eventId": _text(message.get("uuid"))}
+    base = _identified({}, _text(message.get("uuid")))
     if user_id is not None:
         base["userId"] = user_id
     if anonymous_id is not None:
@@ -197,23 +177,21 @@ def items_of(message, sent_at, received_at):
     if isinstance(library, str):
         metadata["library"] = {"name": library, "version": properties.get("$lib_version")}
     base["metadata"] = metadata
-    if sent_at is not None:
-        base["sentAt"] = sent_at
     set_traits, set_once = _person_updates(message, properties)
 
     if event == "$create_alias":
         # posthog-python and posthog-js send the earlier id as distinct_id and the new one as
         # alias; posthog-node the other way round. The native alias links either direction.
         previous = _text(properties.get("distinct_id", message.get("distinct_id")))
-        return [{"itemType": "alias", "eventId": base["eventId"], "previousId": previous,
-                 "userId": _text(properties.get("alias")), "metadata": metadata,
-                 **({"sentAt": sent_at} if sent_at is not None else {})}]
+        return [_identified({"itemType": "alias", "previousId": previous,
+                             "userId": _text(properties.get("alias")), "metadata": metadata},
+                            base.get("eventId"))]
     if event in ("$identify", "$set", "$set_once"):
         item = {"itemType": "identify", **base}
         if set_traits is not None:
-            item["traits"] = escape_keys(set_traits)
+            item["traits"] = escaped(set_traits)
         if set_once is not None:
-            item["traitsOnce"] = escape_keys(set_once)
+            item["traitsOnce"] = escaped(set_once)
         return [item]
     if event == "$groupidentify":
         group_type, group_key = properties.get("$group_type"), properties.get("$group_key")
@@ -222,10 +200,10 @@ def items_of(message, sent_at, received_at):
         item = {"itemType": "group", **base, "groupId": group_id}
         traits = properties.get("$group_set")
         if traits is not None:
-            item["traits"] = escape_keys(traits)
+            item["traits"] = escaped(traits)
         return [item]
 
-    data = escape_keys({key: value for key, value in properties.items()
+    data = escaped({key: value for key, value in properties.items()
                         if key not in NOT_EVENT_DATA})
     if event == "$pageview":
         item = {"itemType": "page", **base, "properties": data}
@@ -241,12 +219,12 @@ def items_of(message, sent_at, received_at):
         item = {"itemType": "event", **base, "eventType": event, "eventData": data}
     items = [item]
     if set_traits is not None or set_once is not None:
-        person = {"itemType": "identify", **base,
-                  "eventId": _second_id(base["eventId"], "set")}
+        person = _identified({"itemType": "identify", **base},
+                             _second_id(base.get("eventId"), "set"))
         if set_traits is not None:
-            person["traits"] = escape_keys(set_traits)
+            person["traits"] = escaped(set_traits)
         if set_once is not None:
-            person["traitsOnce"] = escape_keys(set_once)
+            person["traitsOnce"] = escaped(set_once)
         items.append(person)
     return items
 
@@ -261,14 +239,30 @@ def batch_id_for(messages):
     return f"posthog-{digest}"
 
 
+def sent_time(value):
+    """The body's `sent_at` as a UTC instant, for the skew correction; None when absent or not
+    a time (it only corrects clocks: a message is not refused for it)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return CLIENT_TIME.deserialize(value)
+    except ValidationError:
+        return None
+
+
 def capture(store, settings, app_id, messages, sent_at=None, received_at=None):
     """Store the valid messages of a capture request; the native batch summary."""
     if not messages:
         raise CaptureError(400, "no_events", "The request holds no events.")
     received_at = received_at or datetime.now(UTC)
-    items = [item for message in messages for item in items_of(message, sent_at, received_at)]
+    try:
+        items = [item for message in messages for item in items_of(message, received_at)]
+    except RecursionError:
+        raise CaptureError(400, "too_deep",
+                           "A message nests deeper than any store keeps.") from None
     try:
         batch_id = batch_id_for(messages)
     except TypeError:  # an integer past 64 bits: the validators refuse its item
         batch_id = f"posthog-{uuid.uuid4().hex}"
-    return ingest_messages(store, settings, app_id, items, protocol=PROTOCOL, batch_id=batch_id)
+    return ingest_messages(store, settings, app_id, items, protocol=PROTOCOL, batch_id=batch_id,
+                           sent_at=sent_time(sent_at))
