@@ -211,7 +211,11 @@ def serve_static_with_posthog_js(app):
                 parts = parts[1:]
             if len(parts) != 1 or not parts[0].endswith(".js"):
                 raise
-            return send_from_directory(VENDOR, parts[0], max_age=3600)
+            response = send_from_directory(VENDOR, parts[0], max_age=3600)
+            # posthog-js adds its scripts with crossorigin="anonymous": public files, readable
+            # from any page.
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            return response
 
     app.view_functions["static"] = static
 
