@@ -71,6 +71,9 @@ SETTINGS = {
     "CONFLICT_STRATEGIES": ({}, _json),
     "CONFLICT_DEFAULT_STRATEGY": ("merge", str),
     "STRICT_EVENT_TYPES": (False, _bool),
+    # Apps (comma-separated ids, or "*") whose batch items of itemType identify, alias, group,
+    # page and screen stay record types, as before those became the identity verbs.
+    "LEGACY_RECORD_TYPE_APPS": ("", str),
     # Days to keep applied events, batch logs, done queue items and sync runs; 0 keeps all.
     "RETENTION_DAYS": (0, float),
     "MAX_CONTENT_LENGTH": (1024 * 1024, int),

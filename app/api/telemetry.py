@@ -5,9 +5,10 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from ..extensions import store
-from ..ingest.service import IngestError, batch_status, ingest_batch, track_event
+from ..ingest.service import IngestError, batch_status, ingest_batch, track_event, track_verb
 from ..schemas.fields import ID_PATTERN
 from ..schemas.telemetry import (
+    VERB_BODY_SCHEMAS,
     BatchLogSchema,
     BatchResultSchema,
     BatchSchema,
@@ -49,6 +50,55 @@ class Track(MethodView):
         except IngestError as exc:
             _refuse(exc)
         return jsonify(result), 202
+
+
+VERB_DOCS = {
+    "identify": ("identifyUser", "Say who a user or visitor is",
+                 "Traits are kept per trait on the person's profile, the latest (by the call's "
+                 "time) winning; `traitsOnce` only where the profile has no value yet. Naming "
+                 "both userId and anonymousId links the anonymous visitor's history to the "
+                 "user."),
+    "alias": ("aliasUser", "Link a previous id to a user",
+              "From now on previousId (an anonymous id, or another user id whose profile is "
+              "merged into this one) belongs to userId, its history included."),
+    "group": ("groupUser", "Put a person in a group",
+              "The person (userId or anonymousId) joins groupId, which gets the traits."),
+    "page": ("trackPage", "Record a page view",
+             "Stored as the event `page_viewed`, whose eventData is the properties plus name "
+             "and category when given."),
+    "screen": ("trackScreen", "Record a screen view",
+               "Stored as the event `screen_viewed`, whose eventData is the properties plus "
+               "name and category when given."),
+}
+
+
+def _verb_view(verb):
+    """The MethodView of one identity verb's endpoint (POST /api/telemetry/<verb>)."""
+    operation_id, summary, description = VERB_DOCS[verb]
+
+    def post(self, body):
+        try:
+            result = track_verb(store.get(), current_app.config, g.app_id, verb, body)
+        except IngestError as exc:
+            _refuse(exc)
+        return jsonify(result), 202
+
+    post.__doc__ = (f"{summary}\n\n{description} Answered only once the call is committed to "
+                    "the sync queue; a resent eventId answers `duplicate` and is stored once.")
+    post = blp.error(429, "The key is over its rate limit, or the user's backlog is full; see "
+                          "Retry-After.", headers=RETRY_AFTER)(post)
+    post = blp.error(415, "The body is not JSON (or not gzip when so encoded).")(post)
+    post = blp.error(413, "The body is too large.")(post)
+    post = blp.response(202, TrackResultSchema)(post)
+    post = blp.arguments(VERB_BODY_SCHEMAS[verb]())(post)
+    post = require_scope("ingest")(post)
+    post = blp.doc(operationId=operation_id)(post)
+    view = type(verb.capitalize(), (MethodView,), {"post": post})
+    return blp.route(f"/{verb}")(view)
+
+
+for _verb in VERB_DOCS:
+    _verb_view(_verb)
 
 
 @blp.route("/batch")

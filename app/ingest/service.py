@@ -4,7 +4,15 @@ import logging
 
 from ..store.common import utcnow
 from .queue import enqueue
-from .validate import Envelope, IngestRules, Rejected, client_item_id, event_document, item_document
+from .validate import (
+    VERB_DOCUMENTS,
+    Envelope,
+    IngestRules,
+    Rejected,
+    client_item_id,
+    event_document,
+    item_document,
+)
 
 log = logging.getLogger("prepmate.api")
 
@@ -78,7 +86,8 @@ def ingest_batch(store, settings, app_id, batch, rules=None, *, protocol=None):
                           {"items": [f"At most {limit} items per batch."]})
     started = utcnow()
     envelope = Envelope(app_id=app_id, received_at=started, batch_id=batch["batchId"],
-                        user_id=batch.get("userId"), client_id=batch.get("clientId"),
+                        user_id=batch.get("userId"), anonymous_id=batch.get("anonymousId"),
+                        client_id=batch.get("clientId"),
                         sent_at=batch.get("sentAt"))
     docs, results = _validate(raw_items, envelope, rules)
     if not docs and protocol is None:
@@ -118,19 +127,58 @@ def ingest_batch(store, settings, app_id, batch, rules=None, *, protocol=None):
     return _summary(batch["batchId"], stored["results"])
 
 
-def track_event(store, settings, app_id, event, rules=None):
-    """Store one event as a pending queue entry; answer {eventId, status}."""
+def _track_one(store, settings, app_id, body, make_document, what, rules, extra=None):
+    """Store one call's item (an event, or a verb's) as a pending queue entry; answer
+    {eventId, status}. `body` is what its endpoint loaded (sentAt included)."""
     rules = rules or IngestRules.from_settings(settings)
-    envelope = Envelope(app_id=app_id, received_at=utcnow(), user_id=event["userId"],
-                        sent_at=event.get("sentAt"))
-    raw = {k: v for k, v in event.items() if k != "sentAt"}
+    envelope = Envelope(app_id=app_id, received_at=utcnow(), sent_at=body.get("sentAt"))
+    raw = {k: v for k, v in body.items() if k != "sentAt"}
+    if extra:
+        raw.update(extra)
     try:
-        doc = event_document(raw, 0, envelope, rules)
+        doc = make_document(raw, 0, envelope, rules)
     except Rejected as exc:
-        raise IngestError(400, "validation_error", "The event is invalid.", exc.fields) from None
+        raise IngestError(400, "validation_error", f"The {what} is invalid.",
+                          exc.fields) from None
     [(status, _stored_id)], _log = enqueue(store, app_id, [doc],
                                            max_open=int(settings["SYNC_MAX_QUEUE"]))
     return {"eventId": doc["itemId"], "status": status}
+
+
+def track_event(store, settings, app_id, event, rules=None):
+    """Store one event as a pending queue entry; answer {eventId, status}."""
+    return _track_one(store, settings, app_id, event, event_document, "event", rules)
+
+
+def track_verb(store, settings, app_id, verb, body, rules=None):
+    """Store one identity verb's call (identify, alias, group, page, screen) like an event."""
+    return _track_one(store, settings, app_id, body, VERB_DOCUMENTS[verb], f"{verb} call",
+                      rules, {"itemType": verb})
+
+
+def identify(store, settings, app_id, body, rules=None):
+    """Who a user or visitor is: its traits; naming both ids links the anonymous one."""
+    return track_verb(store, settings, app_id, "identify", body, rules)
+
+
+def alias(store, settings, app_id, body, rules=None):
+    """previousId is userId from now on."""
+    return track_verb(store, settings, app_id, "alias", body, rules)
+
+
+def group(store, settings, app_id, body, rules=None):
+    """The person belongs to groupId, which gets the traits."""
+    return track_verb(store, settings, app_id, "group", body, rules)
+
+
+def page(store, settings, app_id, body, rules=None):
+    """A page view, stored as the event page_viewed."""
+    return track_verb(store, settings, app_id, "page", body, rules)
+
+
+def screen(store, settings, app_id, body, rules=None):
+    """A screen view, stored as the event screen_viewed."""
+    return track_verb(store, settings, app_id, "screen", body, rules)
 
 
 def batch_status(store, app_id, batch_id):

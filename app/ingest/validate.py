@@ -12,11 +12,18 @@ from marshmallow import ValidationError
 from ..schemas.events import ANY_EVENT_DATA, EVENT_DATA_SCHEMAS
 from ..schemas.fastload import FastLoader
 from ..schemas.storable import bad_keys
-from ..schemas.telemetry import EventItemSchema, MetadataSchema, RecordItemSchema
+from ..schemas.telemetry import (
+    VERB_ITEM_SCHEMAS,
+    VIEW_EVENT_TYPES,
+    EventItemSchema,
+    MetadataSchema,
+    RecordItemSchema,
+)
 from ..store.common import EncodedJson, uuid7
 
 EVENT_ITEM = FastLoader(EventItemSchema())
 RECORD_ITEM = FastLoader(RecordItemSchema())
+VERB_ITEMS = {verb: FastLoader(schema()) for verb, schema in VERB_ITEM_SCHEMAS.items()}
 EVENT_DATA = {event_type: FastLoader(schema) for event_type, schema in EVENT_DATA_SCHEMAS.items()}
 ANY_DATA = FastLoader(ANY_EVENT_DATA)
 # Derived eventIds (an item without one) are UUIDv5 names under this namespace.
@@ -33,6 +40,9 @@ class IngestRules:
     max_item_bytes: int = 32 * 1024
     strict_event_types: bool = False
     max_future_skew: timedelta = timedelta(seconds=300)
+    # Apps whose items of the verbs' itemTypes stay record types (LEGACY_RECORD_TYPE_APPS);
+    # "*" names every app.
+    legacy_record_type_apps: frozenset = frozenset()
 
     @classmethod
     def from_settings(cls, settings):
@@ -40,7 +50,22 @@ class IngestRules:
             max_item_bytes=int(settings["MAX_ITEM_BYTES"]),
             strict_event_types=bool(settings["STRICT_EVENT_TYPES"]),
             max_future_skew=timedelta(seconds=int(settings["MAX_FUTURE_SKEW_SECONDS"])),
+            legacy_record_type_apps=legacy_apps(settings.get("LEGACY_RECORD_TYPE_APPS")),
         )
+
+    def verbs_are_record_types(self, app_id):
+        """Whether the app keeps identify/alias/group/page/screen items as record types."""
+        apps = self.legacy_record_type_apps
+        return bool(apps) and ("*" in apps or app_id in apps)
+
+
+def legacy_apps(value):
+    """LEGACY_RECORD_TYPE_APPS as a set of app ids: a comma-separated text, or a list."""
+    if not value:
+        return frozenset()
+    if isinstance(value, str):
+        value = value.split(",")
+    return frozenset(name.strip() for name in value if name and name.strip())
 
 
 @dataclass(frozen=True)
@@ -51,6 +76,7 @@ class Envelope:
     received_at: datetime
     batch_id: str | None = None
     user_id: str | None = None
+    anonymous_id: str | None = None
     client_id: str | None = None
     sent_at: datetime | None = None
 
@@ -162,11 +188,32 @@ def load(loader, raw):
         raise Rejected(exc.messages) from None
 
 
-def queue_document(item_id, item_type, item_data, meta, loaded, envelope, rules):
-    """The pending queue entry for a validated item."""
+MISSING_ID = {"userId": [
+    "Missing: give userId or anonymousId, on the item or on the batch."]}
+
+
+def identity(loaded, envelope):
+    """The item's (userId, anonymousId), the batch's as defaults; an anonymousId equal to the
+    userId is the user's own id (None). Rejected when both are missing."""
     user_id = loaded.get("userId", envelope.user_id)
+    anonymous_id = loaded.get("anonymousId", envelope.anonymous_id)
+    if anonymous_id is not None and anonymous_id == user_id:
+        anonymous_id = None
+    if user_id is None and anonymous_id is None:
+        raise Rejected(MISSING_ID)
+    return user_id, anonymous_id
+
+
+def queue_document(item_id, item_type, item_data, meta, loaded, envelope, rules,
+                   user_id=None):
+    """The pending queue entry for a validated item. Its userId (the backlog's key) is the
+    item's userId, else its anonymousId (`user_id` when the caller has read them)."""
     if user_id is None:
-        raise Rejected({"userId": ["Missing: give userId on the item or on the batch."]})
+        user_id = loaded.get("userId", envelope.user_id)
+        if user_id is None:
+            user_id = loaded.get("anonymousId", envelope.anonymous_id)
+            if user_id is None:
+                raise Rejected(MISSING_ID)
     text = encode(item_data)
     size = len(text) if text.isascii() else len(text.encode())
     if size > rules.max_item_bytes:
@@ -210,12 +257,109 @@ def event_document(raw, index, envelope, rules):
     client_ts = parse_time(metadata.get("clientTimestamp"), "metadata.clientTimestamp")
     event_id = loaded.get("eventId") or loaded.get("itemId")
     if event_id is None:
-        event_id = (str(uuid.uuid5(DERIVED_ID_NAMESPACE, f"{envelope.batch_id}/{index}"))
-                    if envelope.batch_id is not None else uuid7())
+        event_id = item_event_id(loaded, index, envelope)
     meta = server_meta(client_ts, envelope, rules)
     item_data = {"eventId": event_id, "eventType": event_type, "eventData": event_data,
                  "metadata": metadata}
-    return queue_document(event_id, "event", item_data, meta, loaded, envelope, rules)
+    if "anonymousId" not in loaded and envelope.anonymous_id is None:
+        return queue_document(event_id, "event", item_data, meta, loaded, envelope, rules)
+    user_id, anonymous_id = identity(loaded, envelope)
+    if anonymous_id is not None:
+        item_data["userId"] = user_id
+        item_data["anonymousId"] = anonymous_id
+    return queue_document(event_id, "event", item_data, meta, loaded, envelope, rules,
+                          user_id or anonymous_id)
+
+
+def item_event_id(loaded, index, envelope):
+    """The eventId of an event or verb item: its own, else derived from the batch and the
+    item's index (a resent batch keeps it), else a new one."""
+    event_id = loaded.get("eventId") or loaded.get("itemId")
+    if event_id is None:
+        event_id = (str(uuid.uuid5(DERIVED_ID_NAMESPACE, f"{envelope.batch_id}/{index}"))
+                    if envelope.batch_id is not None else uuid7())
+    return event_id
+
+
+def _verb_common(verb, raw, envelope, storable):
+    """Load a verb item and check its free-form fields (`storable`, besides metadata);
+    returns (loaded, metadata, server meta's client time)."""
+    loaded = load(VERB_ITEMS[verb], raw)
+    metadata = loaded.setdefault("metadata", {})
+    problems = bad_keys(metadata, "metadata", {})
+    for name in storable:
+        if name in loaded:
+            bad_keys(loaded[name], name, problems)
+    if problems:
+        raise Rejected(problems)
+    return loaded, metadata, parse_time(metadata.get("clientTimestamp"),
+                                        "metadata.clientTimestamp")
+
+
+def identify_document(raw, index, envelope, rules):
+    """An identify item's queue entry (itemType identify, no recordId)."""
+    loaded, metadata, client_ts = _verb_common("identify", raw, envelope,
+                                               ("traits", "traitsOnce"))
+    user_id, anonymous_id = identity(loaded, envelope)
+    event_id = item_event_id(loaded, index, envelope)
+    item_data = {"eventId": event_id, "userId": user_id, "anonymousId": anonymous_id,
+                 "traits": loaded.get("traits", {}), "traitsOnce": loaded.get("traitsOnce", {}),
+                 "metadata": metadata}
+    return queue_document(event_id, "identify", item_data,
+                          server_meta(client_ts, envelope, rules), loaded, envelope, rules,
+                          user_id or anonymous_id)
+
+
+def alias_document(raw, index, envelope, rules):
+    """An alias item's queue entry: previousId is userId from now on."""
+    loaded, metadata, client_ts = _verb_common("alias", raw, envelope, ())
+    event_id = item_event_id(loaded, index, envelope)
+    item_data = {"eventId": event_id, "userId": loaded["userId"],
+                 "previousId": loaded["previousId"], "metadata": metadata}
+    return queue_document(event_id, "alias", item_data, server_meta(client_ts, envelope, rules),
+                          loaded, envelope, rules, loaded["userId"])
+
+
+def group_document(raw, index, envelope, rules):
+    """A group item's queue entry: the person joins groupId, which gets the traits."""
+    loaded, metadata, client_ts = _verb_common("group", raw, envelope, ("traits",))
+    user_id, anonymous_id = identity(loaded, envelope)
+    event_id = item_event_id(loaded, index, envelope)
+    item_data = {"eventId": event_id, "userId": user_id, "anonymousId": anonymous_id,
+                 "groupId": loaded["groupId"], "traits": loaded.get("traits", {}),
+                 "metadata": metadata}
+    return queue_document(event_id, "group", item_data, server_meta(client_ts, envelope, rules),
+                          loaded, envelope, rules, user_id or anonymous_id)
+
+
+def view_document(verb, raw, index, envelope, rules):
+    """A page or screen item's queue entry: the event page_viewed or screen_viewed, whose
+    eventData is the properties plus name and category when given."""
+    loaded, metadata, client_ts = _verb_common(verb, raw, envelope, ("properties",))
+    user_id, anonymous_id = identity(loaded, envelope)
+    event_data = dict(loaded.get("properties", {}))
+    for name in ("name", "category"):
+        if name in loaded:
+            event_data[name] = loaded[name]
+    event_id = item_event_id(loaded, index, envelope)
+    item_data = {"eventId": event_id, "eventType": VIEW_EVENT_TYPES[verb],
+                 "eventData": event_data, "metadata": metadata}
+    if anonymous_id is not None:
+        item_data["userId"] = user_id
+        item_data["anonymousId"] = anonymous_id
+    return queue_document(event_id, "event", item_data, server_meta(client_ts, envelope, rules),
+                          loaded, envelope, rules, user_id or anonymous_id)
+
+
+VERB_DOCUMENTS = {
+    "identify": identify_document,
+    "alias": alias_document,
+    "group": group_document,
+    "page": lambda raw, index, envelope, rules: view_document("page", raw, index, envelope,
+                                                              rules),
+    "screen": lambda raw, index, envelope, rules: view_document("screen", raw, index,
+                                                                envelope, rules),
+}
 
 
 def record_document(raw, envelope, rules):
@@ -236,9 +380,15 @@ def record_document(raw, envelope, rules):
 
 
 def item_document(raw, index, envelope, rules):
-    """A batch item's queue entry: events by itemType "event" (or none), records otherwise."""
-    if isinstance(raw, dict) and raw.get("itemType", "event") != "event":
-        return record_document(raw, envelope, rules)
+    """A batch item's queue entry: events by itemType "event" (or none), the identity verbs by
+    theirs (unless the app keeps those as record types), records otherwise."""
+    if isinstance(raw, dict):
+        item_type = raw.get("itemType", "event")
+        if item_type != "event":
+            verb = VERB_DOCUMENTS.get(item_type) if type(item_type) is str else None
+            if verb is not None and not rules.verbs_are_record_types(envelope.app_id):
+                return verb(raw, index, envelope, rules)
+            return record_document(raw, envelope, rules)
     return event_document(raw, index, envelope, rules)
 
 

@@ -21,7 +21,18 @@ from .events import EVENT_DATA_SCHEMAS, SEED_EVENT_TYPES
 from .fields import StorableDict, UtcDateTime
 from .storable import INT64_MAX, INT64_MIN, KEPT_AS_SENT, KEY_PATTERN, MAX_NESTING
 from .sync import ResolveSchema
-from .telemetry import BatchSchema, EventItemSchema, RecordItemSchema, TrackSchema
+from .telemetry import (
+    VERB_BODY_SCHEMAS,
+    VERB_ITEM_SCHEMAS,
+    VERB_TYPES,
+    BatchSchema,
+    EventItemSchema,
+    RecordItemSchema,
+    TrackSchema,
+)
+
+# userId or anonymousId (or both), where a call must name who it is about.
+EITHER_ID = {"anyOf": [{"required": ["userId"]}, {"required": ["anonymousId"]}]}
 
 STORABLE_OBJECT = "StorableObject"
 STORABLE_VALUE = "StorableValue"
@@ -121,12 +132,32 @@ def event_rules(converter, jsonschema):
     jsonschema["anyOf"] = branches
 
 
+def either_id_rule(converter, jsonschema):
+    """A call about a person names its userId or its anonymousId (or both)."""
+    jsonschema.setdefault("allOf", []).append(EITHER_ID)
+
+
+def track_rules(converter, jsonschema):
+    event_rules(converter, jsonschema)
+    either_id_rule(converter, jsonschema)
+
+
+def record_item_rules(converter, jsonschema):
+    """The verbs' itemTypes are not record types, unless LEGACY_RECORD_TYPE_APPS names apps
+    (which then take them as record types: the document cannot say which key is whose)."""
+    if not converter.settings.get("LEGACY_RECORD_TYPE_APPS"):
+        jsonschema["properties"]["itemType"]["not"] = {"enum": list(VERB_TYPES)}
+
+
 def batch_rules(converter, jsonschema):
     """1..MAX_BATCH_ITEMS items, each validated on its own: a batch is taken when at least one
-    item is valid (and has a userId, its own or the batch's); the others are answered rejected.
-    Each item's JSON is at most MAX_ITEM_BYTES, which JSON Schema cannot measure."""
+    item is valid (and has a userId or anonymousId, its own or the batch's); the others are
+    answered rejected. Each item's JSON is at most MAX_ITEM_BYTES, which JSON Schema cannot
+    measure."""
     item = {"oneOf": [converter.resolve_nested_schema(EventItemSchema),
-                      converter.resolve_nested_schema(RecordItemSchema)]}
+                      converter.resolve_nested_schema(RecordItemSchema),
+                      *(converter.resolve_nested_schema(schema)
+                        for schema in VERB_ITEM_SCHEMAS.values())]}
     limit = int(converter.settings.get("MAX_BATCH_ITEMS", 1000))
     item_bytes = int(converter.settings.get("MAX_ITEM_BYTES", 32 * 1024))
     jsonschema["properties"]["items"] = {
@@ -134,15 +165,17 @@ def batch_rules(converter, jsonschema):
         # Any value may stand beside a valid item (it is answered `rejected`); the two item
         # schemas are named first for readers and tools that show an example.
         "items": {"anyOf": [*item["oneOf"], {"description": "Any other value: rejected."}]},
-        "description": f"1 to {limit} event items (EventItem) and record items (RecordItem), "
-                       f"each at most {item_bytes} bytes of JSON. Each is validated on its own: "
-                       "valid items are kept, the others are answered `rejected` in "
-                       "`results`, and a batch without one valid item is refused (400). An "
-                       "item needs a userId, its own or the batch's.",
+        "description": f"1 to {limit} event items (EventItem), identity items (IdentifyItem, "
+                       "AliasItem, GroupItem, PageItem, ScreenItem) and record items "
+                       f"(RecordItem), each at most {item_bytes} bytes of JSON. Each is "
+                       "validated on its own: valid items are kept, the others are answered "
+                       "`rejected` in `results`, and a batch without one valid item is refused "
+                       "(400). An item needs a userId or an anonymousId, its own or the "
+                       "batch's.",
     }
-    jsonschema["if"] = {"not": {"required": ["userId"]}}
+    jsonschema["if"] = {"not": EITHER_ID}
     jsonschema["then"] = {"properties": {"items": {
-        "contains": {"allOf": [item, {"required": ["userId"]}]}}}}
+        "contains": {"allOf": [item, EITHER_ID]}}}}
 
 
 def resolve_rules(converter, jsonschema):
@@ -153,8 +186,11 @@ def resolve_rules(converter, jsonschema):
     jsonschema["then"] = {"required": ["data"], "properties": {"data": ref(STORABLE_OBJECT)}}
 
 
-SCHEMA_RULES = {TrackSchema: event_rules, EventItemSchema: event_rules,
-                BatchSchema: batch_rules, ResolveSchema: resolve_rules}
+SCHEMA_RULES = {TrackSchema: track_rules, EventItemSchema: event_rules,
+                RecordItemSchema: record_item_rules,
+                BatchSchema: batch_rules, ResolveSchema: resolve_rules,
+                **{schema: either_id_rule for verb, schema in VERB_BODY_SCHEMAS.items()
+                   if verb != "alias"}}
 
 
 class DocumentPlugin(MarshmallowPlugin):

@@ -4,6 +4,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from .base import BaseSchema
 from .fields import NO_NUL, FullMatch, Identifier, StorableDict, UtcDateTime, WholeNumber
+from .storable import KEPT_AS_SENT
 
 STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual")
 ITEM_STATES = ("accepted", "duplicate", "rejected")
@@ -20,11 +21,19 @@ RECORD_TYPE = FullMatch(
     r"^(?!event$)[A-Za-z][A-Za-z0-9_.\-]{0,63}$",
     error="Must start with a letter, use letters, digits or _.- and not be 'event'.",
 )
+# Item types that are the identity verbs (beside "event"), unless the app keeps them as record
+# types (LEGACY_RECORD_TYPE_APPS). page and screen are stored as these events.
+VERB_TYPES = ("identify", "alias", "group", "page", "screen")
+VIEW_EVENT_TYPES = {"page": "page_viewed", "screen": "screen_viewed"}
 UserId = validate.Length(min=1, max=256)
 # Sequence numbers and versions: whole numbers both stores can hold (64-bit).
 Counter = validate.Range(min=0, max=2**53)
 Priority = validate.Range(min=-100, max=100)
 EventType = [validate.Length(min=1, max=100), NO_NUL]
+ViewName = [validate.Length(max=1000), NO_NUL]
+ANONYMOUS_ID = ("Made by the client for a visitor not known yet; the events of an anonymousId "
+                "belong to the user it is later linked to (identify naming both, or alias).")
+ONE_OF_IDS = "Give userId or anonymousId (or both)."
 
 
 class SyncOrderSchema(BaseSchema):
@@ -56,7 +65,8 @@ class TrackSchema(SyncOrderSchema):
     eventId = Identifier(metadata={
         "description": "Made by the client at capture time (UUIDv7 advised); the server makes "
                        "one when absent, which makes a resend a second event."})
-    userId = fields.String(required=True, validate=UserId)
+    userId = fields.String(validate=UserId, metadata={"description": ONE_OF_IDS})
+    anonymousId = fields.String(validate=UserId, metadata={"description": ANONYMOUS_ID})
     eventType = fields.String(required=True, validate=EventType)
     eventData = StorableDict(load_default=dict)
     metadata = StorableDict(shape=MetadataSchema, load_default=dict, metadata={
@@ -78,10 +88,72 @@ class EventItemSchema(SyncOrderSchema):
         "description": "Made at capture time; when absent one is derived from batchId and the "
                        "item's index, so a resent batch is still stored once."})
     userId = fields.String(validate=UserId)
+    anonymousId = fields.String(validate=UserId, metadata={"description": ANONYMOUS_ID})
     eventType = fields.String(required=True, validate=EventType)
     eventData = StorableDict()
     metadata = StorableDict(shape=MetadataSchema, metadata={
         "description": "Client metadata, kept as sent; `clientTimestamp` is read."})
+
+
+class VerbItemSchema(SyncOrderSchema):
+    """What every identity verb's batch item carries (its eventId as for an event).
+
+    Absent fields get their defaults in code, as for events.
+    """
+
+    itemId = Identifier(metadata={"description": "Same as eventId when given."})
+    eventId = Identifier(metadata={
+        "description": "Made at capture time; when absent one is derived from batchId and the "
+                       "item's index, so a resent batch is still stored once."})
+    userId = fields.String(validate=UserId)
+    anonymousId = fields.String(validate=UserId, metadata={"description": ANONYMOUS_ID})
+    metadata = StorableDict(shape=MetadataSchema, metadata={
+        "description": "Client metadata, kept as sent; `clientTimestamp` is read."})
+
+
+TRAITS = ("What is known of the person, kept per trait: the latest (by the item's time) wins.")
+TRAITS_ONCE = "Traits set only where the profile has no value yet."
+
+
+class IdentifyItemSchema(VerbItemSchema):
+    """Who a user (or an anonymous visitor) is: traits; naming both ids links them."""
+
+    itemType = fields.String(required=True, validate=validate.Equal("identify"))
+    traits = StorableDict(metadata={"description": f"{TRAITS} {KEPT_AS_SENT}"})
+    traitsOnce = StorableDict(metadata={"description": f"{TRAITS_ONCE} {KEPT_AS_SENT}"})
+
+
+class AliasItemSchema(VerbItemSchema):
+    """previousId (an anonymous id, or a user id merged into this one) is userId from now on."""
+
+    itemType = fields.String(required=True, validate=validate.Equal("alias"))
+    previousId = fields.String(required=True, validate=UserId)
+    userId = fields.String(required=True, validate=UserId)
+
+
+class GroupItemSchema(VerbItemSchema):
+    """The person belongs to a group (an account, a company), with the group's traits."""
+
+    itemType = fields.String(required=True, validate=validate.Equal("group"))
+    groupId = fields.String(required=True, validate=UserId)
+    traits = StorableDict(metadata={"description": f"The group's traits. {KEPT_AS_SENT}"})
+
+
+class ViewItemSchema(VerbItemSchema):
+    """A page or screen view, stored as the event page_viewed or screen_viewed whose eventData
+    is the properties plus name and category when given."""
+
+    name = fields.String(validate=ViewName)
+    category = fields.String(validate=ViewName)
+    properties = StorableDict()
+
+
+class PageItemSchema(ViewItemSchema):
+    itemType = fields.String(required=True, validate=validate.Equal("page"))
+
+
+class ScreenItemSchema(ViewItemSchema):
+    itemType = fields.String(required=True, validate=validate.Equal("screen"))
 
 
 class RecordItemSchema(SyncOrderSchema):
@@ -98,12 +170,42 @@ class RecordItemSchema(SyncOrderSchema):
     userId = fields.String(validate=UserId)
 
 
+def _body(item_schema, summary):
+    """The body of a verb's own endpoint: its batch item's fields, less itemType and itemId,
+    plus sentAt."""
+
+    class Meta(BaseSchema.Meta):
+        exclude = ("itemType", "itemId")
+
+    return type(item_schema.__name__.replace("ItemSchema", "Schema"), (item_schema,), {
+        "Meta": Meta, "__doc__": summary,
+        "sentAt": UtcDateTime(metadata={
+            "description": "When the client sent this request, by its own clock: corrects "
+                           "skew."}),
+    })
+
+
+IdentifySchema = _body(IdentifyItemSchema, IdentifyItemSchema.__doc__)
+AliasSchema = _body(AliasItemSchema, AliasItemSchema.__doc__)
+GroupSchema = _body(GroupItemSchema, GroupItemSchema.__doc__)
+PageSchema = _body(PageItemSchema, ViewItemSchema.__doc__)
+ScreenSchema = _body(ScreenItemSchema, ViewItemSchema.__doc__)
+# Each verb's batch item schema and its own endpoint's, by itemType.
+VERB_ITEM_SCHEMAS = {"identify": IdentifyItemSchema, "alias": AliasItemSchema,
+                     "group": GroupItemSchema, "page": PageItemSchema,
+                     "screen": ScreenItemSchema}
+VERB_BODY_SCHEMAS = {"identify": IdentifySchema, "alias": AliasSchema, "group": GroupSchema,
+                     "page": PageSchema, "screen": ScreenSchema}
+
+
 class BatchSchema(BaseSchema):
     """A batch of items; each item is validated on its own so valid ones are kept."""
 
     batchId = Identifier(required=True, metadata={
         "description": "Made by the client; resending the same batchId returns the first answer."})
     userId = fields.String(validate=UserId, metadata={"description": "Default for every item."})
+    anonymousId = fields.String(validate=UserId, metadata={
+        "description": f"Default for every item. {ANONYMOUS_ID}"})
     clientId = Identifier()
     sentAt = UtcDateTime(metadata={
         "description": "When the client sent this request, by its own clock: corrects skew."})

@@ -50,6 +50,7 @@ from ..store.errors import StoreUnavailable
 from ..store.port.sync import ApplyNewEvents
 from .claims import ClientSequences, application_order, check_readable, client_group
 from .events import EventWriter
+from .identity import apply_identity, is_identity_item
 from .outcomes import Outcome, settle_failure, write_outcomes
 from .record_apply import apply_record
 from .settings import SEQ_RETRY_SECONDS, SyncSettings
@@ -194,6 +195,9 @@ def apply_items(store, config, items, now):
         try:
             if item["itemType"] == "event":
                 events.apply(item, outcome)
+            elif is_identity_item(item):
+                with store.savepoint():
+                    apply_identity(store, item, now, outcome)
             else:
                 with store.savepoint():
                     apply_record(store, config, item, now, outcome)

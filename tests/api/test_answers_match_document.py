@@ -39,13 +39,24 @@ CONFLICT = ("get", "/api/telemetry/conflicts/{conflict_id}")
 RESOLVE = ("post", "/api/telemetry/conflicts/{conflict_id}/resolve")
 METRICS = ("get", "/api/telemetry/metrics")
 HEALTH = ("get", "/api/health")
+# The identity verbs' endpoints, each with a valid body.
+VERBS = {
+    ("post", "/api/telemetry/identify"): {"userId": "u1", "anonymousId": "a1",
+                                          "traits": {"plan": "pro"}, "traitsOnce": {"x": 1}},
+    ("post", "/api/telemetry/alias"): {"previousId": "a1", "userId": "u1"},
+    ("post", "/api/telemetry/group"): {"anonymousId": "a1", "groupId": "g1",
+                                       "traits": {"name": "Acme"}},
+    ("post", "/api/telemetry/page"): {"userId": "u1", "name": "Home", "category": "docs",
+                                      "properties": {"path": "/"}},
+    ("post", "/api/telemetry/screen"): {"anonymousId": "a1", "name": "Settings"},
+}
 # Every operation of the document is exercised below; a new one must be added here too.
 OPERATIONS = {TRACK, BATCH, BATCH_STATUS, STATUS, SYNC, SYNC_RUN, RECORDS, RECORD, CONFLICTS,
-              CONFLICT, RESOLVE, METRICS, HEALTH}
+              CONFLICT, RESOLVE, METRICS, HEALTH, *VERBS}
 # The operations behind a key: each answers 401, 403 and 429 before doing anything.
 KEYED = {TRACK: "ingest", BATCH: "ingest", BATCH_STATUS: "read", STATUS: "read", SYNC: "admin",
          SYNC_RUN: "read", RECORDS: "read", RECORD: "read", CONFLICTS: "read", CONFLICT: "read",
-         RESOLVE: "admin", METRICS: "read"}
+         RESOLVE: "admin", METRICS: "read", **dict.fromkeys(VERBS, "ingest")}
 SAMPLE_PATH = {"batch_id": "b-none", "run_id": "r-none", "record_type": "note",
                "record_id": "r-none", "conflict_id": "c-none"}
 
@@ -193,14 +204,42 @@ def test_track_answers(client, auth, doc, app):
     assert answer["error"] == "backlog_full"
 
 
+@pytest.mark.parametrize("operation", sorted(VERBS), ids=" ".join)
+def test_identity_verb_answers(client, auth, doc, app, operation):
+    body = {**VERBS[operation], "eventId": "v1", "sentAt": "2026-11-28T10:00:05Z"}
+    assert doc.check(call(client, operation, auth, json=body), operation,
+                     202) == {"eventId": "v1", "status": "accepted"}
+    assert doc.check(call(client, operation, auth, json=body), operation,
+                     202)["status"] == "duplicate"
+    made = doc.check(call(client, operation, auth, json=VERBS[operation]), operation, 202)
+    assert made["eventId"] != "v1"
+    doc.check(call(client, operation, auth, json={**body, "nope": 1}), operation, 400)
+    doc.check(call(client, operation, auth, json={"metadata": {"a.b": 1}}), operation, 400)
+    doc.check(call(client, operation, {**auth, "Content-Type": "application/json"},
+                   data=b"{nope"), operation, 400)
+    doc.check(call(client, operation, {**auth, "Content-Type": "text/plain"}, data=b"{}"),
+              operation, 415)
+    big = json.dumps({**body, "metadata": {"pad": "x" * app.config["MAX_CONTENT_LENGTH"]}})
+    doc.check(call(client, operation, {**auth, "Content-Type": "application/json"}, data=big),
+              operation, 413)
+    app.config["SYNC_MAX_QUEUE"] = 1
+    answer = doc.check(call(client, operation, auth, json={**body, "eventId": "v2"}),
+                       operation, 429)
+    assert answer["error"] == "backlog_full"
+
+
 def test_batch_answers(client, auth, doc, app):
     items = [event_item("e1"), event_item("e2", eventData={"$bad": 1}), {"eventType": 5},
              record_item("r-edit-1"), {**record_item("r-edit-2"), "conflictResolution": "merge",
-                                       "priority": 3, "clientId": "c1", "seq": 7}]
+                                       "priority": 3, "clientId": "c1", "seq": 7},
+             *({**VERBS[op], "itemType": op[1].rsplit("/", 1)[1], "eventId": f"v-{n}"}
+               for n, op in enumerate(sorted(VERBS))),
+             {"itemType": "identify", "traits": []}]
     body = batch(items, batch_id="b1", clientId="c1", sentAt="2026-11-28T10:00:05Z")
     first = doc.check(client.post(url(BATCH), json=body, headers=auth), BATCH, 202)
     assert [r["status"] for r in first["results"]] == [
-        "accepted", "rejected", "rejected", "accepted", "accepted"]
+        "accepted", "rejected", "rejected", "accepted", "accepted", *["accepted"] * len(VERBS),
+        "rejected"]
     doc.check(client.post(url(BATCH), json=body, headers=auth), BATCH, 202)
     doc.check(client.post(url(BATCH), json=batch([event_item("e1")]), headers=auth), BATCH, 202)
     doc.check(client.post(url(BATCH), json=batch([event_item("x")], batch_id="b1"),
