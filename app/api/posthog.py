@@ -82,7 +82,7 @@ def _form_data(raw, base64_encoded):
     except UnicodeDecodeError:
         raise BodyRefused(400, "invalid_form", "The form body is not ASCII.") from None
     data = (fields.get("data") or [""])[0]
-    if base64_encoded or data[:1] not in ("{", "["):
+    if base64_encoded:
         try:
             return base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
         except (binascii.Error, ValueError):
