@@ -29,7 +29,8 @@ def telemetry_document(item, now):
                     clamped=meta.get("clamped", False))
     return {
         "appId": item["appId"], "eventId": data["eventId"], "userId": item.get("userId"),
-        "eventType": data["eventType"], "eventData": data["eventData"], "status": "applied",
+        "anonymousId": data.get("anonymousId"), "eventType": data["eventType"],
+        "eventData": data["eventData"], "status": "applied",
         "metadata": metadata, "payloadHash": item["payloadHash"],
         "timestamp": parse_time(meta.get("timestamp")) or item["createdAt"], "createdAt": now,
     }

@@ -52,6 +52,7 @@ from .claims import ClientSequences, application_order, check_readable, client_g
 from .events import EventWriter
 from .identity import apply_identity, is_identity_item
 from .outcomes import Outcome, settle_failure, write_outcomes
+from .people import count_new_events
 from .record_apply import apply_record
 from .settings import SEQ_RETRY_SECONDS, SyncSettings
 
@@ -105,6 +106,7 @@ def sync_batch(store, config, source, clock=utcnow):
         with store.unit_of_work(durable=False):
             applied = apply_new_events(started, config.batch_size)
             if applied:
+                count_new_events(store, applied, started)
                 outcome = Outcome(config, started, applied)
                 outcome.applied_by_store()
                 batch_log = outcome.batch_log(source, clock())

@@ -7,6 +7,7 @@ from ..store.errors import StoreError, StoreUnavailable
 from .conflicts import event_conflict
 from .documents import telemetry_document
 from .outcomes import settle_failure
+from .people import record_activity
 from .settings import PermanentError
 
 
@@ -30,6 +31,8 @@ class EventWriter:
                 self.known[(app_id, event_id)] = payload_hash
         self.pending = []
         self.conflicts = []
+        # (appId, userId, anonymousId) -> [count, first, last] of the events stored.
+        self.activity = {}
 
     def apply(self, item, outcome):
         if item.get("eventId") is None:
@@ -61,6 +64,9 @@ class EventWriter:
                 self._failed(item, exc, "cannot store its event", outcome, sequences)
         if pairs:
             self._insert(pairs, outcome, sequences)
+        if self.activity:
+            record_activity(self.store, [(*key, *value) for key, value in
+                                         self.activity.items()], self.now)
         for item in self.conflicts:
             try:
                 with self.store.savepoint():
@@ -77,6 +83,8 @@ class EventWriter:
         try:
             with self.store.savepoint():
                 self.store.insert_events([doc for _item, doc in pairs])
+            for _item, doc in pairs:
+                self._count(doc)
         except StoreUnavailable:
             raise
         except Exception as exc:
@@ -88,6 +96,17 @@ class EventWriter:
             half = len(pairs) // 2
             self._insert(pairs[:half], outcome, sequences)
             self._insert(pairs[half:], outcome, sequences)
+
+    def _count(self, doc):
+        key = (doc["appId"], doc.get("userId"), doc.get("anonymousId"))
+        time = doc["timestamp"]
+        found = self.activity.get(key)
+        if found is None:
+            self.activity[key] = [1, time, time]
+        else:
+            found[0] += 1
+            found[1] = min(found[1], time)
+            found[2] = max(found[2], time)
 
     @staticmethod
     def _failed(item, exc, step, outcome, sequences):

@@ -50,15 +50,18 @@ VERBS = {
                                       "properties": {"path": "/"}},
     ("post", "/api/telemetry/screen"): {"anonymousId": "a1", "name": "Settings"},
 }
+PERSON = ("get", "/api/telemetry/people/{user_id}")
+PERSON_BY_QUERY = ("get", "/api/telemetry/people")
 # Every operation of the document is exercised below; a new one must be added here too.
 OPERATIONS = {TRACK, BATCH, BATCH_STATUS, STATUS, SYNC, SYNC_RUN, RECORDS, RECORD, CONFLICTS,
-              CONFLICT, RESOLVE, METRICS, HEALTH, *VERBS}
+              CONFLICT, RESOLVE, METRICS, HEALTH, PERSON, PERSON_BY_QUERY, *VERBS}
 # The operations behind a key: each answers 401, 403 and 429 before doing anything.
 KEYED = {TRACK: "ingest", BATCH: "ingest", BATCH_STATUS: "read", STATUS: "read", SYNC: "admin",
          SYNC_RUN: "read", RECORDS: "read", RECORD: "read", CONFLICTS: "read", CONFLICT: "read",
-         RESOLVE: "admin", METRICS: "read", **dict.fromkeys(VERBS, "ingest")}
+         RESOLVE: "admin", METRICS: "read", PERSON: "read", PERSON_BY_QUERY: "read",
+         **dict.fromkeys(VERBS, "ingest")}
 SAMPLE_PATH = {"batch_id": "b-none", "run_id": "r-none", "record_type": "note",
-               "record_id": "r-none", "conflict_id": "c-none"}
+               "record_id": "r-none", "conflict_id": "c-none", "user_id": "nobody"}
 
 
 def json_schema(node):
@@ -226,6 +229,30 @@ def test_identity_verb_answers(client, auth, doc, app, operation):
     answer = doc.check(call(client, operation, auth, json={**body, "eventId": "v2"}),
                        operation, 429)
     assert answer["error"] == "backlog_full"
+
+
+def test_people_answers(client, auth, doc, app, store):
+    doc.check(call(client, PERSON, auth), PERSON, 404)
+    doc.check(client.get(url(PERSON_BY_QUERY), query_string={"userId": "u1"}, headers=auth),
+              PERSON_BY_QUERY, 404)
+    doc.check(client.get(url(PERSON_BY_QUERY), headers=auth), PERSON_BY_QUERY, 400)
+    doc.check(client.get(url(PERSON_BY_QUERY), query_string={"userId": "u1", "x": 1},
+                         headers=auth), PERSON_BY_QUERY, 400)
+    bare = {"userId": "u1"}
+    client.post("/api/telemetry/identify", json=bare, headers=auth)
+    sync(app, store)
+    fresh = doc.check(call(client, PERSON, auth, user_id="u1"), PERSON, 200)
+    assert (fresh["firstSeen"], fresh["eventCount"]) == (None, 0)
+    send(client, auth, [event_item("e1"), {
+        "itemType": "identify", "eventId": "i1", "anonymousId": "a1",
+        "traits": {"plan": "pro", "nested": {"a": [1, 2]}}}, {
+        "itemType": "group", "eventId": "g1", "groupId": "acme"}, {
+        "itemType": "alias", "eventId": "al1", "previousId": "a1", "userId": "u1"}])
+    sync(app, store)
+    person = doc.check(call(client, PERSON, auth, user_id="u1"), PERSON, 200)
+    assert person["anonymousIds"] == ["a1"] and person["groups"] == ["acme"]
+    assert doc.check(client.get(url(PERSON_BY_QUERY), query_string={"userId": "u1"},
+                                headers=auth), PERSON_BY_QUERY, 200) == person
 
 
 def test_batch_answers(client, auth, doc, app):

@@ -2,7 +2,9 @@
 OpenAPI 3.1 document's operations, without a JavaScript error and without a request leaving
 the server it came from."""
 
+import json
 import re
+import urllib.request
 
 import pytest
 from playwright.sync_api import expect
@@ -10,6 +12,13 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 # Set to a path to look at the page (the test writes a PNG there).
 SCREENSHOT = None
+
+
+def operation_count(live_server):
+    """How many operations the served document has (one block each on the page)."""
+    with urllib.request.urlopen(f"{live_server.url}/api/openapi.json") as answer:
+        paths = json.load(answer)["paths"]
+    return sum(1 for ops in paths.values() for method in ops if method != "parameters")
 
 
 def test_api_docs_render_the_31_document_from_local_files_only(browser, live_server):
@@ -33,7 +42,7 @@ def test_api_docs_render_the_31_document_from_local_files_only(browser, live_ser
             expect(page.locator(".info")).to_contain_text("OAS 3.1")
             batch = page.locator("#operations-telemetry-sendBatch")
             expect(batch).to_be_visible()
-            expect(page.locator(".opblock")).to_have_count(13)
+            expect(page.locator(".opblock")).to_have_count(operation_count(live_server))
             batch.locator(".opblock-summary").first.click()
             body = batch.locator(".opblock-body")
             expect(body).to_contain_text("Request body")

@@ -17,7 +17,8 @@ from .helpers import edit, event, send, sync
 STORE_SPECIFIC = ("compares SQLite's fast path (a capability only SQLite offers) with the "
                   "portable path both stores take; it builds its own SQLite apps")
 
-EVENT_IDS = [f"e{n}" for n in range(1, 10)] + ["s1", "s2", "s3", "s4", "late"]
+EVENT_IDS = [f"e{n}" for n in range(1, 10)] + ["s1", "s2", "s3", "s4", "late", "v-1", "v-2",
+                                                "w-1"]
 ITEM_IDS = EVENT_IDS + ["e3~", "r-1", "r-2"]
 
 
@@ -45,6 +46,12 @@ def fill(client, auth):
                         event("e9", priority=5)])
     send(client, auth, [event("late",
                               metadata={"clientTimestamp": "2025-12-31T23:59:59.123456Z"})])
+    # A visitor's events, and another user's with the visitor's id beside.
+    anonymous = {"batchId": "b-anonymous", "anonymousId": "v1", "items": [
+        event("v-1", metadata={"clientTimestamp": when(11)}), event("v-2")]}
+    assert client.post("/api/telemetry/batch", json=anonymous, headers=auth).status_code == 202
+    send(client, auth, [event("w-1", anonymousId="v1", metadata={"clientTimestamp": when(12)})],
+         user_id="u2")
 
 
 def outcome(tmp_path, monkeypatch, fast, received_at):
@@ -97,7 +104,16 @@ def read_back(store, logs):
     conflicts = sorted((c["kind"], c["status"], c.get("strategy"), c.get("recordId") or "")
                        for c in store.list_conflicts("testapp"))
     record = store.get_record("testapp", "note", "r1")
+    def seen(doc):  # times to the millisecond, as the events' (above)
+        return (doc["eventCount"], round(doc["firstSeen"].timestamp(), 3),
+                round(doc["lastSeen"].timestamp(), 3))
+
+    people = {doc["userId"]: seen(doc)
+              for doc in store.get_people("testapp", ["u1", "u2", "v1"]).values()}
+    people.update({f"visitor {doc['anonymousId']}": seen(doc)
+                   for doc in store.get_identities("testapp", ["u1", "v1"]).values()})
     return {
+        "people": people,
         "events": events, "items": items, "conflicts": conflicts,
         "record": {k: record[k] for k in ("version", "data")},
         "queue": store.queue_counts(),
@@ -115,6 +131,9 @@ def test_the_fast_path_and_the_portable_path_leave_the_same_results(tmp_path, mo
     for part in fast:
         assert fast[part] == portable[part], part
     # e3's other payload and r1's second edit (both sides changed the title) wait as conflicts.
-    assert fast["queue"] == {"done": 15, "conflict": 2}
+    assert fast["queue"] == {"done": 18, "conflict": 2}
+    assert {key: counts[0] for key, counts in fast["people"].items()} == {
+        "u1": 13, "u2": 1, "visitor v1": 2}
+    assert fast["events"]["w-1"]["anonymousId"] == "v1"
     assert fast["items"]["s4"]["status"] == "done" and fast["events"]["s4"] is None
     assert fast["events"]["e3"]["eventData"] == {"questionId": "q3"}

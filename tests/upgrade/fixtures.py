@@ -7,6 +7,7 @@ the store they have.
 """
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -20,6 +21,13 @@ RELEASES = sorted(path.name for path in FIXTURES.iterdir() if path.is_dir())
 # The newest release from before versioned stores: its store is what upgrade step 1 makes.
 LAST_UNVERSIONED = [release for release in RELEASES if "schema_versions" not in
                     (FIXTURES / release / "sqlite.sql").read_text()][-1]
+
+
+def fixture_version(release):
+    """The schema version the release left its store at (0: from before versioned stores)."""
+    text = (FIXTURES / release / "sqlite.sql").read_text()
+    found = re.findall(r'INSERT INTO "?schema_versions"? VALUES\((\d+),', text)
+    return max(map(int, found), default=0)
 
 
 def recorded(release):

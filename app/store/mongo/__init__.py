@@ -4,11 +4,12 @@ from .accounts import MongoAccounts
 from .console import MongoConsole
 from .core import MongoCore
 from .ingest import MongoIngest
+from .people import MongoPeople
 from .retention import MongoRetention
 from .runs import MongoRuns
 from .sync import MongoSync
 
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
-                 MongoRuns, MongoCore):
+                 MongoRuns, MongoPeople, MongoCore):
     """Every store operation, on one MongoDB database."""

@@ -43,4 +43,15 @@ def drop_replaced_indexes(store):
                         raise
 
 
-STEPS = {1: baseline, 2: drop_replaced_indexes}
+def people(store):
+    """3: the indexes of people profiles, the identity map and groups, and telemetry's
+    (appId, anonymousId) (create_index is idempotent; the collections are made on first
+    write)."""
+    from .people import PEOPLE_INDEXES
+
+    for collection, specs in PEOPLE_INDEXES.items():
+        for keys, options in specs:
+            store.db[collection].create_index(keys, **options)
+
+
+STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people}

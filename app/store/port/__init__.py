@@ -13,6 +13,7 @@ from .accounts import AccountsPort
 from .console import ConsoleStore
 from .core import CorePort
 from .ingest import IngestPort
+from .people import PeoplePort
 from .retention import RetentionPort
 from .runs import RunsPort
 from .schema import SchemaPort
@@ -22,7 +23,7 @@ __all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
-            RetentionPort, Protocol):
+            RetentionPort, PeoplePort, Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 

@@ -5,13 +5,14 @@ from .accounts import SqliteAccounts
 from .console import SqliteConsole
 from .core import SqliteCore
 from .ingest import SqliteIngest
+from .people import SqlitePeople
 from .retention import SqliteRetention
 from .runs import SqliteRuns
 from .sync import SqliteSync
 
 
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
-                  SqliteRuns, SqliteCore):
+                  SqliteRuns, SqlitePeople, SqliteCore):
     """Every store operation, on one SQLite file."""
 
     # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.

@@ -20,11 +20,12 @@ log = logging.getLogger("prepmate.store")
 JSON_COLUMNS = {
     "itemData", "meta", "eventData", "metadata", "errors", "results", "data", "base", "server",
     "client", "fields", "resolution", "details", "scopes", "progress", "batches",
+    "traits", "traitTimes", "anonymousIds", "groups",
 }
 TIME_COLUMNS = {
     "createdAt", "updatedAt", "nextAttemptAt", "leaseUntil", "startTime", "endTime", "lastUsedAt",
     "revokedAt", "lastLoginAt", "resolvedAt", "at", "until", "timestamp", "receivedAt", "sentAt",
-    "startedAt", "heartbeatAt", "endedAt", "appliedAt",
+    "startedAt", "heartbeatAt", "endedAt", "appliedAt", "firstSeen", "lastSeen",
 }
 
 CORE_DDL = """

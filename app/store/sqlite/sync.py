@@ -75,7 +75,7 @@ FINISH_SQL = (
 # time is rounded back to the millisecond ingest kept: julianday() reads it up to ~40 µs off.
 EVENTS_FROM_QUEUE_SQL = """
 INSERT INTO telemetry (appId, eventId, userId, eventType, eventData, status, metadata,
-                       payloadHash, timestamp, createdAt)
+                       payloadHash, timestamp, createdAt, anonymousId)
 SELECT appId, json_extract(itemData, '$.eventId'), userId, json_extract(itemData, '$.eventType'),
        json_extract(itemData, '$.eventData'), 'applied',
        json_set(COALESCE(json_extract(itemData, '$.metadata'), '{}'),
@@ -88,7 +88,7 @@ SELECT appId, json_extract(itemData, '$.eventId'), userId, json_extract(itemData
        payloadHash,
        COALESCE(ROUND((julianday(json_extract(meta, '$.timestamp')) - 2440587.5) * 86400000.0)
                 / 1000.0, createdAt),
-       ?
+       ?, json_extract(itemData, '$.anonymousId')
 FROM sync_queue WHERE id IN (SELECT value FROM json_each(?))
 ON CONFLICT (appId, eventId) DO NOTHING
 """
@@ -111,7 +111,7 @@ EARLY_EVENT_SQL = (
 # The portable insert: telemetry documents as sync/documents.py builds them.
 INSERT_EVENTS_SQL = (
     "INSERT INTO telemetry (appId, eventId, userId, eventType, eventData, status, metadata, "
-    "payloadHash, timestamp, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "payloadHash, timestamp, createdAt, anonymousId) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (appId, eventId) DO NOTHING"
 )
 # SQLite's result codes of a statement that failed on the values it was given rather than on
@@ -260,7 +260,8 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
         with self._data_errors():
             rows = [(d["appId"], d["eventId"], d.get("userId"), d["eventType"],
                      dumps(d["eventData"]), d.get("status", "applied"), dumps(d.get("metadata")),
-                     d.get("payloadHash"), to_epoch(d.get("timestamp")), to_epoch(d["createdAt"]))
+                     d.get("payloadHash"), to_epoch(d.get("timestamp")), to_epoch(d["createdAt"]),
+                     d.get("anonymousId"))
                     for d in docs]
             conn = self._connection()
             last_id = self._last_event_id(conn)

@@ -27,5 +27,18 @@ def drop_replaced_indexes(store, conn):
     """2: nothing to drop on SQLite: step 1's scripts drop each index a later one replaced."""
 
 
-STEPS = {1: baseline, 2: drop_replaced_indexes}
-IN_TRANSACTION = {2}
+def people(store, conn):
+    """3: people profiles, the identity map and groups; telemetry's anonymousId, indexed by
+    (appId, anonymousId)."""
+    from .people import PEOPLE_SCRIPT
+
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(telemetry)")}
+    if "anonymousId" not in columns:
+        conn.execute("ALTER TABLE telemetry ADD COLUMN anonymousId TEXT")
+    for statement in PEOPLE_SCRIPT.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people}
+IN_TRANSACTION = {2, 3}

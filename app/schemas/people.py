@@ -1,0 +1,31 @@
+"""Schemas of the people API: a person's profile, and the query naming a person."""
+
+from marshmallow import Schema, fields
+
+from .base import BaseSchema
+from .telemetry import UserId
+
+
+class PersonQueryArgsSchema(BaseSchema):
+    userId = fields.String(required=True, validate=UserId, metadata={
+        "description": "The person's userId (any id, slashes included)."})
+
+
+class PersonSchema(Schema):
+    """One person of an app: what its identify, alias and group calls and its events made."""
+
+    userId = fields.String(required=True)
+    traits = fields.Dict(required=True, metadata={
+        "description": "Each trait's latest value, by the time of the call that set it."})
+    traitTimes = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                             metadata={"description": "When each trait was set (ISO 8601)."})
+    anonymousIds = fields.List(fields.String(), required=True, metadata={
+        "description": "The anonymous ids (and merged user ids) linked to this person: their "
+                       "events are this person's."})
+    groups = fields.List(fields.String(), required=True)
+    firstSeen = fields.DateTime(required=True, allow_none=True, metadata={
+        "description": "The time of the person's first event, anonymous history included."})
+    lastSeen = fields.DateTime(required=True, allow_none=True, metadata={
+        "description": "The time of the person's latest event."})
+    eventCount = fields.Integer(required=True, metadata={
+        "description": "The person's events, those sent before they were identified included."})
