@@ -210,7 +210,10 @@ def test_captures_identity_and_page_view_land_once(chromium, compat_server, mode
     person = profile(served.url, served.key, user)
     assert person is not None
     assert person["traits"]["plan"] == "pro" and person["traits"]["signup"] == "ads"
-    assert device in person["anonymousIds"]
+    # posthog.alias(other) after identify: $create_alias from the user to `other`, linked
+    # to the user, whose profile it is.
+    assert device in person["anonymousIds"] and other in person["anonymousIds"]
+    assert person["eventCount"] == expected  # the anonymous history is the user's
 
 
 def test_it_starts_on_this_host_alone_without_feature_flags(chromium, compat_server):
