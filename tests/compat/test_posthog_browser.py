@@ -226,6 +226,8 @@ def test_it_starts_on_this_host_alone_without_feature_flags(chromium, compat_ser
           posthog.onFeatureFlags((flags) => done(flags));
         })""")
         assert flags == []
+        assert {status for url, status, _ in traffic.answers
+                if urlsplit(url).path == "/flags/"} == {200}
         assert page.evaluate("() => posthog.isFeatureEnabled('anything')") in (False, None)
         paths = {urlsplit(url).path for _m, url, _c, _s in traffic.requests}
         assert f"/array/{served.key}/config.js" in paths
