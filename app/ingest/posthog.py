@@ -124,6 +124,9 @@ def _client_time(message, received_at):
 def _person_updates(message, properties):
     """($set, $set_once) of a message: top level (posthog-js, posthog-python) over properties
     (posthog-node, older posthog-js); each None when absent or empty."""
+    if not ("$set" in message or "$set_once" in message or "$set" in properties
+            or "$set_once" in properties):
+        return None, None
     found = []
     for name in ("$set", "$set_once"):
         merged = {}
