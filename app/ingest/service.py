@@ -88,7 +88,7 @@ def ingest_batch(store, settings, app_id, batch, rules=None, *, protocol=None):
     envelope = Envelope(app_id=app_id, received_at=started, batch_id=batch["batchId"],
                         user_id=batch.get("userId"), anonymous_id=batch.get("anonymousId"),
                         client_id=batch.get("clientId"),
-                        sent_at=batch.get("sentAt"))
+                        sent_at=batch.get("sentAt"), source=protocol)
     docs, results = _validate(raw_items, envelope, rules)
     if not docs and protocol is None:
         stored = store.get_batch_log(app_id, batch["batchId"])
