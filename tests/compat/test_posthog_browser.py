@@ -271,8 +271,9 @@ def test_refused_requests_are_not_retried(chromium, compat_server):
     try:
         assert wait_for(page, lambda: traffic.to("/e/"))  # the page view, refused 401
         page.wait_for_timeout(5000)  # past the first retry's backoff
-        assert [(status) for url, status, _ in traffic.answers if "/e/" in url] == [401]
+        assert [status for url, status, _ in traffic.answers if "/e/" in url] == [401]
         assert queued(served.store, served.app_id) == []
+        assert traffic.foreign == []
     finally:
         stop()
 

@@ -53,6 +53,8 @@ def test_captures_identity_and_page_view_land_once(compat_server, compression):
         # posthog-node names the user as distinctId and the other id as alias (posthog-python
         # sends them the other way round).
         {"kind": "alias", "distinctId": user, "alias": anon},
+        {"kind": "groupIdentify", "groupType": "company", "groupKey": "acme",
+         "properties": {"seats": 5}, "distinctId": user},
         {"kind": "capture", "distinctId": user, "event": "$pageview",
          "properties": {"$current_url": "https://example.com/home", "title": "Home"}},
     ]
@@ -75,6 +77,7 @@ def test_captures_identity_and_page_view_land_once(compat_server, compression):
     assert person["traits"]["plan"] == "pro"
     assert person["traits"]["signup"] == "ads"
     assert anon in person["anonymousIds"]
+    assert person["groups"] == ["company:acme"]  # <$group_type>:<$group_key>
 
 
 def test_503s_are_retried_by_the_library_and_nothing_is_stored_twice(compat_server, flaky_proxy):

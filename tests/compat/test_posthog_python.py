@@ -46,6 +46,7 @@ def test_captures_identity_and_page_view_land_once(compat_server, gzip):
     client.set_once(distinct_id=user, properties={"signup": "ads"})
     client.set_once(distinct_id=user, properties={"signup": "later"})
     client.alias(previous_id=anon, distinct_id=user)
+    client.group_identify("company", "acme", {"seats": 5}, distinct_id=user)
     client.capture("$pageview", distinct_id=user,
                    properties={"$current_url": "https://example.com/home", "title": "Home"})
     client.shutdown()
@@ -71,6 +72,7 @@ def test_captures_identity_and_page_view_land_once(compat_server, gzip):
     assert traits["plan"] == "pro" and traits[posthog_key("$email")] == "u@example.com"
     assert traits["signup"] == "ads"  # $set_once: the first value stays
     assert anon in person["anonymousIds"]
+    assert person["groups"] == ["company:acme"]  # <$group_type>:<$group_key>
 
 
 def test_a_resent_uuid_is_stored_once(compat_server):
