@@ -103,6 +103,11 @@ def presented_key():
     return request.headers.get("X-API-Key", "").strip() or None
 
 
+def has_scope(key, scope):
+    """Whether a key document grants `scope` (admin implies every scope)."""
+    return scope in set().union(*(IMPLIED.get(s, {s}) for s in key["scopes"]))
+
+
 def require_scope(scope):
     """Refuse the call (401/403) unless a live key with `scope` is presented; sets g.app_id."""
 
@@ -114,8 +119,7 @@ def require_scope(scope):
                 abort(401, error="unauthorized",
                       message="Send a valid API key as 'Authorization: Bearer <key>'.",
                       headers={"WWW-Authenticate": 'Bearer realm="prepmate"'})
-            granted = set().union(*(IMPLIED.get(s, {s}) for s in key["scopes"]))
-            if scope not in granted:
+            if not has_scope(key, scope):
                 abort(403, error="forbidden",
                       message=f"This key lacks the '{scope}' scope.")
             g.api_key = key

@@ -25,7 +25,7 @@ from ..http import GZIP_MAGIC, BodyRefused, inflate
 from ..ingest.posthog import CaptureError, capture, key_of, messages_of
 from ..ingest.service import IngestError
 from ..sync.scheduling import sync_soon
-from .base import IMPLIED
+from .base import has_scope
 
 bp = Blueprint("posthog", __name__)
 
@@ -98,8 +98,7 @@ def _authenticate(raw_key):
         return None, refuse(401, "invalid_api_key",
                             "Project API key invalid: send an API key of this service with "
                             "the ingest scope as the library's project key.")
-    granted = set().union(*(IMPLIED.get(scope, {scope}) for scope in key["scopes"]))
-    if "ingest" not in granted:
+    if not has_scope(key, "ingest"):
         return None, refuse(403, "forbidden", "This key lacks the 'ingest' scope.")
     g.api_key, g.app_id = key, key["appId"]
     retry_after = rate_limiter.retry_after(key["keyId"])
