@@ -56,7 +56,7 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from .api import health, people, sync, telemetry
+    from .api import health, people, segment, sync, telemetry
     from .api import posthog as posthog_api
     from .console import bp as console_bp
     from .console.metrics import bp as metrics_bp
@@ -65,6 +65,8 @@ def register_blueprints(app):
     for module in (telemetry, sync, people, health):
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)
+    app.register_blueprint(segment.bp)
+    csrf.exempt(segment.bp)
     app.register_blueprint(posthog_api.bp)
     csrf.exempt(posthog_api.bp)
     posthog_api.serve_static_with_posthog_js(app)

@@ -16,16 +16,15 @@ import uuid
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from flask import Blueprint, current_app, g, jsonify, request, send_from_directory
+from flask import Blueprint, current_app, jsonify, request, send_from_directory
 from werkzeug.exceptions import NotFound
 
-from ..accounts.keys import authenticate
-from ..extensions import rate_limiter, store
+from ..extensions import store
 from ..http import GZIP_MAGIC, BodyRefused, inflate
 from ..ingest.posthog import CaptureError, capture, key_of, messages_of
 from ..ingest.service import IngestError
 from ..sync.scheduling import sync_soon
-from .base import has_scope
+from .base import KeyRefused, admit_key
 
 bp = Blueprint("posthog", __name__)
 
@@ -92,20 +91,15 @@ def _form_data(raw, base64_encoded):
 
 
 def _authenticate(raw_key):
-    """The app of an ingest key, or the refusal to answer."""
-    key = authenticate(store.get(), raw_key)
-    if key is None:
-        return None, refuse(401, "invalid_api_key",
-                            "Project API key invalid: send an API key of this service with "
-                            "the ingest scope as the library's project key.")
-    if not has_scope(key, "ingest"):
-        return None, refuse(403, "forbidden", "This key lacks the 'ingest' scope.")
-    g.api_key, g.app_id = key, key["appId"]
-    retry_after = rate_limiter.retry_after(key["keyId"])
-    if retry_after:
-        return None, refuse(429, "rate_limited",
-                            f"Over {rate_limiter.per_minute} requests a minute for this key.",
-                            {"Retry-After": str(retry_after)})
+    """The app of an ingest key, or the refusal to answer (401, 403, 429 with Retry-After)."""
+    try:
+        key = admit_key(raw_key, "ingest")
+    except KeyRefused as refused:
+        message = refused.message or (
+            "Project API key invalid: send an API key of this service with the ingest scope "
+            "as the library's project key.")
+        code = "invalid_api_key" if refused.status == 401 else refused.code
+        return None, refuse(refused.status, code, message, refused.headers)
     return key["appId"], None
 
 
