@@ -175,10 +175,8 @@ def items_of(message, received_at):
         base["userId"] = user_id
     if anonymous_id is not None:
         base["anonymousId"] = anonymous_id
+    # ($lib and $lib_version stay in the properties, which name the library.)
     metadata = {"clientTimestamp": _client_time(message, received_at)}
-    library = properties.get("$lib")
-    if isinstance(library, str):
-        metadata["library"] = {"name": library, "version": properties.get("$lib_version")}
     base["metadata"] = metadata
     set_traits, set_once = _person_updates(message, properties)
 
