@@ -57,6 +57,7 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from .api import health, people, segment, sync, telemetry
+    from .api import posthog as posthog_api
     from .console import bp as console_bp
     from .console.metrics import bp as metrics_bp
     from .extensions import api, csrf
@@ -66,6 +67,9 @@ def register_blueprints(app):
         csrf.exempt(module.blp)
     app.register_blueprint(segment.bp)
     csrf.exempt(segment.bp)
+    app.register_blueprint(posthog_api.bp)
+    csrf.exempt(posthog_api.bp)
+    posthog_api.serve_static_with_posthog_js(app)
     app.register_blueprint(console_bp)
     app.register_blueprint(metrics_bp)
 
