@@ -32,11 +32,14 @@ def create_app(config=None):
 
 def register_extensions(app):
     from .extensions import api, cors, csrf, htmx, rate_limiter, store
-    from .http import REQUEST_ID_HEADER, RequestBodies, RequestIds, note_request
+    from .http import REQUEST_ID_HEADER, RequestBodies, RequestIds, note_request, wide_body_limit
+    from .ingest.compat import COMPAT_PATH_SEGMENTS, is_compat_path
 
-    app.wsgi_app = RequestBodies(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))
+    app.wsgi_app = RequestBodies(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]),
+                                 int(app.config["COMPAT_MAX_CONTENT_LENGTH"]), is_compat_path)
     # Outermost: the id and the access line's duration cover the reading of the body too.
     app.wsgi_app = RequestIds(app.wsgi_app)
+    app.before_request(wide_body_limit)
     app.teardown_request(note_request)
     store.init_app(app)
     api.init_app(app)
@@ -44,12 +47,16 @@ def register_extensions(app):
     csrf.init_app(app)
     rate_limiter.init_app(app)
     origins = [o.strip() for o in str(app.config["CORS_ORIGINS"]).split(",") if o.strip()]
-    cors.init_app(app, resources={r"/api/telemetry/*": {"origins": origins}},
+    # The API and the compatible endpoints (their first path segments, and the documents
+    # posthog-js and analytics.js fetch at start).
+    compat = "|".join(sorted(COMPAT_PATH_SEGMENTS | {"decide", "flags", "array"}))
+    cors.init_app(app, resources={r"/api/telemetry/.*": {"origins": origins},
+                                  rf"/({compat})(/.*)?$": {"origins": origins}},
                   expose_headers=["Retry-After", REQUEST_ID_HEADER], max_age=600)
 
 
 def register_blueprints(app):
-    from .api import health, people, sync, telemetry
+    from .api import health, people, segment, sync, telemetry
     from .console import bp as console_bp
     from .console.metrics import bp as metrics_bp
     from .extensions import api, csrf
@@ -57,6 +64,8 @@ def register_blueprints(app):
     for module in (telemetry, sync, people, health):
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)
+    app.register_blueprint(segment.bp)
+    csrf.exempt(segment.bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(metrics_bp)
 

@@ -80,6 +80,12 @@ SETTINGS = {
     "MAX_ITEM_BYTES": (32 * 1024, int),
     "MAX_BATCH_ITEMS": (1000, int),
     "MAX_FUTURE_SKEW_SECONDS": (300, int),
+    # The Segment- and PostHog-compatible endpoints take their libraries' own limits (posthog-python
+    # sends up to 900 KiB per message and 5 MiB per batch, and PostHog's servers take 20 MiB per
+    # request); a message stays small enough for MongoDB's 16 MB documents.
+    "COMPAT_MAX_CONTENT_LENGTH": (20 * 1024 * 1024, int),
+    "COMPAT_MAX_ITEM_BYTES": (1024 * 1024, int),
+    "COMPAT_MAX_BATCH_ITEMS": (10000, int),
     "RATE_LIMIT_PER_MINUTE": (0, int),
     "CORS_ORIGINS": ("*", str),
     # Console sign-in throttle, per user name and per client address (app/accounts/signin.py):

@@ -7,6 +7,7 @@ from flask import jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .http import BODY_ERROR
+from .ingest.compat import is_compat_path
 from .store import BacklogFull, StoreUnavailable
 from .store.schema import SchemaMismatch, StoreTooNew
 
@@ -24,7 +25,9 @@ BACKLOG_RETRY_AFTER = "30"
 
 
 def wants_json():
-    return request.path.startswith("/api/") or request.path == "/metrics"
+    # The compatible endpoints (Segment's, PostHog's) answer JSON too, as their clients expect.
+    return (request.path.startswith("/api/") or request.path == "/metrics"
+            or is_compat_path(request.path))
 
 
 def _fields(data):

@@ -32,6 +32,8 @@ PROBES = frozenset({"/api/health", "/metrics"})
 
 # The environ key through which a refused body reaches the app's error handler.
 BODY_ERROR = "prepmate.body_error"
+# The body limit of a request whose path takes a wider one than MAX_CONTENT_LENGTH.
+BODY_LIMIT = "prepmate.body_limit"
 CHUNK = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 TRAILER_BYTES = 8  # CRC-32 and size, after each member's compressed data
@@ -96,6 +98,13 @@ def note_request(_error=None):
         request.environ[APP_ID] = app_id
 
 
+def wide_body_limit():
+    """before_request: a path the body layer gave a wider limit has it in Flask too."""
+    limit = request.environ.get(BODY_LIMIT)
+    if limit is not None:
+        request.max_content_length = limit
+
+
 class BodyRefused(Exception):
     """A body refused before any view runs: (status, code, message)."""
 
@@ -105,39 +114,46 @@ class RequestBodies:
     inflated and must be a complete stream; a chunked one is read here, so over the limit it is
     413 like a sized one. No more than limit + 1 bytes of either are ever read or inflated."""
 
-    def __init__(self, wsgi_app, max_bytes):
+    def __init__(self, wsgi_app, max_bytes, wide_bytes=None, is_wide=None):
         self.wsgi_app = wsgi_app
         self.max_bytes = max_bytes
+        # Paths for which `is_wide(path)` holds (the compatible endpoints) take `wide_bytes`.
+        self.wide_bytes = wide_bytes
+        self.is_wide = is_wide
 
     def __call__(self, environ, start_response):
+        limit = self.max_bytes
+        if self.is_wide is not None and self.is_wide(environ.get("PATH_INFO", "")):
+            limit = environ[BODY_LIMIT] = self.wide_bytes
         try:
-            self._read(environ)
+            self._read(environ, limit)
         except BodyRefused as refused:
             environ[BODY_ERROR] = refused.args
             self._replace_body(environ, b"")
         return self.wsgi_app(environ, start_response)
 
-    def _read(self, environ):
+    def _read(self, environ, limit):
         encoding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
         if encoding in ("gzip", "x-gzip"):
-            self._replace_body(environ, inflate(self._raw(environ), self.max_bytes))
+            self._replace_body(environ, inflate(self._raw(environ, limit), limit))
         elif encoding not in ("", "identity"):
             raise BodyRefused(415, "unsupported_encoding",
                               f"Content-Encoding {encoding!r} is not accepted; use gzip.")
         elif get_content_length(environ) is None and environ.get("wsgi.input_terminated"):
             # A chunked body: Flask would cut it at the limit and read on; read it here instead.
-            self._replace_body(environ, b"".join(self._raw(environ)))
-        # A sized plain body is left to Flask, which answers 413 past MAX_CONTENT_LENGTH.
+            self._replace_body(environ, b"".join(self._raw(environ, limit)))
+        # A sized plain body is left to Flask, which answers 413 past MAX_CONTENT_LENGTH (or
+        # the request's own limit, which wide_body_limit sets from BODY_LIMIT).
 
-    def _raw(self, environ):
+    def _raw(self, environ, limit):
         """The body as sent, in pieces; BodyRefused once it passes the limit."""
         length = get_content_length(environ)
         if length is None and not environ.get("wsgi.input_terminated"):
             return  # no length and a server that does not end the stream: nothing to read
-        if length is not None and length > self.max_bytes:
+        if length is not None and length > limit:
             raise BodyRefused(413, "payload_too_large",
-                              f"The body is {length} bytes; the limit is {self.max_bytes}.")
-        stream, left = environ["wsgi.input"], self.max_bytes + 1 if length is None else length
+                              f"The body is {length} bytes; the limit is {limit}.")
+        stream, left = environ["wsgi.input"], limit + 1 if length is None else length
         while left > 0:
             try:
                 piece = stream.read(min(CHUNK, left))
@@ -151,7 +167,7 @@ class RequestBodies:
             left -= len(piece)
             if left <= 0 and length is None:
                 raise BodyRefused(413, "payload_too_large",
-                                  f"The body is over the limit of {self.max_bytes} bytes.")
+                                  f"The body is over the limit of {limit} bytes.")
             yield piece
 
     @staticmethod

@@ -103,28 +103,50 @@ def presented_key():
     return request.headers.get("X-API-Key", "").strip() or None
 
 
+class KeyRefused(Exception):
+    """A presented key refused: 401 (no live key; `message` None, each protocol words it),
+    403 (it lacks the scope) or 429 (over its rate limit, with Retry-After)."""
+
+    def __init__(self, status, code, message=None, headers=None):
+        super().__init__(code)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def admit_key(raw_key, scope):
+    """The live key document of `raw_key` when it holds `scope` and is within its rate limit;
+    sets g.api_key and g.app_id. Raises KeyRefused. Every keyed endpoint, native or
+    compatible, admits its caller here."""
+    key = authenticate(store.get(), raw_key)
+    if key is None:
+        raise KeyRefused(401, "unauthorized")
+    granted = set().union(*(IMPLIED.get(s, {s}) for s in key["scopes"]))
+    if scope not in granted:
+        raise KeyRefused(403, "forbidden", f"This key lacks the '{scope}' scope.")
+    g.api_key = key
+    g.app_id = key["appId"]
+    retry_after = rate_limiter.retry_after(key["keyId"])
+    if retry_after:
+        raise KeyRefused(429, "rate_limited",
+                         f"Over {rate_limiter.per_minute} requests a minute for this key.",
+                         {"Retry-After": str(retry_after)})
+    return key
+
+
 def require_scope(scope):
     """Refuse the call (401/403) unless a live key with `scope` is presented; sets g.app_id."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            key = authenticate(store.get(), presented_key())
-            if key is None:
-                abort(401, error="unauthorized",
-                      message="Send a valid API key as 'Authorization: Bearer <key>'.",
-                      headers={"WWW-Authenticate": 'Bearer realm="prepmate"'})
-            granted = set().union(*(IMPLIED.get(s, {s}) for s in key["scopes"]))
-            if scope not in granted:
-                abort(403, error="forbidden",
-                      message=f"This key lacks the '{scope}' scope.")
-            g.api_key = key
-            g.app_id = key["appId"]
-            retry_after = rate_limiter.retry_after(key["keyId"])
-            if retry_after:
-                abort(429, error="rate_limited",
-                      message=f"Over {rate_limiter.per_minute} requests a minute for this key.",
-                      headers={"Retry-After": str(retry_after)})
+            try:
+                admit_key(presented_key(), scope)
+            except KeyRefused as refused:
+                if refused.status == 401:
+                    abort(401, error="unauthorized",
+                          message="Send a valid API key as 'Authorization: Bearer <key>'.",
+                          headers={"WWW-Authenticate": 'Bearer realm="prepmate"'})
+                abort(refused.status, error=refused.code, message=refused.message,
+                      headers=refused.headers)
             return view(*args, **kwargs)
 
         for documented in KEYED_ERRORS:

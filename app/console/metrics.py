@@ -49,6 +49,15 @@ class StoreCollector:
         for status in ("open", "resolved"):
             by_status.add_metric([status], conflicts.get(status, 0))
         yield by_status
+        rejected = GaugeMetricFamily(
+            "prepmate_items_rejected",
+            "Items refused at ingest (each with its reason in its batch log), in the batch logs "
+            "kept, by protocol.", labels=["protocol"])
+        refused = self.store.rejected_counts()
+        for source, protocol in (("client", "native"), ("segment", "segment"),
+                                 ("posthog", "posthog")):
+            rejected.add_metric([protocol], refused.get(source, 0))
+        yield rejected
         yield SummaryMetricFamily("prepmate_sync_run_duration_seconds",
                                   "Sync runs (scheduled and manual) and the time they took.",
                                   count_value=runs["runs"], sum_value=runs["seconds"])

@@ -9,7 +9,9 @@ from . import services
 from .auth import log_in, log_out, safe_next
 from .web import bp, page_cursor, path_id, render, settings, the_store
 
-BATCH_SOURCES = ("client", "scheduled", "manual")
+BATCH_SOURCES = ("client", "segment", "posthog", "scheduled", "manual")
+# Batches clients sent (natively or through a compatible protocol), as against sync runs.
+CLIENT_SOURCES = ("client", "segment", "posthog")
 BATCH_STATES = ("success", "partial", "error")
 
 
@@ -88,9 +90,9 @@ def batch(key):
     if log is None:
         abort(404, description=f"No batch log {key}.")
     now = {}
-    if log.get("source") == "client":
+    if log.get("source") in CLIENT_SOURCES:
         now = {i["itemId"]: i for i in the_store().batch_items(log["appId"], log["batchId"])}
-    return render("console/batch.html", log=log, now=now)
+    return render("console/batch.html", log=log, now=now, client_sources=CLIENT_SOURCES)
 
 
 @bp.get("/errors")

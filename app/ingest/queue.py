@@ -85,7 +85,8 @@ def enqueue(store, app_id, items, *, max_open=None, batch_id=None, make_batch_lo
             stored = store.get_batch_log(app_id, batch_id)
             if stored is not None:
                 return None, stored
-        existing = store.existing_items(app_id, [i["itemId"] for i in items])
+        # (A compatible batch whose every message was refused is logged with no items.)
+        existing = store.existing_items(app_id, [i["itemId"] for i in items]) if items else {}
         variants = [variant_item_id(i["itemId"], i["payloadHash"]) for i in items
                     if i["itemId"] in existing and existing[i["itemId"]][1] != i["payloadHash"]]
         if variants:

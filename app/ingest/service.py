@@ -65,19 +65,21 @@ def _replayed(stored, raw_items):
     return _summary(stored["batchId"], results)
 
 
-def ingest_batch(store, settings, app_id, batch, rules=None):
+def ingest_batch(store, settings, app_id, batch, rules=None, *, protocol=None):
     """Store a batch's valid items as pending queue entries; answer per item.
 
     `batch` is the loaded envelope (batchId, userId?, clientId?, sentAt?, items). Valid items are
     kept even when others are rejected; a batch with no valid item is refused as a whole. A resent
-    batchId answers its first answer and stores nothing.
+    batchId answers its first answer and stores nothing. With a compatible `protocol`
+    (ingest/compat.py) the protocols' item limit applies, the log's source is the protocol, and a
+    batch with no valid item is logged rather than refused.
     """
     rules = rules or IngestRules.from_settings(settings)
     raw_items = batch["items"]
     if not raw_items:
         raise IngestError(400, "validation_error", "The batch has no items.",
                           {"items": ["Give at least one item."]})
-    limit = int(settings["MAX_BATCH_ITEMS"])
+    limit = int(settings["COMPAT_MAX_BATCH_ITEMS" if protocol else "MAX_BATCH_ITEMS"])
     if len(raw_items) > limit:
         raise IngestError(413, "too_many_items",
                           f"The batch has {len(raw_items)} items; the limit is {limit}.",
@@ -86,9 +88,9 @@ def ingest_batch(store, settings, app_id, batch, rules=None):
     envelope = Envelope(app_id=app_id, received_at=started, batch_id=batch["batchId"],
                         user_id=batch.get("userId"), anonymous_id=batch.get("anonymousId"),
                         client_id=batch.get("clientId"),
-                        sent_at=batch.get("sentAt"))
+                        sent_at=batch.get("sentAt"), source=protocol)
     docs, results = _validate(raw_items, envelope, rules)
-    if not docs:
+    if not docs and protocol is None:
         stored = store.get_batch_log(app_id, batch["batchId"])
         if stored is not None:
             return _replayed(stored, raw_items)
@@ -101,13 +103,15 @@ def ingest_batch(store, settings, app_id, batch, rules=None):
         summary = _summary(batch["batchId"], results)
         return {
             "batchId": batch["batchId"], "userId": batch.get("userId"),
-            "clientId": batch.get("clientId"), "source": "client",
+            "clientId": batch.get("clientId"), "source": protocol or "client",
             "itemCount": len(raw_items), "successCount": summary["accepted"],
             "failureCount": summary["rejected"], "duplicateCount": summary["duplicates"],
             "conflictCount": 0, "rejectedCount": summary["rejected"],
             "startTime": started, "endTime": utcnow(), "sentAt": batch.get("sentAt"),
-            # (a batch with every item rejected is refused above, never logged as an error)
-            "status": "success" if not summary["rejected"] else "partial",
+            # (a native batch with every item rejected is refused above, never logged)
+            "status": ("success" if not summary["rejected"]
+                       else "partial" if summary["accepted"] or summary["duplicates"]
+                       else "error"),
             "errors": [{"index": r["index"], "itemId": r["itemId"], "fields": r["fields"]}
                        for r in results if r["status"] == "rejected"],
             "results": results,

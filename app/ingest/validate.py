@@ -79,6 +79,8 @@ class Envelope:
     anonymous_id: str | None = None
     client_id: str | None = None
     sent_at: datetime | None = None
+    # The compatible protocol the request came through (ingest/compat.py); None: the native API.
+    source: str | None = None
 
     @cached_property
     def received_iso(self):
@@ -228,7 +230,7 @@ def queue_document(item_id, item_type, item_data, meta, loaded, envelope, rules,
         "nextAttemptAt": now, "batchId": envelope.batch_id, "createdAt": now, "updatedAt": now,
         "payloadHash": payload_hash(user_id, item_type, text),
         "clientId": loaded.get("clientId", envelope.client_id), "seq": loaded.get("seq"),
-        "recordId": loaded.get("recordId"), "conflictOf": None,
+        "recordId": loaded.get("recordId"), "conflictOf": None, "source": envelope.source,
     }
 
 

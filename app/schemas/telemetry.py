@@ -263,7 +263,10 @@ class BatchLogSchema(BatchCountsSchema):
     appId = fields.String(allow_none=True)
     userId = fields.String(allow_none=True)
     clientId = fields.String(allow_none=True)
-    source = fields.String(metadata={"enum": ["client", "scheduled", "manual"]})
+    source = fields.String(metadata={
+        "enum": ["client", "segment", "posthog", "scheduled", "manual"],
+        "description": "Who sent the batch: a client through the native API or a compatible "
+                       "protocol, or a sync run."})
     rejectedCount = fields.Integer()
     errors = fields.List(fields.Dict())
     results = fields.List(fields.Nested(ItemResultSchema))

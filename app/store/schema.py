@@ -21,6 +21,7 @@ STEPS = {
     1: "Tables and indexes of the releases before versioned stores",
     2: "Drop the indexes that later ones replaced (MongoDB; SQLite's were dropped by step 1)",
     3: "People profiles, the identity map and groups; telemetry's anonymousId and its index",
+    4: "Queue items' source protocol; batch logs with refused items indexed by source",
 }
 LATEST = max(STEPS)
 

@@ -1,7 +1,9 @@
 /*
  * PrepMate browser telemetry SDK: a durable offline queue in IndexedDB (localStorage fallback),
  * a synchronous journal that keeps each capture until IndexedDB has it, and a batched, retrying
- * sync that never sends one event as two.
+ * sync that never sends one event as two. Beside events it speaks the tracking verbs (identify,
+ * alias, group, page, screen) with a persistent anonymous id, registered properties, opt-out,
+ * a beforeSend hook and automatic context; bodies are gzipped where the browser can.
  *
  * Classic script: defines window.TelemetryService, window.SyncService and
  * window.PrepMateTelemetry. telemetry.mjs re-exports the same objects as an ES module.
@@ -11,11 +13,15 @@
  *   telemetry.initialize(); sync.start();
  *   telemetry.captureEvent('interview_completed', { score: 85, duration: 1800 });
  *   telemetry.on('sync:complete', (result) => console.log('Synced items:', result.successCount));
+ *   telemetry.identify('u-42', { plan: 'pro' }); telemetry.page();
+ *   telemetry.reset();  // at sign-out: a new anonymous id; what is queued goes as it was
  */
 (function (root) {
   'use strict';
 
-  const VERSION = '0.2.0';
+  const VERSION = '0.3.0';
+  // Named in every item's metadata.context.library, with VERSION.
+  const LIBRARY_NAME = 'prepmate-telemetry-js';
   const BATCH_PATH = '/api/telemetry/batch';
   const RECORDS_PATH = '/api/telemetry/records';
   // The server answers every request with its id (its log lines name it); errors carry it.
@@ -52,6 +58,14 @@
   const LEASE_SETTLE_MS = 50;
   const MAX_PULL_PAGES = 100;
   const PRIORITIES = { low: -1, normal: 0, high: 1 };
+  // identify, alias and group link and describe people: a full queue drops events before them.
+  const IDENTITY_PRIORITY = PRIORITIES.high;
+  // The tracking verbs (SPEC §11), queued beside events; everything else is a record type.
+  const VERB_TYPES = new Set(['identify', 'alias', 'group', 'page', 'screen']);
+  // Items that name their people themselves; the others take them from the batch's defaults.
+  const SELF_NAMED_TYPES = new Set(['identify', 'alias']);
+  // Bodies smaller than this go as they are: gzip saves little there and costs a task.
+  const GZIP_MIN_BYTES = 1024;
   // Batches being sent are kept beside the queue under this prefix, with their items.
   const BATCH_KEY = 'batch:';
   // metadata.clientTimestamp as every reader of it accepts it (RFC 3339, SPEC §10).
@@ -154,6 +168,15 @@
     return pool.slice(poolAt - n, poolAt);
   }
 
+  function formatUuid(bytes) {
+    let hex = '';
+    for (let i = 0; i < 16; i += 1) hex += bytes[i].toString(16).padStart(2, '0');
+    return (
+      hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-' + hex.slice(12, 16) + '-' +
+      hex.slice(16, 20) + '-' + hex.slice(20)
+    );
+  }
+
   function uuidv7() {
     const bytes = randomBytes(16);
     let ms = Date.now();
@@ -180,12 +203,26 @@
     bytes[6] = 0x70 | ((counter >>> 8) & 0x0f);
     bytes[7] = counter & 0xff;
     bytes[8] = 0x80 | (bytes[8] & 0x3f);
-    let hex = '';
-    for (let i = 0; i < 16; i += 1) hex += bytes[i].toString(16).padStart(2, '0');
-    return (
-      hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-' + hex.slice(12, 16) + '-' +
-      hex.slice(16, 20) + '-' + hex.slice(20)
-    );
+    return formatUuid(bytes);
+  }
+
+  // A random (version 4) UUID: the anonymous id, which should not tell when it was made.
+  function uuidv4() {
+    const bytes = randomBytes(16);
+    bytes[6] = 0x40 | (bytes[6] & 0x0f);
+    bytes[8] = 0x80 | (bytes[8] & 0x3f);
+    return formatUuid(bytes);
+  }
+
+  // A gzip stream of the text, or null where the browser cannot make one (no CompressionStream).
+  async function gzip(text) {
+    if (typeof CompressionStream === 'undefined' || typeof Response === 'undefined') return null;
+    try {
+      const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+      return new Uint8Array(await new Response(stream).arrayBuffer());
+    } catch (err) {
+      return null;
+    }
   }
 
   // --- Events ---
@@ -222,9 +259,11 @@
   }
 
   // --- Queue storage: one queue per origin (and storage name), shared by every tab ---
-  // A queued record is {itemId, priority, userId, item, bytes}; item is what goes on the wire.
-  // A batch being sent is {batchId, userId, itemIds, items}: kept with its items until the server
-  // answers, so a resend always carries the same items under the same batchId.
+  // A queued record is {itemId, priority, userId, anonymousId, item, bytes}; item is what goes
+  // on the wire, and userId / anonymousId are the people it is about (sent as the batch's
+  // defaults, so a batch carries the items of one pair only).
+  // A batch being sent is {batchId, userId, anonymousId, itemIds, items}: kept with its items
+  // until the server answers, so a resend always carries the same items under the same batchId.
 
   // Send order: higher priority first, then oldest (UUIDv7 ids sort by time).
   function sendOrder(a, b) {
@@ -251,7 +290,32 @@
 
   // What is kept of a batch: the in-memory copy also carries this tab's send state.
   function batchRecord(batch) {
-    return { batchId: batch.batchId, userId: batch.userId, itemIds: batch.itemIds, items: batch.items };
+    return {
+      batchId: batch.batchId,
+      userId: batch.userId,
+      anonymousId: batch.anonymousId,
+      itemIds: batch.itemIds,
+      items: batch.items,
+    };
+  }
+
+  function orNull(value) {
+    return value === undefined ? null : value;
+  }
+
+  // Records an earlier release queued have no anonymousId: they go as they did, under userId.
+  function samePeople(a, b) {
+    return orNull(a.userId) === orNull(b.userId) && orNull(a.anonymousId) === orNull(b.anonymousId);
+  }
+
+  function peopleKey(r) {
+    return JSON.stringify([orNull(r.userId), orNull(r.anonymousId)]);
+  }
+
+  // Tracking (events and the verbs) as opposed to records: what opt-out holds back. A record
+  // always has a recordId, even one of a type an earlier release named like a verb.
+  function isTracking(item) {
+    return item.itemType === 'event' || (VERB_TYPES.has(item.itemType) && item.recordId === undefined);
   }
 
   function recordBytes(record) {
@@ -695,7 +759,6 @@
       if (!opts.endpoint) throw new TypeError('TelemetryService: endpoint is required');
       this.endpoint = String(opts.endpoint).replace(/\/+$/, '');
       this.apiKey = opts.apiKey || null;
-      this.userId = opts.userId === undefined ? null : opts.userId;
       this.clientId = opts.clientId || null;
       this.maxQueue = opts.maxQueue || DEFAULT_MAX_QUEUE;
       this.batchSize = opts.batchSize || DEFAULT_BATCH_SIZE;
@@ -733,6 +796,28 @@
       this._hidePrefix = this.storageName + ':b:';
       this._journaled = new Set();
       this._trims = [];
+      // Called with each item at capture: returns it (changed or not), or null to drop it.
+      this.beforeSend = typeof opts.beforeSend === 'function' ? opts.beforeSend : null;
+      this.compress = opts.compress !== false;
+      this.autoContext = opts.context !== false;
+      // The SyncService sending this queue (the first made for it): flush() and shutdown().
+      this._sync = null;
+      // Who this browser is, the registered properties and the opt-out choice: one
+      // localStorage key shared by the origin's tabs (memory only for the memory queue).
+      this._stateStore = this.storagePreference === 'memory' ? null : localStorageOrNull(false);
+      this._stateKey = this.storageName + ':identity';
+      this._optOutByDefault = Boolean(opts.optOutByDefault);
+      this._applyState(this._readState());
+      if (opts.userId !== undefined && opts.userId !== null && opts.userId !== this.userId) {
+        this.userId = opts.userId;
+        this._saveState();
+      }
+      if (this._stateStore && root.addEventListener) {
+        // Another tab identified, reset, registered or opted out: this one follows.
+        root.addEventListener('storage', (event) => {
+          if (event.key === this._stateKey) this._applyState(this._readState());
+        });
+      }
     }
 
     /** Opens the queue; captures made before this are kept (journaled) and written here. */
@@ -771,6 +856,185 @@
       if (typeof eventType !== 'string' || !eventType) {
         throw new TypeError('captureEvent: eventType must be a non-empty string');
       }
+      return this._capture({ itemType: 'event', eventType, eventData: this._with(eventData) },
+        options);
+    }
+
+    /** Segment's name for captureEvent. */
+    track(eventType, properties, options) {
+      return this.captureEvent(eventType, properties, options);
+    }
+
+    /**
+     * Says who this browser's user is, with traits (`traitsOnce`, in options, are set only where
+     * the profile has none yet). Later items carry this userId, beside the anonymous id, which
+     * the server links to it. Naming another user than the current one starts a new anonymous id
+     * (call reset() at sign-out rather). Returns the item's eventId, or null.
+     */
+    identify(userId, traits, options) {
+      if (userId !== null && typeof userId === 'object' && traits === undefined) {
+        return this.identify(null, userId, options);
+      }
+      const opts = options || {};
+      const id = userId === undefined || userId === null ? this.userId : String(userId);
+      if (id && this.userId && id !== this.userId) this.anonymousId = uuidv4();
+      if (id !== this.userId) {
+        this.userId = id;
+        this._saveState();
+      }
+      const item = { itemType: 'identify', traits: traits || {} };
+      if (opts.traitsOnce) item.traitsOnce = opts.traitsOnce;
+      return this._capture(item, opts, IDENTITY_PRIORITY);
+    }
+
+    /** Links previousId (by default the current userId, else the anonymous id) to userId. */
+    alias(userId, previousId, options) {
+      if (userId === undefined || userId === null || userId === '') {
+        throw new TypeError('alias: userId is required');
+      }
+      const to = String(userId);
+      let from = previousId;
+      if (from === undefined || from === null) {
+        from = this.userId && this.userId !== to ? this.userId : this.anonymousId;
+      }
+      const opts = Object.assign({}, options || {}, { userId: to, anonymousId: null });
+      return this._capture({ itemType: 'alias', previousId: String(from), userId: to }, opts,
+        IDENTITY_PRIORITY);
+    }
+
+    /** Puts the current user (or anonymous id) in a group, with the group's traits. */
+    group(groupId, traits, options) {
+      if (groupId === undefined || groupId === null || groupId === '') {
+        throw new TypeError('group: groupId is required');
+      }
+      return this._capture({ itemType: 'group', groupId: String(groupId), traits: traits || {} },
+        options, IDENTITY_PRIORITY);
+    }
+
+    /**
+     * A page view (stored as the event `page_viewed`): `page()`, `page(name)`,
+     * `page(properties)` or `page(name, properties, { category })`. The page's url, path,
+     * search, title and referrer are added to the properties unless given.
+     */
+    page(name, properties, options) {
+      const doc = root.document;
+      const where = root.location;
+      const auto = where ? {
+        url: where.href, path: where.pathname, search: where.search,
+        title: doc ? doc.title : undefined, referrer: doc ? doc.referrer : undefined,
+      } : {};
+      return this._view('page', name, properties, options, auto);
+    }
+
+    /** A screen view (stored as the event `screen_viewed`), with the arguments of page(). */
+    screen(name, properties, options) {
+      return this._view('screen', name, properties, options, {});
+    }
+
+    /**
+     * At sign-out: forgets the userId and the registered properties and starts a new anonymous
+     * id. What is queued already goes as it was captured, under the user it was about.
+     */
+    reset() {
+      this.userId = null;
+      this.anonymousId = uuidv4();
+      this._properties = {};
+      this._saveState();
+      return this.anonymousId;
+    }
+
+    /** Properties added to every event (and page or screen view) from now on, kept across pages. */
+    register(properties) {
+      this._properties = Object.assign({}, this._properties, properties || {});
+      this._saveState();
+    }
+
+    /** Stops sending one registered property (or several: an array of names). */
+    unregister(names) {
+      const next = Object.assign({}, this._properties);
+      for (const name of [].concat(names)) delete next[name];
+      this._properties = next;
+      this._saveState();
+    }
+
+    /** The registered properties. */
+    get properties() {
+      return Object.assign({}, this._properties);
+    }
+
+    /**
+     * Nothing is captured from now on, and nothing captured is sent, until optIn(); the choice is
+     * kept across pages and shared by the origin's tabs. Records (saveRecord) still sync.
+     */
+    optOut() {
+      this._optedOut = true;
+      this._saveState();
+    }
+
+    /** Captures again, and sends what was held. */
+    optIn() {
+      this._optedOut = false;
+      this._saveState();
+      if (this._sync) this._sync._schedule(0);
+    }
+
+    get optedOut() {
+      return this._optedOut;
+    }
+
+    /** Sends everything queued now; resolves to true when all of it was delivered. */
+    flush() {
+      const sync = this._sync || new SyncService({ telemetry: this });
+      return sync.flush().then((result) => result.delivered, () => false);
+    }
+
+    /**
+     * Sends what it can, then stops sending from this page; resolves to true when everything
+     * was delivered. What is left (or captured later) stays queued for the next page.
+     */
+    shutdown() {
+      return this.flush().then((delivered) => {
+        if (this._sync) this._sync.stop();
+        return delivered;
+      });
+    }
+
+    _view(kind, name, properties, options, auto) {
+      if (name !== null && typeof name === 'object' && properties === undefined) {
+        return this._view(kind, undefined, name, options, auto);
+      }
+      const opts = options || {};
+      const item = { itemType: kind, properties: Object.assign({}, auto, this._with(properties)) };
+      if (name !== undefined && name !== null) item.name = String(name);
+      if (opts.category !== undefined && opts.category !== null) item.category = String(opts.category);
+      return this._capture(item, opts);
+    }
+
+    // Registered properties under the caller's own.
+    _with(data) {
+      for (const key in this._properties) {
+        if (Object.prototype.hasOwnProperty.call(this._properties, key)) {
+          return Object.assign({}, this._properties, data || {});
+        }
+      }
+      return data || {};
+    }
+
+    _context() {
+      const nav = root.navigator;
+      const doc = root.document;
+      return {
+        library: { name: LIBRARY_NAME, version: VERSION },
+        page: { url: root.location ? root.location.href : null, referrer: doc ? doc.referrer : null },
+        userAgent: nav ? nav.userAgent : null,
+      };
+    }
+
+    // Queues one tracking item (an event or a verb): its eventId, the metadata (context and
+    // clientTimestamp), the people it is about, the beforeSend hook. Returns the eventId, or
+    // null when the item is not captured (opted out, dropped by the hook, refused).
+    _capture(fields, options, defaultPriority) {
+      if (this._optedOut) return null;
       const opts = options || {};
       const eventId = opts.eventId || uuidv7();
       const given = opts.metadata ? opts.metadata.clientTimestamp : undefined;
@@ -781,14 +1045,94 @@
             { 'metadata.clientTimestamp': [problem] });
         }
       }
-      const metadata = Object.assign({}, opts.metadata || {});
+      const metadata = this.autoContext
+        ? Object.assign({ context: this._context() }, opts.metadata || {})
+        : Object.assign({}, opts.metadata || {});
       if (given === undefined || given === null) metadata.clientTimestamp = nowIso();
+      let item = Object.assign({ itemType: fields.itemType, eventId }, fields, { metadata });
+      let userId = opts.userId === undefined ? this.userId : opts.userId;
+      let anonymousId = opts.anonymousId === undefined ? this.anonymousId : opts.anonymousId;
+      if (this.beforeSend) {
+        const draft = Object.assign({}, item, { userId, anonymousId });
+        let result;
+        try {
+          result = this.beforeSend(draft);
+        } catch (err) {
+          // The hook may be what keeps private data out: not sent as it was, then.
+          return this._refuse(eventId, 'before_send_failed', String((err && err.message) || err));
+        }
+        if (result === null || result === false) return null;
+        item = Object.assign({}, result === undefined ? draft : result);
+        if (item.itemType !== fields.itemType || typeof item.eventId !== 'string' || !item.eventId) {
+          return this._refuse(eventId, 'invalid_item',
+            'beforeSend must keep the itemType and a string eventId');
+        }
+        userId = orNull(item.userId);
+        anonymousId = orNull(item.anonymousId);
+        delete item.userId;
+        delete item.anonymousId;
+      }
+      if (orNull(userId) === null && orNull(anonymousId) === null) {
+        return this._refuse(item.eventId, 'invalid_item', 'an item needs a userId or an anonymousId');
+      }
+      if (SELF_NAMED_TYPES.has(item.itemType)) {
+        if (orNull(userId) !== null) item.userId = userId;
+        if (orNull(anonymousId) !== null && item.itemType !== 'alias') item.anonymousId = anonymousId;
+      }
       return this._enqueue({
-        itemId: eventId,
-        priority: this._priority(opts.priority),
-        userId: opts.userId === undefined ? this.userId : opts.userId,
-        item: { itemType: 'event', eventId, eventType, eventData: eventData || {}, metadata },
+        itemId: item.eventId,
+        priority: this._priority(opts.priority, defaultPriority),
+        userId: orNull(userId),
+        anonymousId: orNull(anonymousId),
+        item,
       });
+    }
+
+    _readState() {
+      if (!this._stateStore) return this._memoryState || {};
+      try {
+        return parseJson(this._stateStore.getItem(this._stateKey)) || {};
+      } catch (err) {
+        return {};
+      }
+    }
+
+    _applyState(state) {
+      this.anonymousId = typeof state.anonymousId === 'string' && state.anonymousId
+        ? state.anonymousId : null;
+      this.userId = state.userId === undefined ? null : state.userId;
+      this._properties = state.properties && typeof state.properties === 'object'
+        ? state.properties : {};
+      this._optedOut = typeof state.optedOut === 'boolean' ? state.optedOut : this._optOutByDefault;
+      if (!this.anonymousId) {
+        this.anonymousId = uuidv4();
+        this._saveState();
+      }
+    }
+
+    _saveState() {
+      const state = {
+        anonymousId: this.anonymousId,
+        userId: this.userId,
+        properties: this._properties,
+        optedOut: this._optedOut,
+      };
+      if (!this._stateStore) {
+        this._memoryState = state;
+        return;
+      }
+      try {
+        this._stateStore.setItem(this._stateKey, JSON.stringify(state));
+      } catch (err) {
+        // Full or refused: the state holds for this page, and the next one starts anew.
+      }
+    }
+
+    // The opt-out choice as the origin has it now (another tab may have made it a moment ago).
+    _holdsTracking() {
+      const state = this._readState();
+      if (typeof state.optedOut === 'boolean') this._optedOut = state.optedOut;
+      return this._optedOut;
     }
 
     /** Queues a change to one record, based on the last version of it this client saw. */
@@ -810,6 +1154,7 @@
         itemId,
         priority: this._priority(opts.priority),
         userId: opts.userId === undefined ? this.userId : opts.userId,
+        anonymousId: this.anonymousId,
         item,
       });
     }
@@ -874,12 +1219,12 @@
       return this.storage.count();
     }
 
-    _priority(value) {
+    _priority(value, fallback) {
       if (typeof value === 'number') return value;
       if (value && Object.prototype.hasOwnProperty.call(PRIORITIES, value)) {
         return PRIORITIES[value];
       }
-      return 0;
+      return fallback || 0;
     }
 
     _refuse(itemId, error, message, fields) {
@@ -909,7 +1254,8 @@
     _journalWrite(record, itemJson) {
       const text = '{"itemId":' + JSON.stringify(record.itemId) +
         ',"priority":' + JSON.stringify(record.priority) +
-        ',"userId":' + JSON.stringify(record.userId === undefined ? null : record.userId) +
+        ',"userId":' + JSON.stringify(orNull(record.userId)) +
+        ',"anonymousId":' + JSON.stringify(orNull(record.anonymousId)) +
         ',"bytes":' + record.bytes + ',"item":' + itemJson + '}';
       try {
         this._local.setItem(this._journalPrefix + record.itemId, text);
@@ -1059,7 +1405,7 @@
       if (!records.length && !batches.length) return false;
       let versionsChanged = false;
       for (const r of records) {
-        if (r.item.itemType !== 'event' && r.item.baseVersion === undefined) {
+        if (!isTracking(r.item) && r.item.baseVersion === undefined) {
           // Chain this client's own writes: the next save of a record is based on this one.
           const key = versionKey(r.item.itemType, r.item.recordId);
           r.item.baseVersion = this._versions[key] || 0;
@@ -1152,6 +1498,7 @@
       this._batchLimit = this.batchSize;
       this._listeners = [];
       this._started = false;
+      if (!this.telemetry._sync) this.telemetry._sync = this;
     }
 
     on(name, fn) {
@@ -1307,6 +1654,7 @@
       }
       const pending = await telemetry.storage.count() + telemetry._pending.length;
       const result = Object.assign(totals, { delivered: pending === 0, pending });
+      if (!reason && telemetry.optedOut) reason = 'opted_out';
       if (reason && pending) result.reason = reason;
       return result;
     }
@@ -1360,16 +1708,25 @@
       const storage = this.telemetry.storage;
       const snapshot = await storage.snapshot();
       const batches = this._known(snapshot.batches);
+      // Opted out: tracking waits in the queue, records still go.
+      const held = this.telemetry._holdsTracking();
       for (const batch of batches) {
         if (batch.settled || batch.itemIds.some((id) => this._inFlight.has(id))) continue;
+        if (held && batch.items.some(isTracking)) continue;
         if (byteLength(this._body(batch)) <= maxBytes) return batch;
       }
       const busy = batchItemIds(this.telemetry._batches.values());
       for (const id of this._inFlight) busy.add(id);
-      const free = snapshot.records.filter((r) => !busy.has(r.itemId));
+      const free = snapshot.records.filter((r) => !busy.has(r.itemId) && !(held && isTracking(r.item)));
       if (!free.length) return null;
-      const userId = free[0].userId === undefined ? null : free[0].userId;
-      const batch = { batchId: uuidv7(), userId, itemIds: [], items: [] };
+      const first = free[0];
+      const batch = {
+        batchId: uuidv7(),
+        userId: orNull(first.userId),
+        anonymousId: orNull(first.anonymousId),
+        itemIds: [],
+        items: [],
+      };
       let bytes = byteLength(this._body(batch));
       let whole = false;
       for (const r of free) {
@@ -1377,7 +1734,7 @@
           whole = true;
           break;
         }
-        if ((r.userId === undefined ? null : r.userId) !== userId) continue;
+        if (!samePeople(r, first)) continue;
         const size = recordBytes(r) + 1;
         if (bytes + size > maxBytes && (batch.itemIds.length || maxBytes < MAX_BATCH_BYTES)) {
           whole = true;
@@ -1396,15 +1753,18 @@
 
     _body(batch) {
       const body = { batchId: batch.batchId, sentAt: nowIso(), items: batch.items };
-      if (batch.userId !== null && batch.userId !== undefined) body.userId = batch.userId;
+      if (orNull(batch.userId) !== null) body.userId = batch.userId;
+      if (orNull(batch.anonymousId) !== null) body.anonymousId = batch.anonymousId;
       if (this.telemetry.clientId) body.clientId = this.telemetry.clientId;
       return JSON.stringify(body);
     }
 
-    _post(body, keepalive) {
+    _post(body, keepalive, gzipped) {
+      const headers = this.telemetry.headers();
+      if (gzipped) headers['Content-Encoding'] = 'gzip';
       return fetch(this.telemetry.endpoint + BATCH_PATH, {
         method: 'POST',
-        headers: this.telemetry.headers(),
+        headers,
         body,
         keepalive: Boolean(keepalive),
         credentials: 'omit',
@@ -1424,7 +1784,10 @@
       let answer = null;
       let cutOff = false;
       try {
-        res = await this._post(body, keepalive);
+        // A keepalive request must start now (the page may be going): sent as it is.
+        const packed = keepalive || !telemetry.compress || body.length < GZIP_MIN_BYTES
+          ? null : await gzip(body);
+        res = await this._post(packed || body, keepalive, Boolean(packed));
         answer = await res.json().catch(() => null);
       } catch (err) {
         // Cut off by the page going, not by the network: the request may well have arrived.
@@ -1600,12 +1963,13 @@
     _flushOnPageHide(unloading) {
       if (!this._started || !isOnline() || Date.now() < this._notBefore) return;
       const telemetry = this.telemetry;
+      const held = telemetry._holdsTracking();
       let budget = KEEPALIVE_MAX_BYTES - this._keepaliveBytes;
       const resend = [];
       const busy = new Set(this._inFlight);
       for (const batch of Array.from(telemetry._batches.values()).sort(byBatchId)) {
         for (const id of batch.itemIds) busy.add(id);
-        if (batch.settled || batch.resent) continue;
+        if (batch.settled || batch.resent || (held && batch.items.some(isTracking))) continue;
         const onWire = batch.itemIds.some((id) => this._inFlight.has(id));
         if (onWire && (!unloading || batch.keepalive)) continue;
         const bytes = byteLength(this._body(batch));
@@ -1615,22 +1979,30 @@
         resend.push(batch);
       }
       const records = [];
-      for (const r of telemetry._unsent.values()) if (!busy.has(r.itemId)) records.push(r);
+      for (const r of telemetry._unsent.values()) {
+        if (!busy.has(r.itemId) && !(held && isTracking(r.item))) records.push(r);
+      }
       records.sort(sendOrder);
       const fresh = [];
       const open = new Map();
       for (const r of records) {
-        const userId = r.userId === undefined ? null : r.userId;
+        const key = peopleKey(r);
         const size = recordBytes(r) + 1;
-        let batch = open.get(userId);
+        let batch = open.get(key);
         if (batch && batch.itemIds.length >= this._batchLimit) batch = null;
         if (!batch) {
-          const next = { batchId: uuidv7(), userId, itemIds: [], items: [] };
+          const next = {
+            batchId: uuidv7(),
+            userId: orNull(r.userId),
+            anonymousId: orNull(r.anonymousId),
+            itemIds: [],
+            items: [],
+          };
           const envelope = byteLength(this._body(next));
           if (envelope + size > budget) continue;
           budget -= envelope;
           batch = next;
-          open.set(userId, batch);
+          open.set(key, batch);
           fresh.push(batch);
         }
         if (size > budget) continue;
@@ -1658,6 +2030,7 @@
 
   const api = {
     VERSION,
+    LIBRARY_NAME,
     TelemetryService,
     SyncService,
     uuidv7,
@@ -1672,6 +2045,7 @@
       KEEPALIVE_MAX_BYTES,
       BACKOFF_BASE_MS,
       BACKOFF_MAX_MS,
+      GZIP_MIN_BYTES,
     },
   };
   root.PrepMateTelemetry = api;

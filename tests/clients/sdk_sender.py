@@ -1,7 +1,9 @@
 """Runs TelemetryClient in a process of its own, for the crash, fork and exit tests.
 
 usage: sdk_sender.py MODE ENDPOINT API_KEY QUEUE_PATH COUNT USER_ID
-MODE: capture (capture COUNT events, say so on stdout, then send them all), resume (send what
+MODE: capture (capture COUNT events, say so on stdout, then send them all), verbs (the same, with
+      identify first, a page view every 10th event, a group every 25th and an alias last),
+      resume (send what
       the queue holds), fork (capture, fork, the child captures and sends too), exit (capture,
       then leave without flushing: the client sends at interpreter exit).
 """
@@ -37,11 +39,20 @@ def main(mode, endpoint, api_key, queue_path, count, user_id):
 
     if mode == "resume":
         return 0 if client().flush(FLUSH_TIMEOUT) else 3
-    if mode == "capture":
+    if mode in ("capture", "verbs"):
         # Everything is on disk before the first request, so the kill lands mid-send.
         quiet = client(send=False)
+        verbs = mode == "verbs"
+        if verbs:
+            quiet.identify(user_id, {"name": "Ada"})
         for i in range(count):
             quiet.capture_event("sdk_python_test", {"i": i})
+            if verbs and i % 10 == 0:
+                quiet.page(f"page-{i}")
+            if verbs and i % 25 == 0:
+                quiet.group(f"group-{i}", {"i": i})
+        if verbs:
+            quiet.alias(user_id, f"crm-{user_id}")
         quiet.shutdown()
         say("captured")
         return 0 if client().flush(FLUSH_TIMEOUT) else 3

@@ -221,6 +221,29 @@ def test_queue_list_never_shows_payloads_but_the_detail_does(console, send, stor
     assert session.get("/console/queue/999999").status_code == 404
 
 
+def test_queue_and_batches_name_each_items_protocol(console, send, store, app):
+    from app.ingest.compat import ingest_messages
+
+    native = send([event()])["results"][0]["itemId"]
+    with app.app_context():
+        compat = ingest_messages(store, app.config, "testapp", [
+            {"eventId": "seg-1", "userId": "u9", "eventType": "clicked"},
+            {"eventId": "seg-2", "userId": "u9", "eventType": ""}],
+            protocol="segment", batch_id="segment-x")
+    assert compat["accepted"] == 1
+    session = console("viewer")
+    rows = re.findall(r"<tr>(.*?)</tr>", session.get("/console/queue").get_data(as_text=True),
+                      re.S)
+    by_item = {re.search(r'queue/[^"]+">([^<]+)</a>', r).group(1): r for r in rows
+               if "/console/queue/" in r}
+    assert "<td>segment</td>" in by_item["seg-1"]
+    assert "<td>native</td>" in by_item[native]
+    detail = session.get(f"/console/queue/{item_key(store, 'seg-1')}").get_data(as_text=True)
+    assert re.search(r"<dt>Source</dt><dd>segment</dd>", detail)
+    batches = session.get("/console/batches?source=segment").get_data(as_text=True)
+    assert "segment-x" in batches
+
+
 # ---- errors: retry, discard, bulk ----------------------------------------------------------
 
 def test_retry_and_discard_without_javascript_are_audited_and_reflected(console, send, store):

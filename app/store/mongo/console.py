@@ -175,3 +175,11 @@ class MongoConsole:
                                                 {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
             return {r["_id"]: r["n"] for r in rows}
 
+    def rejected_counts(self):
+        """Items refused at ingest in the batch logs kept, by source."""
+        with self._errors():
+            rows = self.db.batch_logs.aggregate([
+                {"$match": {"rejectedCount": {"$gt": 0}}},
+                {"$group": {"_id": "$source", "n": {"$sum": "$rejectedCount"}}}])
+            return {r["_id"]: r["n"] for r in rows}
+

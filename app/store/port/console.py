@@ -80,3 +80,7 @@ class ConsoleStore(Protocol):
 
     def conflict_counts(self) -> dict[str, int]:
         """Conflicts by status (statuses with none left out)."""
+
+    def rejected_counts(self) -> dict[str, int]:
+        """Items refused at ingest in the batch logs kept, by the logs' source (sources with
+        none left out)."""

@@ -215,3 +215,9 @@ class SqliteConsole:
         """Conflicts by status."""
         rows = self._query("SELECT status, COUNT(*) AS n FROM conflicts GROUP BY status")
         return {r["status"]: r["n"] for r in rows}
+
+    def rejected_counts(self):
+        """Items refused at ingest in the batch logs kept, by source."""
+        rows = self._query("SELECT source, SUM(rejectedCount) AS n FROM batch_logs "
+                           "WHERE rejectedCount > 0 GROUP BY source")
+        return {r["source"]: r["n"] for r in rows}

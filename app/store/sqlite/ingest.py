@@ -7,7 +7,7 @@ from .core import dumps, first_value, to_epoch, to_row
 QUEUE_INSERT_COLUMNS = (
     "appId", "itemId", "userId", "itemType", "itemData", "meta", "status", "priority",
     "conflictResolution", "attempts", "nextAttemptAt", "batchId", "createdAt", "updatedAt",
-    "payloadHash", "clientId", "seq", "recordId", "conflictOf",
+    "payloadHash", "clientId", "seq", "recordId", "conflictOf", "source",
 )
 QUEUE_INSERT_SQL = (
     f"INSERT INTO sync_queue ({', '.join(QUEUE_INSERT_COLUMNS)}) "
@@ -17,7 +17,7 @@ QUEUE_INSERT_SQL = (
 QUEUE_LIST_COLUMNS = (
     "id, appId, itemId, userId, itemType, status, priority, conflictResolution, attempts, "
     "nextAttemptAt, lastError, batchId, leaseUntil, createdAt, updatedAt, clientId, seq, "
-    "recordId, conflictOf"
+    "recordId, conflictOf, source"
 )
 
 
@@ -32,6 +32,7 @@ def queue_row(item):
         item.get("attempts", 0), to_epoch(item.get("nextAttemptAt")), item.get("batchId"),
         to_epoch(item["createdAt"]), to_epoch(item["updatedAt"]), item["payloadHash"],
         item.get("clientId"), item.get("seq"), item.get("recordId"), item.get("conflictOf"),
+        item.get("source"),
     )
 
 

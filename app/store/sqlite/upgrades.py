@@ -40,5 +40,15 @@ def people(store, conn):
             conn.execute(statement)
 
 
-STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people}
-IN_TRANSACTION = {2, 3}
+def sources(store, conn):
+    """4: sync_queue's source (the compatible protocol an item came through; NULL for the
+    native API, as every earlier item did) and an index of batch logs with refused items."""
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(sync_queue)")}
+    if "source" not in columns:
+        conn.execute("ALTER TABLE sync_queue ADD COLUMN source TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS batch_logs_rejected ON batch_logs "
+                 "(source, rejectedCount) WHERE rejectedCount > 0")
+
+
+STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources}
+IN_TRANSACTION = {2, 3, 4}

@@ -1,6 +1,7 @@
 """PrepMate Telemetry & Sync client: a durable offline queue sent in batches, never twice."""
 
 from ._uuid import uuid7
+from ._version import VERSION
 from .client import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_FLUSH_INTERVAL,
@@ -27,4 +28,4 @@ __all__ = [
     "timestamp_problem",
     "uuid7",
 ]
-__version__ = "0.2.0"
+__version__ = VERSION

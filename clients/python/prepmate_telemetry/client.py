@@ -1,9 +1,19 @@
-"""TelemetryClient: capture events and record changes, send them in batches from a thread."""
+"""TelemetryClient: capture events, identity calls and record changes, send them in batches
+from a thread.
+
+Who the items speak for is kept beside the queue, so it survives a restart: a random anonymous
+id (made once per queue file), the user named by identify() until reset(), the properties
+register() adds to every event, and the opt-out. An item of a known user carries its userId; one
+made before any user is known carries the anonymous id, and identify() names both, which is how
+the server gives the anonymous history to the user.
+"""
 
 from __future__ import annotations
 
 import atexit
+import copy
 import email.utils
+import gzip
 import hashlib
 import json
 import logging
@@ -21,6 +31,7 @@ import requests
 
 from . import _uuid
 from ._uuid import uuid7
+from .context import automatic_context
 from .queue import DiskQueue
 
 logger = logging.getLogger("prepmate_telemetry")
@@ -49,6 +60,14 @@ MAX_PULL_PAGES = 100
 REQUEST_ID_HEADER = "X-Request-ID"
 RETRYABLE_STATUSES = frozenset({408, 429})
 PRIORITIES = {"low": -1, "normal": 0, "high": 1}
+# Request bodies are gzipped (Content-Encoding: gzip) at this level: most of the gain of 9 for
+# a fraction of its time.
+GZIP_LEVEL = 6
+# What the queue file keeps beside the items (its meta table).
+META_ANONYMOUS_ID = "anonymousId"
+META_USER_ID = "userId"
+META_PROPERTIES = "properties"
+META_OPTED_OUT = "optedOut"
 # metadata.clientTimestamp as every reader of it accepts it (RFC 3339, SPEC §10).
 CLIENT_TIME_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?(?:Z|[+-](\d{2}):(\d{2}))"
@@ -143,6 +162,17 @@ def timestamp_problem(value) -> str | None:
     return None
 
 
+def _new_anonymous_id() -> str:
+    # Random, not time-ordered: it names a person, and should not tell when they first came.
+    return str(uuid.uuid4())
+
+
+def _check_id(name, value) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
 def _cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "prepmate-telemetry")
@@ -209,6 +239,9 @@ class TelemetryClient:
         client_id=None,
         exit_timeout=DEFAULT_EXIT_TIMEOUT,
         send=True,
+        before_send=None,
+        gzip=True,
+        auto_context=True,
     ):
         if not endpoint:
             raise ValueError("endpoint is required")
@@ -227,12 +260,16 @@ class TelemetryClient:
         self.client_id = client_id
         self.exit_timeout = exit_timeout
         self.send = send
+        self.before_send = before_send
+        self.gzip = gzip
+        self._context = automatic_context() if auto_context else None
         self._handlers: dict[str, list] = {}
         self._closed = False
         self._init_process_state()
         if isinstance(previous_api_keys, str):
             previous_api_keys = [previous_api_keys]
         self._adopt_legacy_queues([api_key or "", *previous_api_keys])
+        self._load_identity(user_id)
         _install_process_hooks()
         _clients.add(self)
 
@@ -267,6 +304,14 @@ class TelemetryClient:
             moved = self._queue.adopt(path)
             if moved:
                 logger.info("telemetry: %s queued item(s) taken over from %s", moved, path)
+
+    def _load_identity(self, user_id) -> None:
+        """Who this client speaks for, as the queue file keeps it (a user_id given wins)."""
+        queue = self._queue
+        self._anonymous_id = queue.meta_default(META_ANONYMOUS_ID, _new_anonymous_id())
+        self.user_id = user_id if user_id is not None else queue.get_meta(META_USER_ID)
+        self._properties = queue.get_meta(META_PROPERTIES) or {}
+        self._opted_out = bool(queue.get_meta(META_OPTED_OUT, False))
 
     def _reset_after_fork(self) -> None:
         if self._pid == os.getpid():
@@ -308,34 +353,131 @@ class TelemetryClient:
             handlers.remove(fn)
 
     def capture_event(self, event_type, data=None, user_id=None, *, metadata=None, priority=None):
-        """Queues one event on disk and returns its eventId (a UUIDv7 made now).
+        """Queues one event on disk and returns its eventId (a UUIDv7 made now), or None when
+        nothing was queued (opted out, or dropped by before_send).
 
         A clientTimestamp in `metadata` is kept (e.g. for an import) when the server would take
         it, and refused here with TelemetryError(code="invalid_item") when it would not.
         """
         if not isinstance(event_type, str) or not event_type:
             raise ValueError("event_type must be a non-empty string")
-        meta = dict(metadata or {})
-        if meta.get("clientTimestamp") is None:
-            meta["clientTimestamp"] = _now_iso()
-        else:
-            problem = timestamp_problem(meta["clientTimestamp"])
-            if problem:
-                raise TelemetryError(
-                    f"metadata.clientTimestamp: {problem}",
-                    code="invalid_item",
-                    fields={"metadata.clientTimestamp": [problem]},
-                )
-        event_id = uuid7()
-        item = {
+        return self._track({
             "itemType": "event",
-            "eventId": event_id,
             "eventType": event_type,
-            "eventData": data if data is not None else {},
-            "metadata": meta,
-        }
-        self._enqueue(event_id, item, user_id, priority)
+            "eventData": self._with_properties(data),
+        }, user_id, metadata, priority)
+
+    def identify(self, user_id=None, traits=None, *, traits_once=None, metadata=None,
+                 priority=None):
+        """Names the user (later items go as this user, also after a restart, until reset())
+        and sets their traits; returns the item's eventId, or None when nothing was queued.
+
+        It carries the anonymous id too while no other user is identified, so the server gives
+        the anonymous history to the user. `traits_once` are set only where the profile has no
+        value yet. Without user_id it sets traits of the current user (or anonymous id).
+        """
+        if user_id is not None:
+            _check_id("user_id", user_id)
+        current = self.user_id
+        target = user_id if user_id is not None else current
+        item = {"itemType": "identify"}
+        if target is not None:
+            item["userId"] = target
+        if current is None or current == target:
+            item["anonymousId"] = self._anonymous_id
+        if traits is not None:
+            item["traits"] = dict(traits)
+        if traits_once is not None:
+            item["traitsOnce"] = dict(traits_once)
+        event_id = self._track(item, target, metadata, priority, who=False)
+        if target is not None and target != current:
+            self.user_id = target
+            self._queue.set_meta(META_USER_ID, target)
         return event_id
+
+    def alias(self, user_id, previous_id=None, *, metadata=None, priority=None):
+        """Says that previous_id (by default the current user, else the anonymous id) and
+        user_id are one person; returns the item's eventId, or None when nothing was queued."""
+        _check_id("user_id", user_id)
+        if previous_id is None:
+            previous_id = self.user_id if self.user_id is not None else self._anonymous_id
+        _check_id("previous_id", previous_id)
+        item = {"itemType": "alias", "userId": user_id, "previousId": previous_id}
+        return self._track(item, user_id, metadata, priority, who=False)
+
+    def group(self, group_id, traits=None, *, user_id=None, metadata=None, priority=None):
+        """Puts the user (or anonymous id) in a group (a company, a team) with the group's
+        traits; returns the item's eventId, or None when nothing was queued."""
+        item = {"itemType": "group", "groupId": _check_id("group_id", group_id)}
+        if traits is not None:
+            item["traits"] = dict(traits)
+        return self._track(item, user_id, metadata, priority)
+
+    def page(self, name=None, properties=None, *, category=None, user_id=None, metadata=None,
+             priority=None):
+        """Records a page view, stored as the event `page_viewed` (the registered properties
+        included); returns its eventId, or None when nothing was queued."""
+        return self._view("page", name, properties, category, user_id, metadata, priority)
+
+    def screen(self, name=None, properties=None, *, category=None, user_id=None, metadata=None,
+               priority=None):
+        """Records a screen view of an app, stored as the event `screen_viewed`."""
+        return self._view("screen", name, properties, category, user_id, metadata, priority)
+
+    def reset(self) -> None:
+        """At sign-out: forgets the user and the registered properties and starts a new
+        anonymous id. What was queued stays queued and goes out as who it was captured for."""
+        self._ensure_ready()
+        anonymous_id = _new_anonymous_id()
+        self._queue.update_meta({META_ANONYMOUS_ID: anonymous_id, META_USER_ID: None,
+                                 META_PROPERTIES: {}})
+        self._anonymous_id = anonymous_id
+        self.user_id = None
+        self._properties = {}
+
+    @property
+    def anonymous_id(self) -> str:
+        """The id items go under until identify(): random, kept in the queue file."""
+        return self._anonymous_id
+
+    def register(self, **properties) -> None:
+        """Adds properties to every event and page/screen view from now on (an event's own
+        data wins); they are kept in the queue file until unregister() or reset()."""
+        self._ensure_ready()
+        merged = {**self._properties, **properties}
+        self._queue.set_meta(META_PROPERTIES, merged)
+        self._properties = merged
+
+    def unregister(self, *names) -> None:
+        """Stops adding these registered properties."""
+        self._ensure_ready()
+        kept = {key: value for key, value in self._properties.items() if key not in names}
+        self._queue.set_meta(META_PROPERTIES, kept)
+        self._properties = kept
+
+    @property
+    def registered(self) -> dict:
+        """The properties added to every event."""
+        return dict(self._properties)
+
+    def opt_out(self) -> None:
+        """Stops capturing and sending, also after a restart, until opt_in(). What was queued
+        before stays on disk, unsent."""
+        self._ensure_ready()
+        self._queue.set_meta(META_OPTED_OUT, True)
+        self._opted_out = True
+
+    def opt_in(self) -> None:
+        """Captures and sends again (what waited on disk goes too)."""
+        self._ensure_ready()
+        self._queue.set_meta(META_OPTED_OUT, False)
+        self._opted_out = False
+        self._wake.set()
+
+    @property
+    def opted_out(self) -> bool:
+        """True while nothing is captured or sent."""
+        return self._opted_out
 
     def save_record(
         self, record_type, record_id, data, user_id=None, *, conflict_resolution=None, priority=None
@@ -412,9 +554,10 @@ class TelemetryClient:
     def flush(self, timeout=None) -> FlushResult:
         """Sends everything queued now, and waits until the queue is empty or timeout (seconds)
         ran out. The result is true when everything was delivered; `pending` counts what is left.
+        While opted out nothing is sent, and it answers at once.
         """
         self._ensure_ready()
-        if not self.send:
+        if not self.send or self._opted_out:
             pending = self._queue.count()
             return FlushResult(pending == 0, pending)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -474,9 +617,85 @@ class TelemetryClient:
             return value
         return PRIORITIES.get(value or "normal", 0)
 
-    def _enqueue(self, item_id, item, user_id, priority) -> None:
+    def _with_properties(self, data):
+        properties = self._properties
+        if not properties or not isinstance(data, dict | None):
+            return data if data is not None else {}
+        return {**properties, **(data or {})}
+
+    def _view(self, kind, name, properties, category, user_id, metadata, priority):
+        item = {"itemType": kind}
+        if name is not None:
+            item["name"] = name
+        if category is not None:
+            item["category"] = category
+        item["properties"] = self._with_properties(properties)
+        return self._track(item, user_id, metadata, priority)
+
+    def _metadata(self, metadata) -> dict:
+        """The caller's metadata with a valid clientTimestamp (now, when none) and the context."""
+        meta = dict(metadata or {})
+        if meta.get("clientTimestamp") is None:
+            meta["clientTimestamp"] = _now_iso()
+        else:
+            problem = timestamp_problem(meta["clientTimestamp"])
+            if problem:
+                raise TelemetryError(
+                    f"metadata.clientTimestamp: {problem}",
+                    code="invalid_item",
+                    fields={"metadata.clientTimestamp": [problem]},
+                )
+        if self._context is not None and "context" not in meta:
+            meta["context"] = self._context
+        return meta
+
+    def _track(self, item, user_id, metadata, priority, who=True):
+        """Queues an item of a tracking verb: who it is for, an eventId, the metadata, then
+        before_send; returns the eventId, or None when nothing was queued."""
         self._ensure_ready()
-        uid = user_id if user_id is not None else self.user_id
+        if self._opted_out:
+            return None
+        if who:
+            uid = user_id if user_id is not None else self.user_id
+            if uid is not None:
+                item["userId"] = _check_id("user_id", uid)
+            else:
+                item["anonymousId"] = self._anonymous_id
+        item["eventId"] = event_id = uuid7()
+        item["metadata"] = self._metadata(metadata)
+        if self.before_send is not None:
+            item = self._before_send(item)
+            if item is None:
+                return None
+        self._put(event_id, item, item.get("userId"), priority)
+        return event_id
+
+    def _before_send(self, item):
+        """The hook's version of the item (it sees a copy); its type and id stay.
+
+        A hook that fails queues nothing: it may be what keeps private data out.
+        """
+        try:
+            changed = self.before_send(copy.deepcopy(item))
+        except Exception as exc:
+            raise TelemetryError(f"before_send failed: {exc!r}; nothing was queued",
+                                 code="before_send_failed") from exc
+        if changed is None:
+            return None
+        if not isinstance(changed, dict):
+            raise TelemetryError(
+                f"before_send returned {type(changed).__name__}, not a dict or None; nothing "
+                "was queued", code="before_send_failed")
+        changed["itemType"], changed["eventId"] = item["itemType"], item["eventId"]
+        return changed
+
+    def _enqueue(self, item_id, item, user_id, priority) -> None:
+        self._put(item_id, item, user_id if user_id is not None else self.user_id, priority)
+
+    def _put(self, item_id, item, uid, priority) -> None:
+        """Writes one item to the queue; uid is the user its batch goes under (None: each item
+        names its own)."""
+        self._ensure_ready()
         try:
             size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False,
                                   allow_nan=False).encode())
@@ -542,6 +761,13 @@ class TelemetryClient:
                 self._stop.wait(min(paused, self.flush_interval))
                 continue
             try:
+                # Another process sharing the queue file may have opted out (or in).
+                self._opted_out = bool(self._queue.get_meta(META_OPTED_OUT, False))
+                if self._opted_out:
+                    self._notify_progress()
+                    self._wake.wait(self.flush_interval)
+                    self._wake.clear()
+                    continue
                 wait = self._next_wait()
                 sent = wait == 0 and self._send_next()
                 if wait == 0 and not sent:
@@ -593,7 +819,7 @@ class TelemetryClient:
         )
         if batch is None:
             return False
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._opted_out:
             body = {
                 "batchId": batch.batch_id,
                 "sentAt": _now_iso(),
@@ -622,14 +848,25 @@ class TelemetryClient:
     def _post(self, batch, body) -> TelemetryError | None:
         """One attempt; None when the batch is settled, else the retryable error."""
         headers = self._headers()
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        gzipped = self.gzip
+        if gzipped:
+            payload = gzip.compress(payload, compresslevel=GZIP_LEVEL)
+            headers["Content-Encoding"] = "gzip"
         try:
             resp = self._session.post(
-                self.endpoint + BATCH_PATH, json=body, headers=headers, timeout=self.timeout
+                self.endpoint + BATCH_PATH, data=payload, headers=headers, timeout=self.timeout
             )
         except requests.RequestException as exc:
             return TelemetryError(f"network error: {exc}", code="network_error",
                                   request_id=headers[REQUEST_ID_HEADER])
         data = self._json(resp)
+        if resp.status_code == 415 and gzipped:
+            # A server (or a proxy before it) that takes no gzip: send plain JSON from now on.
+            logger.warning("telemetry: %s refused a gzip body (request %s); sending without",
+                           self.endpoint, resp.headers.get(REQUEST_ID_HEADER))
+            self.gzip = False
+            return self._post(batch, body)
         if 200 <= resp.status_code < 300:
             self._settle(batch, data)
             return None

@@ -109,7 +109,7 @@ class DiskQueue:
         body = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
 
         def insert(conn):
-            if item.get("itemType") != "event" and item.get("baseVersion") is None:
+            if "recordId" in item and item.get("baseVersion") is None:
                 # Chain this client's own writes: the next save of a record builds on this one.
                 row = conn.execute(
                     "SELECT version FROM record_versions WHERE record_type = ? AND record_id = ?",
@@ -345,12 +345,27 @@ class DiskQueue:
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
+    def meta_default(self, key, value):
+        """The value kept under key, storing `value` first when there is none (the first of
+        two processes to get here sets it; both get the same)."""
+
+        def keep(conn):
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                         (key, json.dumps(value)))
+            return conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+        return json.loads(self._write(keep))
+
     def set_meta(self, key, value) -> None:
         """Stores a small JSON value beside the queue."""
+        self.update_meta({key: value})
+
+    def update_meta(self, values: dict) -> None:
+        """Stores several small JSON values beside the queue, all or none."""
         self._write(
-            lambda conn: conn.execute(
+            lambda conn: conn.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(value)),
+                [(key, json.dumps(value)) for key, value in values.items()],
             )
         )

@@ -1,0 +1,106 @@
+"""Compatible ingest: messages of other tracking protocols (Segment, PostHog), once each protocol's
+adapter has turned them into native items, stored through the native batch path.
+
+The native path is the only one: the same validators, the same exactly-once rules, the same
+queue and fast path. What differs is written here once for every protocol: the protocols' own
+limits (their libraries send far larger batches and messages than the native API takes), the
+protocol named in each item's `metadata.source` and in the batch log's `source`, and the
+answer to a batch whose every message is invalid: a native batch like it is refused as a whole
+and changes nothing, while the protocols' libraries drop a refused batch without telling anyone,
+so here it is logged with each message's reason (the console's errors and /metrics show it).
+"""
+
+import hashlib
+
+from .service import ingest_batch
+from .validate import IngestRules
+
+PROTOCOLS = ("segment", "posthog")
+# The first path segment of every compatible endpoint: the body layer gives these paths
+# COMPAT_MAX_CONTENT_LENGTH instead of MAX_CONTENT_LENGTH (app/http.py reads it).
+COMPAT_PATH_SEGMENTS = frozenset({"v1", "batch", "capture", "e", "i", "track", "engage", "s"})
+
+
+def is_compat_path(path):
+    """Whether a request path is one of the compatible endpoints (by its first segment)."""
+    return path.lstrip("/").split("/", 1)[0] in COMPAT_PATH_SEGMENTS
+
+
+def compat_rules(settings):
+    """The ingest rules of the compatible endpoints: the native ones with their item limit."""
+    native = IngestRules.from_settings(settings)
+    return IngestRules(max_item_bytes=int(settings["COMPAT_MAX_ITEM_BYTES"]),
+                       strict_event_types=native.strict_event_types,
+                       max_future_skew=native.max_future_skew)
+
+
+def body_batch_id(protocol, body):
+    """A batchId for a request that names none: the same bytes resent make the same id, so a
+    library's retry of a request it never heard back from is answered as the first one was."""
+    return f"{protocol}-{hashlib.blake2b(body, digest_size=16).hexdigest()}"
+
+
+def escaped_key(key):
+    """A key the store refuses (a leading `$`, a `.`) made storable the way MongoDB's
+    documentation advises: `$` -> U+FF04, `.` -> U+FF0E. Other keys come back unchanged."""
+    if key.startswith("$"):
+        key = "\uff04" + key[1:]
+    return key.replace(".", "\uff0e") if "." in key else key
+
+
+def _needs_escaping(value):
+    """Whether a JSON value holds a key escaped_key would change, at any depth."""
+    if type(value) is dict:
+        for key, item in value.items():
+            if key[:1] == "$" or "." in key:
+                return True
+            if type(item) in (dict, list) and _needs_escaping(item):
+                return True
+    elif type(value) is list:
+        for item in value:
+            if type(item) in (dict, list) and _needs_escaping(item):
+                return True
+    return False
+
+
+def _escaped_copy(value):
+    if isinstance(value, dict):
+        return {escaped_key(k): _escaped_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped_copy(v) for v in value]
+    return value
+
+
+def escaped(value):
+    """A JSON value with every object key escaped (escaped_key), at any depth. Protocols'
+    properties use `$` and `.` freely; their messages are kept, not refused for it. A value
+    with nothing to escape comes back as it is (the ingest path copies nothing it need not)."""
+    return _escaped_copy(value) if _needs_escaping(value) else value
+
+
+def with_source(item, protocol):
+    """The item with `metadata.source` naming its protocol (a metadata that is not an object is
+    left for the validator to refuse)."""
+    metadata = item.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if isinstance(metadata, dict):
+        item = dict(item, metadata=dict(metadata, source=protocol))
+    return item
+
+
+def ingest_messages(store, settings, app_id, items, *, protocol, batch_id, sent_at=None):
+    """Store a compatible request's messages, each turned into a native item, as one batch.
+
+    Valid items are kept and the others are logged with their reasons, even when none is valid.
+    Returns the native batch summary {batchId, accepted, duplicates, rejected, results}. Raises
+    IngestError (413 too_many_items past COMPAT_MAX_BATCH_ITEMS; 429 for a full backlog comes as
+    BacklogFull) like the native path.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}")
+    batch = {"batchId": batch_id, "items": [with_source(item, protocol) if isinstance(item, dict)
+                                            else item for item in items]}
+    if sent_at is not None:
+        batch["sentAt"] = sent_at
+    return ingest_batch(store, settings, app_id, batch, compat_rules(settings), protocol=protocol)
