@@ -50,12 +50,13 @@ def test_an_unknown_person_is_not_found(client, auth, store):
 def test_traits_last_write_wins_per_trait_by_time_and_traits_once(client, auth, store, app):
     post(client, auth, [
         stamped({"itemType": "identify", "eventId": "i2", "userId": "u1",
-                 "traits": {"plan": "pro", "name": "Ada"}}, 5),
-        # Sent later but made earlier: its plan loses, its own trait is kept.
+                 "traits": {"plan": "pro", "name": "Ada"}}, 5)])
+    sync(app, store)
+    # Sent and applied later but made earlier: its plan loses, its own trait is kept.
+    post(client, auth, [
         stamped({"itemType": "identify", "eventId": "i1", "userId": "u1",
                  "traits": {"plan": "free", "city": "Paris"},
-                 "traitsOnce": {"signup": "2026-11-01"}}, 1),
-    ])
+                 "traitsOnce": {"signup": "2026-11-01"}}, 1)])
     sync(app, store)
     post(client, auth, [stamped({"itemType": "identify", "eventId": "i3", "userId": "u1",
                                  "traits": {"name": "Ada L."},
