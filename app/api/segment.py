@@ -7,7 +7,7 @@ is the HTTP Basic user name (Segment's libraries send it so) or `writeKey` in th
 an API key of this service with the ingest scope. Each message becomes a native item
 (ingest/segment.py) and the request one batch of the native ingest path (ingest/compat.py).
 
-Answers, as the libraries read them (docs/compat-segment.md):
+Answers, as the libraries read them (docs/compatibility.md, "Segment's libraries"):
 - 200 `{"success": true}` once the valid messages are committed; a message that is not valid
   does not fail the others: it is logged with its reason in the batch log (console, /metrics).
 - 400 for a body that is not a Segment request at all, 401 for a missing or unknown key, 403
