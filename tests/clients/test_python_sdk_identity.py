@@ -346,6 +346,32 @@ def test_a_batch_claimed_before_the_opt_out_sends_its_records_and_holds_its_trac
     assert alone.batch_id in [s["batchId"] for s in started]
 
 
+def test_opted_out_a_queue_file_of_an_earlier_release_sends_its_records_alone(
+    make_client, live_server, counts, queue_path
+):
+    user = unique("user")
+    quiet = make_client(user_id=user, send=False)
+    event_id = quiet.capture_event("sdk_python_test", {})
+    edit = quiet.save_record("user_settings", "s1", {"theme": "dark"})
+    quiet.opt_out()
+    quiet.shutdown()
+    # The file as a release before the tracking column left it.
+    queue = DiskQueue(queue_path)
+    queue._conn.execute("DROP INDEX items_unclassified")
+    queue._conn.execute("ALTER TABLE items DROP COLUMN tracking")
+    queue.close()
+
+    restarted = make_client(user_id=user)
+    adapter = Recorder()
+    restarted._session.mount(live_server.url, adapter)
+    done = restarted.flush(timeout=10)
+    assert (done.delivered, done.pending, done.held) == (True, 1, 1)
+    assert tracking_sent(adapter) == [] and records_sent(adapter) == [edit]
+    restarted.opt_in()
+    assert restarted.flush(timeout=10)
+    assert counts.event_ids([user]) == [event_id]
+
+
 class OptOutOnFirstRequest(Recorder):
     """Answers 503 to the first request and opts the client out meanwhile (the user said no
     while the batch was being retried)."""
