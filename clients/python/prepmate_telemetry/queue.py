@@ -208,9 +208,11 @@ class DiskQueue:
                 f"SELECT (SELECT COUNT(*) FROM items WHERE batch_id IS NULL{sendable}), "
                 "(SELECT MAX(seq) FROM items)"
             ).fetchone()
+            # Opted out, a batch of tracking alone waits; opted in, every batch counts.
+            has_sendable = ("EXISTS (SELECT 1 FROM items WHERE items.batch_id = batches.batch_id"
+                            f"{sendable})") if held else "1"
             batches = self._conn.execute(
-                "SELECT owner, lease_until, EXISTS (SELECT 1 FROM items "
-                f"WHERE items.batch_id = batches.batch_id{sendable}) FROM batches"
+                f"SELECT owner, lease_until, {has_sendable} FROM batches"
             ).fetchall()
         now = time.time()
         takeable = sum(1 for holder, lease, has_sendable in batches
