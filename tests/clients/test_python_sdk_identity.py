@@ -4,6 +4,7 @@ automatic context, gzip bodies, flush() and restarts with identity items queued.
 
 import gzip
 import json
+import os
 import platform
 import signal
 import socket
@@ -218,15 +219,32 @@ def test_reset_keeps_and_sends_the_old_users_queue_as_the_old_user(make_client, 
         (first, first_anonymous), (second, second_anonymous)]
 
 
-def test_opt_out_sends_nothing_and_holds_across_a_restart(
-    make_client, live_server, counts, queue_path
+def tracking_sent(adapter):
+    """The items of the tracking verbs (anything but a record edit) in the recorded requests."""
+    return [item for request in adapter.sent for item in request["body"]["items"]
+            if "recordId" not in item]
+
+
+def records_sent(adapter):
+    return [item["itemId"] for request in adapter.sent for item in request["body"]["items"]
+            if "recordId" in item]
+
+
+def test_opted_out_records_sync_and_tracking_waits_across_restarts_until_opt_in(
+    make_client, live_server, counts
 ):
     user = unique("user")
     client = make_client(user_id=user, send=False)
-    queued = [client.capture_event("sdk_python_test", {"i": i}) for i in range(3)]
+    events = [client.capture_event("sdk_python_test", {"i": i}) for i in range(2)]
+    identified = client.identify(user, {"name": "Ada"})
+    first_edit = client.save_record("user_settings", "s1", {"theme": "dark"})
+    events.append(client.capture_event("sdk_python_test", {"i": 2}))
     client.opt_out()
     assert client.capture_event("sdk_python_test", {"while": "out"}) is None
     assert client.identify(user, {"name": "Ada"}) is None
+    # A record edit is the user's data, not tracking: it is queued while opted out.
+    second_edit = client.save_record("user_settings", "s1", {"theme": "light"})
+    assert second_edit is not None
     client.shutdown()
 
     restarted = make_client(user_id=user)
@@ -234,21 +252,44 @@ def test_opt_out_sends_nothing_and_holds_across_a_restart(
     restarted._session.mount(live_server.url, adapter)
     assert restarted.opted_out
     assert restarted.capture_event("sdk_python_test", {"while": "out"}) is None
-    assert restarted.page("Home") is None and restarted.group(unique("group")) is None
-    waited = restarted.flush(timeout=1)
-    assert (waited.delivered, waited.pending) == (False, 3)
-    # flush() answers at once while opted out; the sender (started by the first capture) has
-    # had five flush intervals to send, had it not looked at the opt-out.
+    assert restarted.page("Home") is None and restarted.screen("Settings") is None
+    assert restarted.group(unique("group")) is None and restarted.alias(user, "crm-1") is None
+    third_edit = restarted.save_record("user_settings", "s1", {"theme": "blue"})
+    # Every record edit is delivered; the four tracking items are held, not undelivered.
+    done = restarted.flush(timeout=10)
+    assert (done.delivered, done.pending, done.held, bool(done)) == (True, 4, 4, True)
+    assert restarted.queue_size() == 4
+    # The sender (a 0.2 s interval) has had five more rounds to send them, had it not held them.
     time.sleep(1.0)
+    assert tracking_sent(adapter) == []
+    assert records_sent(adapter) == [first_edit, second_edit, third_edit]  # in their order
+    rows = counts.queued(user, "user_settings")
+    assert [row["itemId"] for row in rows] == [first_edit, second_edit, third_edit]
+    assert [counts.payload(row)["baseVersion"] for row in rows] == [0, 1, 2]
+    assert counts.events([user])[0] == 0 and counts.queued(user, "identify") == []
+    restarted.shutdown()
+
+    # Another restart, still opted out: still held.
+    again = make_client(user_id=user)
+    adapter = Recorder()
+    again._session.mount(live_server.url, adapter)
+    held = again.flush(timeout=2)
+    assert (held.delivered, held.pending, held.held) == (True, 4, 4)
+    time.sleep(0.5)
     assert adapter.sent == [] and counts.events([user])[0] == 0
 
-    restarted.opt_in()
-    assert restarted.flush(timeout=10)
-    assert counts.event_ids([user]) == queued
+    again.opt_in()
+    assert not again.opted_out
+    sent = again.flush(timeout=10)
+    assert (sent.delivered, sent.pending, sent.held) == (True, 0, 0)
+    assert counts.event_ids([user]) == events  # each once, in the order captured
+    assert [row["itemId"] for row in counts.queued(user, "identify")] == [identified]
+    assert len(counts.queued(user, "user_settings")) == 3
     assert not make_client(user_id=user).opted_out
 
 
-def test_opt_out_by_another_client_of_the_queue_stops_sending(make_client, live_server, counts):
+def test_opt_out_by_another_client_of_the_queue_holds_tracking(make_client, live_server,
+                                                                counts):
     user = unique("user")
     sender = make_client(user_id=user)
     adapter = Recorder()
@@ -256,11 +297,124 @@ def test_opt_out_by_another_client_of_the_queue_stops_sending(make_client, live_
     make_client(send=False).opt_out()
     # Queued or not (as soon as its sender has looked at the file, nothing is captured)...
     event_id = sender.capture_event("sdk_python_test", {})
-    waited = sender.flush(timeout=1)
-    assert waited.pending == (0 if event_id is None else 1)
-    # ... nothing is sent.
-    assert adapter.sent == [] and counts.events([user])[0] == 0
+    edit = sender.save_record("user_settings", "s1", {"theme": "dark"})
+    waited = sender.flush(timeout=10)
+    held = 0 if event_id is None else 1
+    assert (waited.delivered, waited.pending, waited.held) == (True, held, held)
+    # ... no tracking item is sent; the record edit is.
+    assert tracking_sent(adapter) == [] and counts.events([user])[0] == 0
+    assert [row["itemId"] for row in counts.queued(user, "user_settings")] == [edit]
     assert sender.opted_out
+
+
+def test_a_batch_claimed_before_the_opt_out_sends_its_records_and_holds_its_tracking(
+    make_client, live_server, counts, queue_path
+):
+    user = unique("user")
+    quiet = make_client(user_id=user, send=False)
+    before = quiet.capture_event("sdk_python_test", {"i": 0})
+    edit = quiet.save_record("user_settings", "s1", {"theme": "dark"})
+    after = quiet.capture_event("sdk_python_test", {"i": 1})
+    tracking_only = quiet.capture_event("sdk_python_test", {"i": 2}, user_id=unique("other"))
+    # Two senders claimed a batch each before the opt-out, and left them unsent.
+    queue = DiskQueue(queue_path)
+    first, second = f"{os.getpid()}:first", f"{os.getpid()}:second"
+    mixed = queue.claim(first, 10, 512 * 1024, 60)
+    alone = queue.claim(second, 10, 512 * 1024, 60)
+    queue.release_lease(first)
+    queue.release_lease(second)
+    queue.close()
+    assert mixed.item_ids == [before, edit, after] and alone.item_ids == [tracking_only]
+    quiet.opt_out()
+    quiet.shutdown()
+
+    restarted = make_client(user_id=user)
+    adapter = Recorder()
+    restarted._session.mount(live_server.url, adapter)
+    done = restarted.flush(timeout=10)
+    assert (done.delivered, done.pending, done.held) == (True, 3, 3)
+    assert tracking_sent(adapter) == [] and records_sent(adapter) == [edit]
+    assert [row["itemId"] for row in counts.queued(user, "user_settings")] == [edit]
+
+    restarted.opt_in()
+    started = []
+    restarted.on("sync:start", started.append)
+    assert restarted.flush(timeout=10)
+    assert counts.event_ids([user]) == [before, after]
+    assert len(counts.queued(user, "user_settings")) == 1
+    # The batch of tracking alone waited under its batchId.
+    assert alone.batch_id in [s["batchId"] for s in started]
+
+
+def test_opted_out_a_queue_file_of_an_earlier_release_sends_its_records_alone(
+    make_client, live_server, counts, queue_path
+):
+    user = unique("user")
+    quiet = make_client(user_id=user, send=False)
+    event_id = quiet.capture_event("sdk_python_test", {})
+    edit = quiet.save_record("user_settings", "s1", {"theme": "dark"})
+    quiet.opt_out()
+    quiet.shutdown()
+    # The file as a release before the tracking column left it.
+    queue = DiskQueue(queue_path)
+    queue._conn.execute("DROP INDEX items_unclassified")
+    queue._conn.execute("ALTER TABLE items DROP COLUMN tracking")
+    queue.close()
+
+    restarted = make_client(user_id=user)
+    adapter = Recorder()
+    restarted._session.mount(live_server.url, adapter)
+    done = restarted.flush(timeout=10)
+    assert (done.delivered, done.pending, done.held) == (True, 1, 1)
+    assert tracking_sent(adapter) == [] and records_sent(adapter) == [edit]
+    restarted.opt_in()
+    assert restarted.flush(timeout=10)
+    assert counts.event_ids([user]) == [event_id]
+
+
+class OptOutOnFirstRequest(Recorder):
+    """Answers 503 to the first request and opts the client out meanwhile (the user said no
+    while the batch was being retried)."""
+
+    def __init__(self, client):
+        super().__init__()
+        self.client = client
+
+    def send(self, request, **kwargs):
+        if self.sent:
+            return super().send(request, **kwargs)
+        raw = request.body
+        gzipped = request.headers.get("Content-Encoding") == "gzip"
+        self.sent.append({"refused": True,
+                          "body": json.loads(gzip.decompress(raw) if gzipped else raw)})
+        self.client.opt_out()
+        response = requests.Response()
+        response.status_code = 503
+        response.headers["Content-Type"] = "application/json"
+        response._content = b'{"error": "unavailable", "message": "", "fields": {}}'
+        response.request, response.url = request, request.url
+        return response
+
+
+def test_opting_out_while_a_batch_is_retried_stops_its_tracking(make_client, live_server,
+                                                               counts):
+    user = unique("user")
+    client = make_client(user_id=user, flush_interval=5)
+    adapter = OptOutOnFirstRequest(client)
+    client._session.mount(live_server.url, adapter)
+    event_id = client.capture_event("sdk_python_test", {})
+    edit = client.save_record("user_settings", "s1", {"theme": "dark"})
+    done = client.flush(timeout=10)
+    assert (done.delivered, done.pending, done.held) == (True, 1, 1)
+    refused, *retried = adapter.sent
+    assert [i.get("eventId", i.get("itemId")) for i in refused["body"]["items"]] == [event_id, edit]
+    assert [i for r in retried for i in r["body"]["items"] if "recordId" not in i] == []
+    assert [row["itemId"] for row in counts.queued(user, "user_settings")] == [edit]
+    assert counts.events([user])[0] == 0
+
+    client.opt_in()
+    assert client.flush(timeout=10)
+    assert counts.event_ids([user]) == [event_id]
 
 
 def test_before_send_changes_drops_and_samples(make_client, counts):

@@ -32,7 +32,7 @@ import requests
 from . import _uuid
 from ._uuid import uuid7
 from .context import automatic_context
-from .queue import DiskQueue
+from .queue import META_OPTED_OUT, DiskQueue
 
 logger = logging.getLogger("prepmate_telemetry")
 
@@ -67,7 +67,6 @@ GZIP_LEVEL = 6
 META_ANONYMOUS_ID = "anonymousId"
 META_USER_ID = "userId"
 META_PROPERTIES = "properties"
-META_OPTED_OUT = "optedOut"
 # metadata.clientTimestamp as every reader of it accepts it (RFC 3339, SPEC §10).
 CLIENT_TIME_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?(?:Z|[+-](\d{2}):(\d{2}))"
@@ -134,10 +133,16 @@ def backoff_delay(attempt: int) -> float:
 
 @dataclass(frozen=True)
 class FlushResult:
-    """What flush() achieved: true (`delivered`) when nothing is left to send."""
+    """What flush() achieved: true (`delivered`) when nothing is left to send.
+
+    `pending` counts every item still on disk; `held`, the tracking items among them that the
+    opt-out holds (0 while opted in). They are not undelivered: they are not to be sent, so
+    while opted out `delivered` is true once every record edit was delivered (pending == held).
+    """
 
     delivered: bool
     pending: int
+    held: int = 0
 
     def __bool__(self) -> bool:
         return self.delivered
@@ -461,14 +466,15 @@ class TelemetryClient:
         return dict(self._properties)
 
     def opt_out(self) -> None:
-        """Stops capturing and sending, also after a restart, until opt_in(). What was queued
-        before stays on disk, unsent."""
+        """Stops tracking, also after a restart, until opt_in(): events and the verbs are not
+        captured, and those queued before stay on disk, unsent. Record edits (save_record) are
+        the user's data, not tracking: they are still queued and synced."""
         self._ensure_ready()
         self._queue.set_meta(META_OPTED_OUT, True)
         self._opted_out = True
 
     def opt_in(self) -> None:
-        """Captures and sends again (what waited on disk goes too)."""
+        """Captures and sends tracking again (what waited on disk goes too)."""
         self._ensure_ready()
         self._queue.set_meta(META_OPTED_OUT, False)
         self._opted_out = False
@@ -476,7 +482,7 @@ class TelemetryClient:
 
     @property
     def opted_out(self) -> bool:
-        """True while nothing is captured or sent."""
+        """True while tracking is neither captured nor sent."""
         return self._opted_out
 
     def save_record(
@@ -554,23 +560,24 @@ class TelemetryClient:
     def flush(self, timeout=None) -> FlushResult:
         """Sends everything queued now, and waits until the queue is empty or timeout (seconds)
         ran out. The result is true when everything was delivered; `pending` counts what is left.
-        While opted out nothing is sent, and it answers at once.
+        While opted out the tracking items on disk are held, not sent: `held` counts them, and
+        the result is true once nothing else is left (every record edit delivered).
         """
         self._ensure_ready()
-        if not self.send or self._opted_out:
-            pending = self._queue.count()
-            return FlushResult(pending == 0, pending)
+        if not self.send:
+            pending, held = self._queue.counts()
+            return FlushResult(pending == held, pending, held)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._state_lock:
             self._urgent += 1
         try:
             while True:
-                pending = self._queue.count()
-                if pending == 0:
-                    return FlushResult(True, 0)
+                pending, held = self._queue.counts()
+                if pending == held:
+                    return FlushResult(True, pending, held)
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    return FlushResult(False, pending)
+                    return FlushResult(False, pending, held)
                 self._wake.set()
                 with self._progress:
                     self._progress.wait(0.2 if remaining is None else min(remaining, 0.2))
@@ -761,13 +768,9 @@ class TelemetryClient:
                 self._stop.wait(min(paused, self.flush_interval))
                 continue
             try:
-                # Another process sharing the queue file may have opted out (or in).
+                # Another process sharing the queue file may have opted out (or in). Opted out,
+                # tracking waits on disk (the queue's claim skips it) and records still go.
                 self._opted_out = bool(self._queue.get_meta(META_OPTED_OUT, False))
-                if self._opted_out:
-                    self._notify_progress()
-                    self._wake.wait(self.flush_interval)
-                    self._wake.clear()
-                    continue
                 wait = self._next_wait()
                 sent = wait == 0 and self._send_next()
                 if wait == 0 and not sent:
@@ -819,7 +822,11 @@ class TelemetryClient:
         )
         if batch is None:
             return False
-        while not self._stop.is_set() and not self._opted_out:
+        while not self._stop.is_set():
+            if batch.tracking and (self._opted_out or (self._attempt and self._holds_tracking())):
+                # Opted out since the claim (here, or while it was retried): its tracking items
+                # wait, and the next claim sends its records alone.
+                return False
             body = {
                 "batchId": batch.batch_id,
                 "sentAt": _now_iso(),
@@ -844,6 +851,11 @@ class TelemetryClient:
             self._queue.extend(batch.batch_id, self._owner, LEASE_SECONDS + delay)
             self._stop.wait(delay)
         return False
+
+    def _holds_tracking(self) -> bool:
+        """Whether the queue file says opted out now (another process may have said it)."""
+        self._opted_out = bool(self._queue.get_meta(META_OPTED_OUT, False))
+        return self._opted_out
 
     def _post(self, batch, body) -> TelemetryError | None:
         """One attempt; None when the batch is settled, else the retryable error."""

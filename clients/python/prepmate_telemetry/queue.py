@@ -17,6 +17,11 @@ logger = logging.getLogger("prepmate_telemetry")
 # Survives a crash of the process (kill -9); a power cut may lose the last few captures.
 SQLITE_SYNCHRONOUS = "NORMAL"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+# The meta key of the opt-out (JSON true while opted out): the claim reads it in its own
+# transaction, so no batch made after opt_out() returned carries a tracking item.
+META_OPTED_OUT = "optedOut"
+# Item types of tracking (events and the verbs), which an opt-out holds back; records go on.
+TRACKING_TYPES = frozenset({"event", "identify", "alias", "group", "page", "screen"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -26,7 +31,8 @@ CREATE TABLE IF NOT EXISTS items (
     priority INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL,
     size INTEGER NOT NULL,
-    batch_id TEXT
+    batch_id TEXT,
+    tracking INTEGER
 );
 CREATE INDEX IF NOT EXISTS items_send_order ON items (batch_id, priority DESC, seq);
 CREATE TABLE IF NOT EXISTS batches (
@@ -46,6 +52,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def is_tracking(item) -> bool:
+    """An event or a verb's item, as opposed to a record edit (which always has a recordId,
+    even one of a type an earlier release named like a verb)."""
+    return item.get("itemType") in TRACKING_TYPES and "recordId" not in item
+
+
 @dataclass
 class Batch:
     """A claimed batch: the same batchId always goes with the same items."""
@@ -54,6 +66,7 @@ class Batch:
     user_id: str | None
     item_ids: list[str] = field(default_factory=list)
     items: list[dict] = field(default_factory=list)
+    tracking: bool = False
 
 
 def _owner_alive(owner: str) -> bool:
@@ -85,6 +98,31 @@ class DiskQueue:
         self._conn.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
         with self._lock:
             self._conn.executescript(_SCHEMA)
+        self._write(self._add_tracking_column)
+
+    @staticmethod
+    def _add_tracking_column(conn) -> None:
+        """Files of earlier releases have no items.tracking: add it (its rows are classified at
+        the next claim), and the index that finds unclassified rows."""
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+        if "tracking" not in columns:
+            conn.execute("ALTER TABLE items ADD COLUMN tracking INTEGER")
+        conn.execute("CREATE INDEX IF NOT EXISTS items_unclassified ON items (seq) "
+                     "WHERE tracking IS NULL")
+
+    @staticmethod
+    def _classify(conn) -> None:
+        """Sets items.tracking where it is unknown: rows from a file of an earlier release, or
+        written by an earlier release sharing the file (none, nearly always)."""
+        rows = conn.execute("SELECT seq, body FROM items WHERE tracking IS NULL").fetchall()
+        if rows:
+            conn.executemany("UPDATE items SET tracking = ? WHERE seq = ?",
+                             [(int(is_tracking(json.loads(body))), seq) for seq, body in rows])
+
+    @staticmethod
+    def _opted_out(conn) -> bool:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (META_OPTED_OUT,)).fetchone()
+        return bool(row and json.loads(row[0]))
 
     def close(self) -> None:
         """Closes the connection (never call this in a forked child on the parent's queue)."""
@@ -107,6 +145,7 @@ class DiskQueue:
     def put(self, item_id, user_id, priority, item, max_queue):
         """Stores one item; returns the ids dropped to stay within max_queue."""
         body = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+        tracking = int(is_tracking(item))
 
         def insert(conn):
             if "recordId" in item and item.get("baseVersion") is None:
@@ -122,8 +161,9 @@ class DiskQueue:
             else:
                 data = body
             conn.execute(
-                "INSERT INTO items (item_id, user_id, priority, body, size) VALUES (?, ?, ?, ?, ?)",
-                (item_id, user_id, priority, data, len(data.encode("utf-8"))),
+                "INSERT INTO items (item_id, user_id, priority, body, size, tracking) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (item_id, user_id, priority, data, len(data.encode("utf-8")), tracking),
             )
             return self._trim(conn, max_queue)
 
@@ -159,16 +199,24 @@ class DiskQueue:
         return holder != owner and lease_until > now and _owner_alive(holder)
 
     def backlog(self, owner):
-        """(items in no batch, batches this owner may take now, the last item's seq)."""
+        """(items in no batch, batches this owner may take now, the last item's seq); while
+        opted out, tracking items (and batches of nothing else) are not counted: they wait."""
         with self._lock:
+            held = self._opted_out(self._conn)
+            sendable = " AND tracking IS NOT 1" if held else ""
             waiting, last_seq = self._conn.execute(
-                "SELECT (SELECT COUNT(*) FROM items WHERE batch_id IS NULL), "
+                f"SELECT (SELECT COUNT(*) FROM items WHERE batch_id IS NULL{sendable}), "
                 "(SELECT MAX(seq) FROM items)"
             ).fetchone()
-            batches = self._conn.execute("SELECT owner, lease_until FROM batches").fetchall()
+            # Opted out, a batch of tracking alone waits; opted in, every batch counts.
+            has_sendable = ("EXISTS (SELECT 1 FROM items WHERE items.batch_id = batches.batch_id"
+                            f"{sendable})") if held else "1"
+            batches = self._conn.execute(
+                f"SELECT owner, lease_until, {has_sendable} FROM batches"
+            ).fetchall()
         now = time.time()
-        takeable = sum(1 for holder, lease in batches
-                       if not self._held_elsewhere(holder, owner, lease, now))
+        takeable = sum(1 for holder, lease, has_sendable in batches
+                       if has_sendable and not self._held_elsewhere(holder, owner, lease, now))
         return waiting, takeable, last_seq
 
     def claim(self, owner, batch_size, max_bytes, lease_seconds, due_seq=None) -> Batch | None:
@@ -176,56 +224,74 @@ class DiskQueue:
 
         A new batch is whole (batch_size items, or max_bytes full), or smaller when it carries
         an item queued up to due_seq (whose wait is over; None: every item).
+
+        While opted out (the meta key, read in this transaction) tracking items are held: they
+        keep their place (seq) and go after opt-in; records are taken as ever, in their order.
+        An unfinished batch of tracking alone waits under its batchId; one that mixes records
+        and tracking is dissolved (its items back in the queue, where they were), so its
+        records go now: the server keeps each itemId once, whichever batch brings it again.
         """
 
         def take(conn):
             now = time.time()
+            self._classify(conn)
+            held = self._opted_out(conn)
             for batch_id, user_id, holder, lease_until in conn.execute(
                 "SELECT batch_id, user_id, owner, lease_until FROM batches ORDER BY created_at"
             ).fetchall():
                 if self._held_elsewhere(holder, owner, lease_until, now):
                     continue
                 rows = conn.execute(
-                    "SELECT item_id, body FROM items WHERE batch_id = ? ORDER BY seq", (batch_id,)
+                    "SELECT item_id, body, tracking FROM items WHERE batch_id = ? ORDER BY seq",
+                    (batch_id,),
                 ).fetchall()
                 if not rows:
+                    conn.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
+                    continue
+                tracking = any(r[2] for r in rows)
+                if held and tracking:
+                    if all(r[2] for r in rows):
+                        continue
+                    conn.execute("UPDATE items SET batch_id = NULL WHERE batch_id = ?",
+                                 (batch_id,))
                     conn.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
                     continue
                 conn.execute(
                     "UPDATE batches SET owner = ?, lease_until = ? WHERE batch_id = ?",
                     (owner, now + lease_seconds, batch_id),
                 )
-                return Batch(
-                    batch_id, user_id, [r[0] for r in rows], [json.loads(r[1]) for r in rows]
-                )
+                return Batch(batch_id, user_id, [r[0] for r in rows],
+                             [json.loads(r[1]) for r in rows], tracking)
+            sendable = " AND tracking = 0" if held else ""
             first = conn.execute(
-                "SELECT user_id FROM items WHERE batch_id IS NULL "
+                f"SELECT user_id FROM items WHERE batch_id IS NULL{sendable} "
                 "ORDER BY priority DESC, seq LIMIT 1"
             ).fetchone()
             if first is None:
                 return None
             user_id = first[0]
             rows = conn.execute(
-                "SELECT item_id, body, size, seq FROM items "
-                "WHERE batch_id IS NULL AND user_id IS ? ORDER BY priority DESC, seq LIMIT ?",
+                "SELECT item_id, body, size, seq, tracking FROM items "
+                f"WHERE batch_id IS NULL AND user_id IS ?{sendable} "
+                "ORDER BY priority DESC, seq LIMIT ?",
                 (user_id, batch_size),
             ).fetchall()
             chosen = []
             total = 0
             whole = len(rows) == batch_size
-            due = False
-            for item_id, body, size, seq in rows:
+            due = tracking = False
+            for item_id, body, size, seq, item_tracking in rows:
                 if chosen and total + size + 1 > max_bytes:
                     whole = True
                     break
                 chosen.append((item_id, body))
                 total += size + 1
                 due = due or due_seq is None or seq <= due_seq
+                tracking = tracking or bool(item_tracking)
             if not (whole or due):
                 return None
-            batch = Batch(
-                uuid7(), user_id, [c[0] for c in chosen], [json.loads(c[1]) for c in chosen]
-            )
+            batch = Batch(uuid7(), user_id, [c[0] for c in chosen],
+                          [json.loads(c[1]) for c in chosen], tracking)
             conn.execute(
                 "INSERT INTO batches (batch_id, user_id, owner, lease_until, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -320,6 +386,23 @@ class DiskQueue:
         """Items waiting, in flight included."""
         with self._lock:
             return self._conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+
+    def counts(self) -> tuple[int, int]:
+        """(items waiting, in flight included; of them the tracking items an opt-out holds,
+        0 while opted in)."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                total, tracking = conn.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(tracking), 0) FROM items").fetchone()
+                if not self._opted_out(conn):
+                    return total, 0
+                unknown = conn.execute(
+                    "SELECT body FROM items WHERE tracking IS NULL").fetchall()
+                return total, tracking + sum(is_tracking(json.loads(r[0])) for r in unknown)
+            finally:
+                conn.execute("COMMIT")
 
     def set_versions(self, record_type, versions: dict) -> None:
         """Stores the versions the server reported for records of one type."""
