@@ -5,7 +5,8 @@ flags: every flag is off), and posthog-js's extension scripts.
 These are another product's protocol, outside the OpenAPI document: bodies come as JSON, gzip
 (with `Content-Encoding`, or posthog-js's `text/plain` gzip with no header), or base64 form
 data, and answers take the shape and status the libraries act on (200 when stored; a 4xx the
-libraries do not retry for a request that is wrong as a whole). docs/compatibility.md, "PostHog libraries".
+libraries do not retry for a request that is wrong as a whole). See docs/compatibility.md,
+"PostHog libraries".
 """
 
 import base64

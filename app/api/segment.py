@@ -28,7 +28,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request, send_from_directory
 
 from ..extensions import store
-from ..ingest.compat import body_batch_id, ingest_messages
+from ..ingest.compat import ingest_messages, messages_batch_id
 from ..ingest.segment import (
     MESSAGE_TYPES,
     SHORT_PATHS,
@@ -106,7 +106,8 @@ def receive(kind):
         return refuse(400, "invalid_request", str(exc))
     try:
         summary = ingest_messages(store.get(), current_app.config, app_id, items,
-                                  protocol="segment", batch_id=body_batch_id("segment", raw),
+                                  protocol="segment",
+                                  batch_id=messages_batch_id("segment", items),
                                   sent_at=sent_at)
     except IngestError as exc:
         return refuse(exc.status, exc.code, exc.message, exc.fields)

@@ -11,6 +11,9 @@ so here it is logged with each message's reason (the console's errors and /metri
 """
 
 import hashlib
+import json
+
+import orjson
 
 from .service import ingest_batch
 from .validate import IngestRules
@@ -34,10 +37,17 @@ def compat_rules(settings):
                        max_future_skew=native.max_future_skew)
 
 
-def body_batch_id(protocol, body):
-    """A batchId for a request that names none: the same bytes resent make the same id, so a
-    library's retry of a request it never heard back from is answered as the first one was."""
-    return f"{protocol}-{hashlib.blake2b(body, digest_size=16).hexdigest()}"
+def messages_batch_id(protocol, messages):
+    """A batchId for a request that names none: a hash of its messages (JSON values), so that a
+    library's retry of a request it never heard back from (with a new `sentAt`, say) is
+    answered as the first one was, and a message without an id gets the same derived eventId
+    every time. Give it what is stable across a library's retries."""
+    try:
+        text = orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer past 64 bits, which orjson does not write (its item is refused)
+        text = json.dumps(messages, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return f"{protocol}-{hashlib.blake2b(text, digest_size=16).hexdigest()}"
 
 
 def escaped_key(key):

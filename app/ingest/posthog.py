@@ -12,14 +12,12 @@ native store refuses in keys: they are kept escaped (compat.escaped: a leading "
 "＄", U+FF04, and every "." becomes "．", U+FF0E, at every level of nesting).
 """
 
-import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import orjson
 from marshmallow import ValidationError
 
-from .compat import escaped, ingest_messages
+from .compat import escaped, ingest_messages, messages_batch_id
 from .validate import CLIENT_TIME
 
 PROTOCOL = "posthog"
@@ -234,10 +232,7 @@ def batch_id_for(messages):
     """The batch id of a request: a hash of its messages, so that a library's resend of the
     same messages (with a new `sent_at`) is the same batch, answered as it was the first time,
     and a message without a uuid gets the same derived eventId each time."""
-    digest = hashlib.blake2b(orjson.dumps(messages, option=orjson.OPT_SORT_KEYS
-                                          | orjson.OPT_PASSTHROUGH_SUBCLASS),
-                             digest_size=16).hexdigest()
-    return f"posthog-{digest}"
+    return messages_batch_id(PROTOCOL, messages)
 
 
 def sent_time(value):
@@ -261,9 +256,6 @@ def capture(store, settings, app_id, messages, sent_at=None, received_at=None):
     except RecursionError:
         raise CaptureError(400, "too_deep",
                            "A message nests deeper than any store keeps.") from None
-    try:
-        batch_id = batch_id_for(messages)
-    except TypeError:  # an integer past 64 bits: the validators refuse its item
-        batch_id = f"posthog-{uuid.uuid4().hex}"
+    batch_id = batch_id_for(messages)
     return ingest_messages(store, settings, app_id, items, protocol=PROTOCOL, batch_id=batch_id,
                            sent_at=sent_time(sent_at))

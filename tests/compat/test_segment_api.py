@@ -153,6 +153,16 @@ def test_a_resent_message_is_stored_once_though_its_transport_fields_change(
     assert row["conflictOf"] is None
 
 
+def test_a_resent_batch_of_messages_without_ids_is_stored_once_though_its_sent_at_changes(
+        client, store, write_key):
+    messages = [{k: v for k, v in track(event=f"Step {n}").items() if k != "messageId"}
+                for n in range(3)]
+    for _attempt in range(2):
+        body = {"batch": messages, "sentAt": iso(datetime.now(UTC))}
+        assert post(client, "/v1/batch", body, write_key).status_code == 200
+    assert len(queued(store, APP)) == 3
+
+
 def test_keys_the_stores_refuse_are_escaped_and_kept(client, store, write_key):
     message = track(properties={"$price": 9.5, "a.b": {"$c.d": [{"e.f": 1}]}, "plain": "x.y"},
                     context={"$ip": "127.0.0.1", "page": {"url": "http://a.b/c"}})
