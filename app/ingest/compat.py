@@ -12,6 +12,7 @@ so here it is logged with each message's reason (the console's errors and /metri
 
 import hashlib
 import json
+from dataclasses import replace
 
 import orjson
 
@@ -30,11 +31,12 @@ def is_compat_path(path):
 
 
 def compat_rules(settings):
-    """The ingest rules of the compatible endpoints: the native ones with their item limit."""
-    native = IngestRules.from_settings(settings)
-    return IngestRules(max_item_bytes=int(settings["COMPAT_MAX_ITEM_BYTES"]),
-                       strict_event_types=native.strict_event_types,
-                       max_future_skew=native.max_future_skew)
+    """The ingest rules of the compatible endpoints: the native ones with the protocols' item
+    limit, keys the store refuses escaped (their properties use `$` and `.` freely), and the
+    verbs always verbs (LEGACY_RECORD_TYPE_APPS is about the native API's record types)."""
+    return replace(IngestRules.from_settings(settings),
+                   max_item_bytes=int(settings["COMPAT_MAX_ITEM_BYTES"]), escape_keys=True,
+                   legacy_record_type_apps=frozenset())
 
 
 def messages_batch_id(protocol, messages):
@@ -50,59 +52,23 @@ def messages_batch_id(protocol, messages):
     return f"{protocol}-{hashlib.blake2b(text, digest_size=16).hexdigest()}"
 
 
-def escaped_key(key):
-    """A key the store refuses (a leading `$`, a `.`) made storable the way MongoDB's
-    documentation advises: `$` -> U+FF04, `.` -> U+FF0E. Other keys come back unchanged."""
-    if key.startswith("$"):
-        key = "\uff04" + key[1:]
-    return key.replace(".", "\uff0e") if "." in key else key
-
-
-def _needs_escaping(value):
-    """Whether a JSON value holds a key escaped_key would change, at any depth."""
-    if type(value) is dict:
-        for key, item in value.items():
-            if key[:1] == "$" or "." in key:
-                return True
-            if type(item) in (dict, list) and _needs_escaping(item):
-                return True
-    elif type(value) is list:
-        for item in value:
-            if type(item) in (dict, list) and _needs_escaping(item):
-                return True
-    return False
-
-
-def _escaped_copy(value):
-    if isinstance(value, dict):
-        return {escaped_key(k): _escaped_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_escaped_copy(v) for v in value]
-    return value
-
-
-def escaped(value):
-    """A JSON value with every object key escaped (escaped_key), at any depth. Protocols'
-    properties use `$` and `.` freely; their messages are kept, not refused for it. A value
-    with nothing to escape comes back as it is (the ingest path copies nothing it need not)."""
-    return _escaped_copy(value) if _needs_escaping(value) else value
-
-
 def with_source(item, protocol):
-    """The item with `metadata.source` naming its protocol (a metadata that is not an object is
-    left for the validator to refuse)."""
+    """The item, the adapter's own, with `metadata.source` naming its protocol (a metadata
+    that is not an object is left for the validator to refuse)."""
     metadata = item.get("metadata")
     if metadata is None:
-        metadata = {}
-    if isinstance(metadata, dict):
-        item = dict(item, metadata=dict(metadata, source=protocol))
+        item["metadata"] = {"source": protocol}
+    elif isinstance(metadata, dict):
+        metadata["source"] = protocol
     return item
 
 
 def ingest_messages(store, settings, app_id, items, *, protocol, batch_id, sent_at=None):
     """Store a compatible request's messages, each turned into a native item, as one batch.
 
-    Valid items are kept and the others are logged with their reasons, even when none is valid.
+    `items` are the adapter's own dicts (their metadata gets `source`; keys the store refuses
+    are escaped). Valid items are kept and the others are logged with their reasons, even when
+    none is valid.
     Returns the native batch summary {batchId, accepted, duplicates, rejected, results}. Raises
     IngestError (413 too_many_items past COMPAT_MAX_BATCH_ITEMS; 429 for a full backlog comes as
     BacklogFull) like the native path.

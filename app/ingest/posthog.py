@@ -8,7 +8,7 @@ a second one, an identify. Invalid messages are passed on as they are, for the n
 validators to refuse with their reasons (the batch log keeps them).
 
 PostHog's property names start with "$" (`$current_url`, `$lib`) and may hold ".", which the
-native store refuses in keys: they are kept escaped (compat.escaped: a leading "$" becomes
+native store refuses in keys: they are kept escaped (ingest escapes them: a leading "$" becomes
 "＄", U+FF04, and every "." becomes "．", U+FF0E, at every level of nesting).
 """
 
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from marshmallow import ValidationError
 
-from .compat import escaped, ingest_messages, messages_batch_id
+from .compat import ingest_messages, messages_batch_id
 from .validate import CLIENT_TIME
 
 PROTOCOL = "posthog"
@@ -188,9 +188,9 @@ def items_of(message, received_at):
     if event in ("$identify", "$set", "$set_once"):
         item = {"itemType": "identify", **base}
         if set_traits is not None:
-            item["traits"] = escaped(set_traits)
+            item["traits"] = set_traits
         if set_once is not None:
-            item["traitsOnce"] = escaped(set_once)
+            item["traitsOnce"] = set_once
         return [item]
     if event == "$groupidentify":
         group_type, group_key = properties.get("$group_type"), properties.get("$group_key")
@@ -199,11 +199,10 @@ def items_of(message, received_at):
         item = {"itemType": "group", **base, "groupId": group_id}
         traits = properties.get("$group_set")
         if traits is not None:
-            item["traits"] = escaped(traits)
+            item["traits"] = traits
         return [item]
 
-    data = escaped({key: value for key, value in properties.items()
-                        if key not in NOT_EVENT_DATA})
+    data = {key: value for key, value in properties.items() if key not in NOT_EVENT_DATA}
     if event == "$pageview":
         item = {"itemType": "page", **base, "properties": data}
         title = properties.get("title")
@@ -221,9 +220,9 @@ def items_of(message, received_at):
         person = _identified({"itemType": "identify", **base},
                              _second_id(base.get("eventId"), "set"))
         if set_traits is not None:
-            person["traits"] = escaped(set_traits)
+            person["traits"] = set_traits
         if set_once is not None:
-            person["traitsOnce"] = escaped(set_once)
+            person["traitsOnce"] = set_once
         items.append(person)
     return items
 

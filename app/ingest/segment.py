@@ -17,7 +17,7 @@ native batch. What Segment's fields become:
 - track → an event (`event` is the eventType, `properties` the eventData); identify, alias,
   group, page and screen → the native items of those types.
 - Keys the stores cannot hold as sent (a leading `$`, a `.`), common in Segment properties and
-  traits and context, are escaped rather than refused (compat.escaped: a leading "$" becomes
+  traits and context, are escaped rather than refused (compat_rules: a leading "$" becomes
   U+FF04 and every "." U+FF0E, as MongoDB's documentation advises).
 - Segment's own limits (32 KB a message, 500 KB a batch), which its libraries keep to, are not
   applied: the compatible settings' wider ones are (COMPAT_MAX_ITEM_BYTES and
@@ -29,7 +29,6 @@ native batch. What Segment's fields become:
 import uuid
 
 from ..schemas.fields import ID_RE
-from .compat import escaped
 from .validate import Rejected, parse_time
 
 # The types of message the Tracking API takes, and analytics.js's one-letter paths for them.
@@ -73,7 +72,7 @@ def _metadata(message, batch_context):
     if batch_context and (context is None or isinstance(context, dict)):
         context = {**batch_context, **(context or {})}
     if context is not None:
-        metadata["context"] = escaped(context)
+        metadata["context"] = context
     return metadata
 
 
@@ -96,15 +95,15 @@ def to_item(message, kind=None, batch_context=None):
     if kind == "track":
         item = {"itemType": "event", "eventId": event_id}
         _put(item, "eventType", message.get("event"))
-        item["eventData"] = escaped(message.get("properties") or {})
+        item["eventData"] = message.get("properties") or {}
     elif kind in ("identify", "group"):
         item = {"itemType": kind, "eventId": event_id,
-                "traits": escaped(message.get("traits") or {})}
+                "traits": message.get("traits") or {}}
         if kind == "group":
             _put(item, "groupId", _id(message.get("groupId")))
     elif kind in ("page", "screen"):
         item = {"itemType": kind, "eventId": event_id,
-                "properties": escaped(message.get("properties") or {})}
+                "properties": message.get("properties") or {}}
         _put(item, "name", message.get("name"))
         _put(item, "category", message.get("category"))
     elif kind == "alias":

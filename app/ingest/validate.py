@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from ..schemas.events import ANY_EVENT_DATA, EVENT_DATA_SCHEMAS
 from ..schemas.fastload import FastLoader
-from ..schemas.storable import bad_keys
+from ..schemas.storable import bad_keys, escaped, keys_storable
 from ..schemas.telemetry import (
     VERB_ITEM_SCHEMAS,
     VIEW_EVENT_TYPES,
@@ -43,6 +43,9 @@ class IngestRules:
     # Apps whose items of the verbs' itemTypes stay record types (LEGACY_RECORD_TYPE_APPS);
     # "*" names every app.
     legacy_record_type_apps: frozenset = frozenset()
+    # Keys the store refuses in free-form data are escaped rather than refused (the compatible
+    # protocols, whose properties use `$` and `.` freely: ingest/compat.py).
+    escape_keys: bool = False
 
     @classmethod
     def from_settings(cls, settings):
@@ -181,6 +184,25 @@ def payload_hash(user_id, item_type, text):
                            digest_size=16).hexdigest()
 
 
+def storable_fields(loaded, names, rules):
+    """Refuse (Rejected, naming each key) what a store cannot hold in an item's free-form
+    fields `names`; with rules.escape_keys, `$`-prefixed and dotted keys are escaped first.
+    The common case, nothing to refuse, walks each field once and names no path."""
+    present = [name for name in names if name in loaded]
+    if all(keys_storable(loaded[name]) for name in present):
+        return
+    if rules.escape_keys:
+        for name in present:
+            loaded[name] = escaped(loaded[name])
+        if all(keys_storable(loaded[name]) for name in present):
+            return
+    problems = {}
+    for name in present:
+        bad_keys(loaded[name], name, problems)
+    if problems:
+        raise Rejected(problems)
+
+
 def load(loader, raw):
     if not isinstance(raw, dict):
         raise Rejected({"_item": ["Each item must be a JSON object."]})
@@ -246,10 +268,7 @@ def event_document(raw, index, envelope, rules):
             raise Rejected({"eventType": [
                 f"Unknown event type {event_type!r} (STRICT_EVENT_TYPES is on)."]})
         data_loader = ANY_DATA
-    problems = bad_keys(loaded["eventData"], "eventData", {})
-    bad_keys(loaded["metadata"], "metadata", problems)
-    if problems:
-        raise Rejected(problems)
+    storable_fields(loaded, ("eventData", "metadata"), rules)
     try:
         # Validated, never rewritten: what is stored is what was sent (85 stays 85, not 85.0).
         data_loader(loaded["eventData"])
@@ -283,24 +302,20 @@ def item_event_id(loaded, index, envelope):
     return event_id
 
 
-def _verb_common(verb, raw, envelope, storable):
+def _verb_common(verb, raw, envelope, rules, storable):
     """Load a verb item and check its free-form fields (`storable`, besides metadata);
     returns (loaded, metadata, server meta's client time)."""
     loaded = load(VERB_ITEMS[verb], raw)
-    metadata = loaded.setdefault("metadata", {})
-    problems = bad_keys(metadata, "metadata", {})
-    for name in storable:
-        if name in loaded:
-            bad_keys(loaded[name], name, problems)
-    if problems:
-        raise Rejected(problems)
+    loaded.setdefault("metadata", {})
+    storable_fields(loaded, ("metadata", *storable), rules)
+    metadata = loaded["metadata"]
     return loaded, metadata, parse_time(metadata.get("clientTimestamp"),
                                         "metadata.clientTimestamp")
 
 
 def identify_document(raw, index, envelope, rules):
     """An identify item's queue entry (itemType identify, no recordId)."""
-    loaded, metadata, client_ts = _verb_common("identify", raw, envelope,
+    loaded, metadata, client_ts = _verb_common("identify", raw, envelope, rules,
                                                ("traits", "traitsOnce"))
     user_id, anonymous_id = identity(loaded, envelope)
     event_id = item_event_id(loaded, index, envelope)
@@ -314,7 +329,7 @@ def identify_document(raw, index, envelope, rules):
 
 def alias_document(raw, index, envelope, rules):
     """An alias item's queue entry: previousId is userId from now on."""
-    loaded, metadata, client_ts = _verb_common("alias", raw, envelope, ())
+    loaded, metadata, client_ts = _verb_common("alias", raw, envelope, rules, ())
     event_id = item_event_id(loaded, index, envelope)
     item_data = {"eventId": event_id, "userId": loaded["userId"],
                  "previousId": loaded["previousId"], "metadata": metadata}
@@ -324,7 +339,7 @@ def alias_document(raw, index, envelope, rules):
 
 def group_document(raw, index, envelope, rules):
     """A group item's queue entry: the person joins groupId, which gets the traits."""
-    loaded, metadata, client_ts = _verb_common("group", raw, envelope, ("traits",))
+    loaded, metadata, client_ts = _verb_common("group", raw, envelope, rules, ("traits",))
     user_id, anonymous_id = identity(loaded, envelope)
     event_id = item_event_id(loaded, index, envelope)
     item_data = {"eventId": event_id, "userId": user_id, "anonymousId": anonymous_id,
@@ -337,7 +352,7 @@ def group_document(raw, index, envelope, rules):
 def view_document(verb, raw, index, envelope, rules):
     """A page or screen item's queue entry: the event page_viewed or screen_viewed, whose
     eventData is the properties plus name and category when given."""
-    loaded, metadata, client_ts = _verb_common(verb, raw, envelope, ("properties",))
+    loaded, metadata, client_ts = _verb_common(verb, raw, envelope, rules, ("properties",))
     user_id, anonymous_id = identity(loaded, envelope)
     event_data = dict(loaded.get("properties", {}))
     for name in ("name", "category"):
@@ -367,9 +382,7 @@ VERB_DOCUMENTS = {
 def record_document(raw, envelope, rules):
     """Validate a record edit into its queue entry."""
     loaded = load(RECORD_ITEM, raw)
-    problems = bad_keys(loaded["data"], "data", {})
-    if problems:
-        raise Rejected(problems)
+    storable_fields(loaded, ("data",), rules)
     client_ts = loaded.get("clientTimestamp")
     meta = server_meta(client_ts, envelope, rules)
     item_data = {

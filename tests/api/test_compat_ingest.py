@@ -107,12 +107,20 @@ def test_cors_leaves_the_console_alone(client):
     assert "Access-Control-Allow-Origin" not in answer.headers
 
 
-def test_escaped_keys_are_storable_and_others_unchanged(app, store):
-    from app.ingest.compat import escaped
+def test_keys_the_store_refuses_are_escaped_and_the_rest_kept_as_sent(app, store):
+    from app.schemas.storable import escaped
 
     props = {"$current_url": "u", "a.b": {"$set": [{"c.d.e": 1}]}, "plain": "$x.y"}
     assert escaped(props) == {"\uff04current_url": "u",
                               "a\uff0eb": {"\uff04set": [{"c\uff0ed\uff0ee": 1}]},
                               "plain": "$x.y"}
-    answer = send(app, store, [message(eventData=escaped(props))])
-    assert answer["accepted"] == 1
+    plain = message(eventData={"n": 1}, metadata={"context": {"ip": "1.2"}})
+    escaping = message(eventData=props, metadata={"context": {"$lib": "x"}})
+    nul = message(eventData={"a\x00": 1})
+    answer = send(app, store, [plain, escaping, nul])
+    assert (answer["accepted"], answer["rejected"]) == (2, 1)
+    stored = store.get_queue_item(APP, escaping["eventId"])["itemData"]
+    assert stored["eventData"] == escaped(props)
+    assert stored["metadata"]["context"] == {"\uff04lib": "x"}
+    kept = store.get_queue_item(APP, plain["eventId"])["itemData"]
+    assert kept["eventData"] == {"n": 1} and kept["metadata"]["context"] == {"ip": "1.2"}

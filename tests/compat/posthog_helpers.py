@@ -65,7 +65,7 @@ def profile(url, key, user_id):
 
 
 def posthog_key(name):
-    """A PostHog property name as the store keeps it (compat.escaped)."""
+    """A PostHog property name as the store keeps it (schemas.storable.escaped)."""
     if name.startswith("$"):
         name = ESCAPED_DOLLAR + name[1:]
     return name.replace(".", ESCAPED_DOT)
