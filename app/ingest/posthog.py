@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from marshmallow import ValidationError
 
+from ..schemas.storable import escaped_key
 from .compat import ingest_messages, messages_batch_id
 from .validate import CLIENT_TIME
 
@@ -202,7 +203,10 @@ def items_of(message, received_at):
             item["traits"] = traits
         return [item]
 
-    data = {key: value for key, value in properties.items() if key not in NOT_EVENT_DATA}
+    # PostHog's own properties ($lib, $current_url…) are named here as the store keeps them
+    # (escaped_key), in the copy made anyway; ingest escapes whatever nested key still needs it.
+    data = {escaped_key(key) if key[:1] == "$" or "." in key else key: value
+            for key, value in properties.items() if key not in NOT_EVENT_DATA}
     if event == "$pageview":
         item = {"itemType": "page", **base, "properties": data}
         title = properties.get("title")

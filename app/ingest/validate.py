@@ -188,9 +188,12 @@ def storable_fields(loaded, names, rules):
     """Refuse (Rejected, naming each key) what a store cannot hold in an item's free-form
     fields `names`; with rules.escape_keys, `$`-prefixed and dotted keys are escaped first.
     The common case, nothing to refuse, walks each field once and names no path."""
-    present = [name for name in names if name in loaded]
-    if all(keys_storable(loaded[name]) for name in present):
+    for name in names:
+        if name in loaded and not keys_storable(loaded[name]):
+            break
+    else:
         return
+    present = [name for name in names if name in loaded]
     if rules.escape_keys:
         for name in present:
             loaded[name] = escaped(loaded[name])
