@@ -221,3 +221,32 @@ def serving(app):
 def live_server(app, store):
     with serving(app) as server:
         yield server
+
+
+# Debian's Chromium, headless, with the flags that keep it off the network.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, headless, shared by the browser tests of one run (Playwright's sync
+    API allows one running instance per thread, so every package's browser tests share it;
+    the console's run theirs in a thread of their own)."""
+    from playwright import sync_api as playwright_api
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("the browser tests need Debian's chromium at /usr/bin/chromium "
+                    "(scripts/setup --dev installs it)")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+

@@ -11,18 +11,10 @@ import pytest
 
 from app.extensions import store as store_ext
 from app.store.common import utcnow
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (used by the browser tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON_SDK = ROOT / "clients" / "python"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # The SDK of this checkout, whatever is pip-installed (an editable install may point at another
 # checkout); the subprocesses the tests start get the same path first (sdk_env).
@@ -145,17 +137,3 @@ def ingest_key(api_key):
 def unique_user():
     """A userId no other test uses, so counts per user belong to one test."""
     return f"user-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """Debian's Chromium, headless, shared by the browser tests of one run."""
-    from playwright import sync_api as playwright_api
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("the browser tests need Debian's chromium at /usr/bin/chromium "
-                    "(scripts/setup --dev installs it)")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()

@@ -23,9 +23,6 @@ from .posthog_helpers import event_counts, posthog_key, posthog_logs, profile, q
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 N = 12
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Lesson page</title>
@@ -72,16 +69,6 @@ def page_origin(html):
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright import sync_api
-
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Traffic:

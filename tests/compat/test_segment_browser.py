@@ -18,9 +18,6 @@ from .segment_helpers import event_counts, profile, queued, sync_now
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 N = 12
 EVENT = "Lesson Viewed"
 LOOPBACK = {"127.0.0.1"}
@@ -61,16 +58,6 @@ class PageServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright import sync_api as playwright_api
-
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class SegmentPage:

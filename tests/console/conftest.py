@@ -6,12 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from app.accounts.users import create_user
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.stored import put_in_state
 
 PASSWORD = "correct horse battery"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
