@@ -75,47 +75,36 @@ class TrackSchema(SyncOrderSchema):
         "description": "When the client sent this request, by its own clock: corrects skew."})
 
 
-class EventItemSchema(SyncOrderSchema):
-    """A batch item carrying an event (itemType "event"; the default).
+class TrackedItemSchema(SyncOrderSchema):
+    """What every batch item but a record edit carries: an event's or an identity verb's.
 
     Ingest validates every item of every batch, so absent fields get their defaults in code
     rather than through load_default, which costs on each load.
     """
 
-    itemType = fields.String(validate=validate.Equal("event"))
     itemId = Identifier(metadata={"description": "Same as eventId when given."})
     eventId = Identifier(metadata={
         "description": "Made at capture time; when absent one is derived from batchId and the "
                        "item's index, so a resent batch is still stored once."})
     userId = fields.String(validate=UserId)
     anonymousId = fields.String(validate=UserId, metadata={"description": ANONYMOUS_ID})
+    metadata = StorableDict(shape=MetadataSchema, metadata={
+        "description": "Client metadata, kept as sent; `clientTimestamp` is read."})
+
+
+class EventItemSchema(TrackedItemSchema):
+    """A batch item carrying an event (itemType "event"; the default)."""
+
+    itemType = fields.String(validate=validate.Equal("event"))
     eventType = fields.String(required=True, validate=EventType)
     eventData = StorableDict()
-    metadata = StorableDict(shape=MetadataSchema, metadata={
-        "description": "Client metadata, kept as sent; `clientTimestamp` is read."})
-
-
-class VerbItemSchema(SyncOrderSchema):
-    """What every identity verb's batch item carries (its eventId as for an event).
-
-    Absent fields get their defaults in code, as for events.
-    """
-
-    itemId = Identifier(metadata={"description": "Same as eventId when given."})
-    eventId = Identifier(metadata={
-        "description": "Made at capture time; when absent one is derived from batchId and the "
-                       "item's index, so a resent batch is still stored once."})
-    userId = fields.String(validate=UserId)
-    anonymousId = fields.String(validate=UserId, metadata={"description": ANONYMOUS_ID})
-    metadata = StorableDict(shape=MetadataSchema, metadata={
-        "description": "Client metadata, kept as sent; `clientTimestamp` is read."})
 
 
 TRAITS = ("What is known of the person, kept per trait: the latest (by the item's time) wins.")
 TRAITS_ONCE = "Traits set only where the profile has no value yet."
 
 
-class IdentifyItemSchema(VerbItemSchema):
+class IdentifyItemSchema(TrackedItemSchema):
     """Who a user (or an anonymous visitor) is: traits; naming both ids links them."""
 
     itemType = fields.String(required=True, validate=validate.Equal("identify"))
@@ -123,7 +112,7 @@ class IdentifyItemSchema(VerbItemSchema):
     traitsOnce = StorableDict(metadata={"description": f"{TRAITS_ONCE} {KEPT_AS_SENT}"})
 
 
-class AliasItemSchema(VerbItemSchema):
+class AliasItemSchema(TrackedItemSchema):
     """previousId (an anonymous id, or a user id merged into this one) is userId from now on."""
 
     itemType = fields.String(required=True, validate=validate.Equal("alias"))
@@ -131,7 +120,7 @@ class AliasItemSchema(VerbItemSchema):
     userId = fields.String(required=True, validate=UserId)
 
 
-class GroupItemSchema(VerbItemSchema):
+class GroupItemSchema(TrackedItemSchema):
     """The person belongs to a group (an account, a company), with the group's traits."""
 
     itemType = fields.String(required=True, validate=validate.Equal("group"))
@@ -139,7 +128,7 @@ class GroupItemSchema(VerbItemSchema):
     traits = StorableDict(metadata={"description": f"The group's traits. {KEPT_AS_SENT}"})
 
 
-class ViewItemSchema(VerbItemSchema):
+class ViewItemSchema(TrackedItemSchema):
     """A page or screen view, stored as the event page_viewed or screen_viewed whose eventData
     is the properties plus name and category when given."""
 
