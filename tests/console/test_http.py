@@ -242,6 +242,12 @@ def test_queue_and_batches_name_each_items_protocol(console, send, store, app):
     assert re.search(r"<dt>Source</dt><dd>segment</dd>", detail)
     batches = session.get("/console/batches?source=segment").get_data(as_text=True)
     assert "segment-x" in batches
+    # The refused message is among the console's errors, and its batch says why.
+    errors = session.get("/console/errors").get_data(as_text=True)
+    assert "segment-x" in errors
+    key = store.get_batch_log("testapp", "segment-x")["id"]
+    detail = session.get(f"/console/batches/{key}").get_data(as_text=True)
+    assert "eventType" in detail and "rejected" in detail
 
 
 # ---- errors: retry, discard, bulk ----------------------------------------------------------
