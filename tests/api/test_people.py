@@ -1,6 +1,8 @@
 """People over HTTP, on both stores: what identify, alias, group and events make of a person once
 synced, read on GET /api/telemetry/people/<userId> (and ?userId=)."""
 
+import uuid
+
 import pytest
 
 from tests.sync.helpers import sync
@@ -23,7 +25,8 @@ def ev(event_id, minute, **ids):
 
 
 def post(client, auth, items, **envelope):
-    body = {"batchId": envelope.pop("batchId", None) or f"b-{id(items)}-{len(items)}",
+    # A new batchId each call (an object's id() is reused once it is freed).
+    body = {"batchId": envelope.pop("batchId", None) or f"b-{uuid.uuid4().hex}",
             "items": items, **envelope}
     answer = client.post(BATCH, json=body, headers=auth)
     assert answer.status_code == 202, answer.json

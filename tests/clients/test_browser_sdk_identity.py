@@ -418,6 +418,8 @@ def test_opting_out_holds_a_batch_already_being_sent(visitor, counts, unique_use
 
 def test_verbs_captured_as_the_page_closes_arrive_once_each(visitor, counts, unique_user):
     # Timers far away: page hide sends what fits its keepalive budget, the next page the rest.
+    # Each event carries 2 KB, so the 152 (300 KB) cannot all fit the 64 KiB budget, however
+    # quickly the first requests are answered.
     page = visitor.open("&flushInterval=600000")
     page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 300))")
     anonymous = page.evaluate("telemetry.anonymousId")
@@ -425,7 +427,8 @@ def test_verbs_captured_as_the_page_closes_arrive_once_each(visitor, counts, uni
         """(user) => {
           const ids = [telemetry.page('Welcome')];
           ids.push(telemetry.identify(user, { plan: 'pro' }));
-          for (let i = 0; i < 150; i += 1) ids.push(telemetry.captureEvent('closing', { i }));
+          const pad = 'x'.repeat(2000);
+          for (let i = 0; i < 150; i += 1) ids.push(telemetry.captureEvent('closing', { i, pad }));
           ids.push(telemetry.alias(user, 'crm-9'), telemetry.group('acme'), telemetry.screen('S'));
           return ids;
         }""",
