@@ -3,6 +3,7 @@ real MongoDB of TEST_MONGODB_URI; the app in a thread on mongomock): with only i
 delivers every call once, retries 503s on its own, gzips, and stops at a refusal."""
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from segment.analytics import Client
@@ -99,10 +100,12 @@ def test_an_invalid_message_is_logged_and_the_rest_of_its_batch_kept_without_a_r
         client.track(user_id="u1", event=EVENT, properties={"i": i})
     # A key with a NUL, which no store holds: the one message the server refuses.
     client.track(user_id="u1", event=EVENT, properties={"bad\x00key": 1})
-    # The same messageId twice: stored once.
+    # The same message twice (its messageId and its time): stored once. (With another time it
+    # would be another payload under the same id, kept as a conflicting variant.)
+    sent_at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
     for _ in range(2):
         client.track(user_id="u1", event=EVENT, properties={"again": True},
-                     message_id="fixed-message-id")
+                     message_id="fixed-message-id", timestamp=sent_at)
     client.flush()
     client.join()
     assert errors == []
