@@ -43,6 +43,10 @@ def _log_format(value):
 # Setting name -> (default, parser). Profile defaults above win over these.
 SETTINGS = {
     "SECRET_KEY": (None, str),
+    # The key of the hashes that remember erased people and ids (app/accounts/privacy.py).
+    # Unset, it is derived from SECRET_KEY: set it to change SECRET_KEY without forgetting
+    # who asked to be suppressed and which ids were erased.
+    "ERASURE_SECRET": (None, str),
     "MONGODB_URI": (None, str),
     "MONGODB_WRITE_CONCERN": ("majority", str),
     "MONGODB_JOURNAL": (True, _bool),
