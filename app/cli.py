@@ -1,5 +1,5 @@
-"""flask commands: keys, users, sync, queue and store (scriptable, no prompt when the input is
-given)."""
+"""flask commands: keys, users, sync, queue, store and people (scriptable, no prompt when the
+input is given)."""
 
 import json
 import os
@@ -238,7 +238,19 @@ def store_upgrade():
         click.echo("Nothing to do: the store is at the latest version.")
 
 
+people = Commands("people", help="Give a person's data back, or erase it.")
+
+# people export (access), people delete (erasure), people unsuppress (suppression): below,
+# each under its own heading.
+
+# --- people export ---
+
+# --- people delete ---
+
+# --- people unsuppress ---
+
+
 def register(app):
     """Attach every command group to the app."""
-    for group in (keys, dev, users, sync, queue, stored):
+    for group in (keys, dev, users, sync, queue, stored, people):
         app.cli.add_command(group)

@@ -27,7 +27,7 @@ LAYERS = (
     # record an audit entry.
     ("accounts", [("app.accounts",)]),
     # The domain services: plain arguments in, plain data out.
-    ("services", [("app.ingest",), ("app.sync",)]),
+    ("services", [("app.ingest",), ("app.sync",), ("app.privacy",)]),
     # Flask glue: settings, extension objects, JSON bodies, the error handlers, and the
     # scheduler (the one sync module that reads the app and its extensions).
     ("wiring", [("app.config", "app.logging", "app.http", "app.errors", "app.extensions",
