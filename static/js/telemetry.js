@@ -1350,6 +1350,8 @@
         } else if (key.startsWith(this._hidePrefix)) {
           const batch = parseJson(ls.getItem(key));
           if (batch && Array.isArray(batch.items)) {
+            // This tab's until a snapshot of the queue shows it (see SyncService._known).
+            batch.folded = true;
             this._foldedBatches.push(batch);
             this._batches.set(batch.batchId, batch);
           }
@@ -1687,17 +1689,20 @@
     // The batches being sent, as this tab knows them (one object per batchId).
     _known(batches) {
       const known = this.telemetry._batches;
-      const folding = new Set(this.telemetry._foldedBatches.map((b) => b.batchId));
       const seen = new Set(batches.map((b) => b.batchId));
       for (const [batchId, batch] of known) {
-        // Settled by another tab meanwhile, unless it is this tab's: on the wire, or sent at
-        // page hide and on its way into the queue.
-        if (!seen.has(batchId) && !folding.has(batchId) && !(batch.keepalive && !batch.settled) &&
+        // Settled by another tab meanwhile, unless it is this tab's: on the wire, sent at page
+        // hide, or folded in from a closed page's record and not yet seen in a snapshot (the
+        // write that puts it into the queue may commit after this snapshot was read; forgotten
+        // then, its items would go out again in a new batch under a new batchId).
+        if (!seen.has(batchId) && !batch.folded && !(batch.keepalive && !batch.settled) &&
             !batch.itemIds.some((id) => this._inFlight.has(id))) known.delete(batchId);
       }
       return batches.map((b) => {
         if (!known.has(b.batchId)) known.set(b.batchId, b);
-        return known.get(b.batchId);
+        const batch = known.get(b.batchId);
+        batch.folded = false;
+        return batch;
       });
     }
 
