@@ -269,7 +269,7 @@ def people_export(user_id, app_id, output):
             out.write(chunk)
         out.write("\n")
     partial.replace(output)
-    click.echo(f"Wrote {user_id!r}'s data in app {app_id} to {output}.", err=True)
+    click.echo(f"Wrote the data of {user_id!r} in app {app_id} to {output}.", err=True)
 
 # --- people delete ---
 
