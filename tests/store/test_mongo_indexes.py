@@ -95,6 +95,10 @@ def drive(app, keys):
                 "/api/telemetry/records", "/api/telemetry/records?recordType=user_settings",
                 "/api/telemetry/records/user_settings/settings-0", "/metrics"):
         assert api.get(url, headers=headers).status_code == 200, url
+    # A person's export, read to its end (it is streamed as it is read).
+    for url in ("/api/telemetry/people/ann/export", "/api/telemetry/people/export?userId=bob"):
+        exported = api.get(url, headers=headers).get_json()
+        assert exported["records"] and exported["recordVersions"] and exported["batches"], url
     conflict = api.get("/api/telemetry/conflicts", headers=headers).get_json()["conflicts"][0]
     assert api.get(f"/api/telemetry/conflicts/{conflict['id']}",
                    headers=headers).status_code == 200

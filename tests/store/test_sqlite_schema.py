@@ -166,3 +166,32 @@ def test_step_5_gives_a_new_file_the_tables_columns_and_indexes_of_a_persons_row
             "batch_logs_user": ["appId", "userId"], "deletions_status": ["status", "requestedAt"]}
     assert schema.STEPS[5].startswith("A person's rows")
     store.close()
+
+
+def test_a_persons_rows_are_read_through_step_5s_indexes_without_sorting_them(tmp_path):
+    """Each id's rows (per queue state) are walked newest first by an index, a `limit` of them
+    each: no table is scanned and no walk sorts the person's rows (only the few rows the walks
+    hand over are merged)."""
+    store = open_store(tmp_path / "person-plan.sqlite3")
+    asked = []
+    real = store._query
+    store._query = lambda sql, params=(): asked.append((sql, params)) or real(sql, params)
+    reads = {"person_conflicts": "conflicts_user",
+             "person_record_versions": "record_versions_user",
+             "person_records": "records_user", "person_batch_logs": "batch_logs_user",
+             "person_queue_items": "sync_queue_user"}
+    for read, index in reads.items():
+        asked.clear()
+        getattr(store, read)("a", ["u", "v"], 10, 5)
+        [(sql, params)] = asked
+        with store._reading() as conn:
+            plan = {row["id"]: row for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)}
+        searches = [r["detail"] for r in plan.values() if r["detail"].startswith(("SEARCH",
+                                                                                   "SCAN "))
+                    and "subquery" not in r["detail"]]
+        assert searches and all(f"USING INDEX {index} (appId=? AND userId=?" in d
+                                for d in searches), (read, searches)
+        inner_sorts = [r for r in plan.values() if "TEMP B-TREE" in r["detail"]
+                       and plan.get(r["parent"], {}).get("detail", "").startswith("CO-ROUTINE")]
+        assert not inner_sorts, read
+    store.close()
