@@ -5,11 +5,12 @@ from .console import MongoConsole
 from .core import MongoCore
 from .ingest import MongoIngest
 from .people import MongoPeople
+from .privacy import MongoPrivacy
 from .retention import MongoRetention
 from .runs import MongoRuns
 from .sync import MongoSync
 
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
-                 MongoRuns, MongoPeople, MongoCore):
+                 MongoRuns, MongoPeople, MongoPrivacy, MongoCore):
     """Every store operation, on one MongoDB database."""

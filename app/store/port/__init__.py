@@ -14,6 +14,7 @@ from .console import ConsoleStore
 from .core import CorePort
 from .ingest import IngestPort
 from .people import PeoplePort
+from .privacy import PrivacyPort
 from .retention import RetentionPort
 from .runs import RunsPort
 from .schema import SchemaPort
@@ -23,7 +24,7 @@ __all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
-            RetentionPort, PeoplePort, Protocol):
+            RetentionPort, PeoplePort, PrivacyPort, Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 

@@ -6,13 +6,14 @@ from .console import SqliteConsole
 from .core import SqliteCore
 from .ingest import SqliteIngest
 from .people import SqlitePeople
+from .privacy import SqlitePrivacy
 from .retention import SqliteRetention
 from .runs import SqliteRuns
 from .sync import SqliteSync
 
 
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
-                  SqliteRuns, SqlitePeople, SqliteCore):
+                  SqliteRuns, SqlitePeople, SqlitePrivacy, SqliteCore):
     """Every store operation, on one SQLite file."""
 
     # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.
