@@ -276,6 +276,19 @@ def people_export(user_id, app_id, output):
 # --- people unsuppress ---
 
 
+@people.command("unsuppress")
+@click.argument("user_id")
+@click.option("--app", "app_id", required=True, help="The app the person belongs to.")
+def people_unsuppress(user_id, app_id):
+    """Lift a person's suppression: their items are taken again (audited, with the id's hash)."""
+    from .privacy.suppression import lift
+
+    if lift(store.get(), current_app.config, app_id, user_id, actor=CLI_ACTOR):
+        click.echo(f"Lifted the suppression in app {app_id}: the person's items are taken again.")
+    else:
+        click.echo(f"The person was not suppressed in app {app_id}; nothing changed.")
+
+
 def register(app):
     """Attach every command group to the app."""
     for group in (keys, dev, users, sync, queue, stored, people):

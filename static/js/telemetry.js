@@ -19,7 +19,7 @@
 (function (root) {
   'use strict';
 
-  const VERSION = '0.3.0';
+  const VERSION = '0.4.0';
   // Named in every item's metadata.context.library, with VERSION.
   const LIBRARY_NAME = 'prepmate-telemetry-js';
   const BATCH_PATH = '/api/telemetry/batch';
@@ -1559,7 +1559,8 @@
 
     /**
      * Sends everything queued (by any tab of this origin), waiting for a tab that is sending
-     * first. Resolves to {delivered, pending, successCount, failureCount, duplicates, batches}:
+     * first. Resolves to {delivered, pending, successCount, failureCount, duplicates, suppressed,
+     * batches}:
      * `delivered` is true when the queue is empty, `pending` how many items wait in it, and
      * `reason` says why not when it is 'offline', 'backoff', 'locked' or 'error'.
      */
@@ -1631,7 +1632,9 @@
     async _flush(options) {
       const telemetry = this.telemetry;
       await telemetry.persisted();
-      const totals = { successCount: 0, failureCount: 0, duplicates: 0, batches: 0 };
+      const totals = {
+        successCount: 0, failureCount: 0, duplicates: 0, suppressed: 0, batches: 0,
+      };
       let reason = null;
       if (!isOnline()) {
         reason = 'offline';
@@ -1664,7 +1667,9 @@
     // An explicit flush (and page hide) sends everything; a timer's run sends what waited and
     // then only whole batches, so a steady stream goes out in few requests.
     async _sendAll(options) {
-      const totals = { successCount: 0, failureCount: 0, duplicates: 0, batches: 0 };
+      const totals = {
+        successCount: 0, failureCount: 0, duplicates: 0, suppressed: 0, batches: 0,
+      };
       let reason = null;
       const drain = options.waitForLock || options.keepalive;
       while (isOnline()) {
@@ -1680,6 +1685,7 @@
         totals.successCount += outcome.successCount || 0;
         totals.failureCount += outcome.failureCount || 0;
         totals.duplicates += outcome.duplicates || 0;
+        totals.suppressed += outcome.suppressed || 0;
         totals.batches += 1;
       }
       if (!isOnline()) reason = 'offline';
@@ -1841,6 +1847,8 @@
       const known = new Set(batch.itemIds);
       const done = [];
       const rejected = [];
+      const suppressed = [];
+      const unknown = [];
       let accepted = 0;
       let duplicates = 0;
       for (const result of results) {
@@ -1850,7 +1858,14 @@
         else if (result.status === 'duplicate') duplicates += 1;
         else if (result.status === 'rejected') {
           rejected.push({ itemId, index: result.index, fields: result.fields || {} });
-        } else continue;
+        } else if (result.status === 'suppressed') {
+          // The person asked to be forgotten: final, the server will never take the item.
+          suppressed.push(itemId);
+        } else {
+          // A status this release does not know is still the server's answer to the item:
+          // final too, or the item would be sent again for ever.
+          unknown.push({ itemId, index: result.index, status: result.status });
+        }
         done.push(itemId);
       }
       // Forgets the batch too: items the answer did not mention go out in a later batch.
@@ -1867,12 +1882,37 @@
           willRetry: false,
         });
       }
+      if (suppressed.length) {
+        this.telemetry.emit('sync:error', {
+          error: 'suppressed',
+          status: 202,
+          batchId: batch.batchId,
+          message: suppressed.length + ' item(s) refused: their person is suppressed',
+          itemIds: suppressed,
+          items: suppressed.map((itemId) => ({ itemId })),
+          count: suppressed.length,
+          willRetry: false,
+        });
+      }
+      if (unknown.length) {
+        this.telemetry.emit('sync:error', {
+          error: 'unknown_status',
+          status: 202,
+          batchId: batch.batchId,
+          message: unknown.length + ' item(s) answered with a status this SDK does not know',
+          itemIds: unknown.map((u) => u.itemId),
+          items: unknown,
+          count: unknown.length,
+          willRetry: false,
+        });
+      }
       const result = {
         batchId: batch.batchId,
         successCount: accepted + duplicates,
         accepted,
-        failureCount: rejected.length,
+        failureCount: rejected.length + unknown.length,
         duplicates,
+        suppressed: suppressed.length,
       };
       this.telemetry.emit('sync:complete', result);
       return result;

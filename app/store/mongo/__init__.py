@@ -6,11 +6,12 @@ from .core import MongoCore
 from .ingest import MongoIngest
 from .people import MongoPeople
 from .person import MongoPerson
+from .privacy import MongoPrivacy
 from .retention import MongoRetention
 from .runs import MongoRuns
 from .sync import MongoSync
 
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
-                 MongoRuns, MongoPeople, MongoPerson, MongoCore):
+                 MongoRuns, MongoPeople, MongoPerson, MongoPrivacy, MongoCore):
     """Every store operation, on one MongoDB database."""

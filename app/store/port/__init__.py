@@ -15,6 +15,7 @@ from .core import CorePort
 from .ingest import IngestPort
 from .people import PeoplePort
 from .person import PersonDataStore
+from .privacy import PrivacyPort
 from .retention import RetentionPort
 from .runs import RunsPort
 from .schema import SchemaPort
@@ -24,7 +25,7 @@ __all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
-            RetentionPort, PeoplePort, PersonDataStore, Protocol):
+            RetentionPort, PeoplePort, PersonDataStore, PrivacyPort, Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 

@@ -7,13 +7,14 @@ from .core import SqliteCore
 from .ingest import SqliteIngest
 from .people import SqlitePeople
 from .person import SqlitePerson
+from .privacy import SqlitePrivacy
 from .retention import SqliteRetention
 from .runs import SqliteRuns
 from .sync import SqliteSync
 
 
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
-                  SqliteRuns, SqlitePeople, SqlitePerson, SqliteCore):
+                  SqliteRuns, SqlitePeople, SqlitePerson, SqlitePrivacy, SqliteCore):
     """Every store operation, on one SQLite file."""
 
     # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.
