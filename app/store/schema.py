@@ -24,6 +24,7 @@ STEPS = {
     4: "Queue items' source protocol; batch logs with refused items indexed by source",
     5: "A person's rows: userId on conflicts and record versions (filled in), indexes by person; "
        "suppressions, tombstones and deletions",
+    6: "The event explorer's indexes and events counted per app, hour and type",
 }
 LATEST = max(STEPS)
 

@@ -3,6 +3,7 @@
 from .accounts import MongoAccounts
 from .console import MongoConsole
 from .core import MongoCore
+from .events import MongoEvents
 from .ingest import MongoIngest
 from .people import MongoPeople
 from .person import MongoPerson
@@ -13,5 +14,5 @@ from .sync import MongoSync
 
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
-                 MongoRuns, MongoPeople, MongoPerson, MongoPrivacy, MongoCore):
+                 MongoRuns, MongoPeople, MongoPerson, MongoPrivacy, MongoEvents, MongoCore):
     """Every store operation, on one MongoDB database."""

@@ -111,4 +111,17 @@ def privacy(store):
             store.db[collection].create_index(keys, **options)
 
 
-STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources, 5: privacy}
+
+def explorer(store):
+    """6: the explorer's indexes (events newest first by app, type, userId and anonymousId,
+    with _id as tie-break) and event_hours, the events counted per (app, hour, type), filled
+    from the events stored (each count set, so taking the step again changes nothing)."""
+    from .events import EXPLORER_INDEXES
+
+    for collection, specs in EXPLORER_INDEXES.items():
+        for keys, options in specs:
+            store.db[collection].create_index(keys, **options)
+    store._fill_hours()
+
+
+STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources, 5: privacy, 6: explorer}

@@ -12,6 +12,7 @@ from typing import Protocol
 from .accounts import AccountsPort
 from .console import ConsoleStore
 from .core import CorePort
+from .events import EventsPort
 from .ingest import IngestPort
 from .people import PeoplePort
 from .person import PersonDataStore
@@ -25,7 +26,7 @@ __all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
-            RetentionPort, PeoplePort, PersonDataStore, PrivacyPort, Protocol):
+            RetentionPort, PeoplePort, PersonDataStore, PrivacyPort, EventsPort, Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 

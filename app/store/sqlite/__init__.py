@@ -4,6 +4,7 @@ from ..port.sync import ApplyNewEvents
 from .accounts import SqliteAccounts
 from .console import SqliteConsole
 from .core import SqliteCore
+from .events import SqliteEvents
 from .ingest import SqliteIngest
 from .people import SqlitePeople
 from .person import SqlitePerson
@@ -14,7 +15,7 @@ from .sync import SqliteSync
 
 
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
-                  SqliteRuns, SqlitePeople, SqlitePerson, SqlitePrivacy, SqliteCore):
+                  SqliteRuns, SqlitePeople, SqlitePerson, SqlitePrivacy, SqliteEvents, SqliteCore):
     """Every store operation, on one SQLite file."""
 
     # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.

@@ -66,5 +66,16 @@ def privacy(store, conn):
             conn.execute(statement)
 
 
-STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources, 5: privacy}
-IN_TRANSACTION = {2, 3, 4, 5}
+
+def explorer(store, conn):
+    """6: the explorer's indexes (events newest first per app, and per anonymousId, which
+    replaces step 3's index of it) and event_hours, the events counted per (app, hour, type),
+    filled from the events stored; the sync engine's insert raises it, triggers lower it."""
+    from .events import STEP6_STATEMENTS
+
+    for statement in STEP6_STATEMENTS:
+        conn.execute(statement)
+
+
+STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources, 5: privacy, 6: explorer}
+IN_TRANSACTION = {2, 3, 4, 5, 6}
