@@ -110,3 +110,41 @@ def test_the_cli_writes_the_same_document(runner, client, auth, people, tmp_path
     odd = runner.invoke(args=["people", "export", "team/ann", "--app", APP])
     assert odd.exit_code == 1 and "No person 'team/ann' in app testapp" in odd.output
     assert "Traceback" not in odd.output
+
+
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
+def test_any_id_the_api_takes_exports_its_own_rows_and_nothing_answers_5xx(client, app, store):
+    """User ids of any text the validators take (1-256 characters of all of Unicode, NUL and
+    "/" included): the query form exports each person's own rows, and no id answers 5xx."""
+    from hypothesis import HealthCheck, given, note, settings
+    from hypothesis import strategies as st
+
+    from app.accounts.keys import create_key
+    from app.schemas.telemetry import UserId
+
+    ids = st.text(st.characters(codec="utf-8"), min_size=UserId.min, max_size=UserId.max)
+
+    @settings(max_examples=15, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                     HealthCheck.data_too_large])
+    @given(st.lists(ids, min_size=2, max_size=2, unique=True))
+    def check(pair):
+        note(repr(pair))
+        store.reset()
+        raw, _doc = create_key(store, APP, ["ingest", "read"])
+        headers = {"Authorization": f"Bearer {raw}"}
+        post(client, headers, [event("only-0", "m0", 1, 0)], userId=pair[0])
+        sync(app, store)
+        answer = client.get(EXPORT, query_string={"userId": pair[0]}, headers=headers)
+        assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+        doc = json.loads(answer.get_data(as_text=True))
+        assert doc["userId"] == pair[0]
+        assert [e["eventId"] for e in doc["events"]] == ["only-0"]
+        assert [q["userId"] for q in doc["queueItems"]] == [pair[0]]
+        other = client.get(EXPORT, query_string={"userId": pair[1]}, headers=headers)
+        assert other.status_code == 404, other.get_data(as_text=True)[:300]
+        if "/" not in pair[0] and pair[0] not in (".", "..", "export"):
+            by_path = client.get(f"/api/telemetry/people/{pair[0]}/export", headers=headers)
+            assert by_path.status_code in (200, 404), by_path.status_code
+
+    check()
