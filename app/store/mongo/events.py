@@ -183,7 +183,9 @@ class MongoEvents:
         timestamp): what stores or deletes events calls it."""
         added = {}
         for doc in docs:
-            if doc.get("timestamp") is None:
+            # None, or a time before year 1 that only an older release could write (read back
+            # as a DatetimeMS): no hour holds it, before or after.
+            if not isinstance(doc.get("timestamp"), datetime):
                 continue
             key = (doc["appId"], _hour(doc["timestamp"]), doc["eventType"])
             added[key] = added.get(key, 0) + sign
