@@ -3,6 +3,7 @@
 from .accounts import MongoAccounts
 from .console import MongoConsole
 from .core import MongoCore
+from .erasure import MongoErasure
 from .ingest import MongoIngest
 from .people import MongoPeople
 from .retention import MongoRetention
@@ -11,5 +12,5 @@ from .sync import MongoSync
 
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
-                 MongoRuns, MongoPeople, MongoCore):
+                 MongoRuns, MongoPeople, MongoErasure, MongoCore):
     """Every store operation, on one MongoDB database."""

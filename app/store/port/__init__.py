@@ -12,6 +12,7 @@ from typing import Protocol
 from .accounts import AccountsPort
 from .console import ConsoleStore
 from .core import CorePort
+from .erasure import ErasurePort
 from .ingest import IngestPort
 from .people import PeoplePort
 from .retention import RetentionPort
@@ -23,7 +24,7 @@ __all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
-            RetentionPort, PeoplePort, Protocol):
+            RetentionPort, PeoplePort, ErasurePort, Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 
