@@ -189,13 +189,16 @@ def _advance(store, settings, deletion, owner, lock, deadline, step_rows):
             counts["audit"] = counts.get("audit", 0) + scrubbed
             phase = f"{AUDIT}:{position}" if position else _next(AUDIT)
         elif name == CHECKPOINT:
+            if deletion.get("userIds") is not None:
+                # Forgotten before the checkpoint, which then overwrites them on disk too.
+                save(userIds=None)
             if not store.flush_erased():
                 save(error="checkpoint_busy")
                 log.info("deletion %s: the WAL checkpoint waits for readers; retried later",
                          deletion["id"])
                 return deletion
             phase = DONE
-            save(status="done", userIds=None, finishedAt=utcnow(), error=None)
+            save(status="done", finishedAt=utcnow(), error=None)
             log.info("deletion %s done: %s", deletion["id"], counts)
             return deletion
         else:

@@ -2,6 +2,7 @@
 step 5), each in one transaction with secure_delete on, so freed pages are overwritten."""
 
 import time
+from contextlib import contextmanager
 
 from .core import dumps, first_value, from_epoch, loads, to_epoch
 
@@ -10,7 +11,7 @@ from .core import dumps, first_value, from_epoch, loads, to_epoch
 IN_IDS = "IN (SELECT value FROM json_each(:ids))"
 # A TRUNCATE checkpoint tried this many times, waiting a little longer each time, before the
 # deletion leaves it to a later run.
-CHECKPOINT_TRIES, CHECKPOINT_PAUSE = 8, 0.02
+CHECKPOINT_TRIES, CHECKPOINT_PAUSE, CHECKPOINT_WAIT_MS = 6, 0.02, 200
 DELETION_TIMES = ("requestedAt", "updatedAt", "finishedAt")
 TOMBSTONE = ("INSERT OR IGNORE INTO tombstones (appId, kind, hash, createdAt) "
              "VALUES (?, ?, ?, ?)")
@@ -77,7 +78,8 @@ class SqliteErasure:
         """Set fields of a deletion; True when it exists."""
         row = _deletion_row(changes)
         sets = ", ".join(f"{key} = :{key}" for key in row)
-        with self._transaction() as conn:
+        # Secure: the update that ends a deletion overwrites the clear ids it held.
+        with self._secure_transaction() as conn:
             return conn.execute(f"UPDATE deletions SET {sets} WHERE id = :deletion_id",
                                 {**row, "deletion_id": str(deletion_id)}).rowcount == 1
 
@@ -94,7 +96,7 @@ class SqliteErasure:
 
     def replace_audit(self, entry_id, target, details):
         """Overwrite an audit entry's target and details (an erasure's scrubbing)."""
-        with self._transaction() as conn:
+        with self._secure_transaction() as conn:
             conn.execute("UPDATE audit_log SET target = ?, details = ? WHERE id = ?",
                          (target, dumps(details), self.parse_id(entry_id)))
 
@@ -117,27 +119,39 @@ class SqliteErasure:
         """A TRUNCATE checkpoint: every page in the WAL copied into the file (secure_delete's
         zeros included) and the WAL emptied; False when readers kept it from completing."""
         with self._reading() as conn:
-            for attempt in range(CHECKPOINT_TRIES):
-                busy, _log, _done = _plain(conn, "PRAGMA wal_checkpoint(TRUNCATE)", ())[0]
-                if not busy:
-                    return True
-                # Busy at once while the background checkpointer runs one of its own.
-                time.sleep(CHECKPOINT_PAUSE * (attempt + 1))
+            # A reader's snapshot would hold each try for the whole busy timeout.
+            conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+            try:
+                for attempt in range(CHECKPOINT_TRIES):
+                    busy, _log, _done = _plain(conn, "PRAGMA wal_checkpoint(TRUNCATE)", ())[0]
+                    if not busy:
+                        return True
+                    # Busy at once while the background checkpointer runs one of its own.
+                    time.sleep(CHECKPOINT_PAUSE * (attempt + 1))
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         return False
 
     def erase_step(self, app_id, user_ids, phase, limit, hasher, now):
         """In one transaction with secure_delete on, erase at most `limit` rows of `phase`
         belonging to `user_ids`, with their tombstones; the number erased."""
         step = getattr(self, f"_erase_{phase}")
+        with self._secure_transaction() as conn:
+            params = {"app": app_id, "ids": dumps(list(user_ids)), "n": int(limit)}
+            return step(conn, params, hasher, to_epoch(now))
+
+    @contextmanager
+    def _secure_transaction(self):
+        """A write transaction with secure_delete on, set here whatever SQLite was built with:
+        the content it deletes or rewrites is overwritten with zeros, not left in free space.
+        The connection's setting is put back afterwards."""
         conn = self._connection()
         with self._errors():
             before = first_value(conn, "PRAGMA secure_delete")
-            # Set here, whatever SQLite was built with: freed content is overwritten with zeros.
             conn.execute("PRAGMA secure_delete = ON")
         try:
             with self._transaction() as conn:
-                params = {"app": app_id, "ids": dumps(list(user_ids)), "n": int(limit)}
-                return step(conn, params, hasher, to_epoch(now))
+                yield conn
         finally:
             with self._errors():
                 conn.execute(f"PRAGMA secure_delete = {int(before)}")
