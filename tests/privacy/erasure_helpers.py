@@ -11,8 +11,12 @@ from tests.sync.helpers import sync
 BATCH = "/api/telemetry/batch"
 
 
-def post(client, auth, items, **envelope):
+def post(client, auth, items, sent=None, **envelope):
     body = {"batchId": f"b-{uuid.uuid4().hex}", "items": items, **envelope}
+    if sent is not None:
+        sent["batch"].append(body["batchId"])
+        sent["event"] += [i["eventId"] for i in items if "eventId" in i]
+        sent["item"] += [i["itemId"] for i in items if "itemId" in i]
     answer = client.post(BATCH, json=body, headers=auth)
     assert answer.status_code == 202, answer.json
     assert answer.json["rejected"] == 0, answer.json
@@ -22,30 +26,32 @@ def post(client, auth, items, **envelope):
 def populate(client, auth, store, app, user_id, anonymous_id, marker, record_id):
     """Events (anonymous ones linked by identify), record edits with versions and a manual
     conflict, failed and dead queue items, batch logs and an audit entry copying a payload, all
-    of `user_id` and carrying `marker`."""
+    of `user_id` and carrying `marker`. Returns the batchIds, eventIds and itemIds sent, by
+    kind."""
     payload = {"note": marker}
-    post(client, auth, [{"eventId": uuid7(), "eventType": "opened", "eventData": payload,
-                         "anonymousId": anonymous_id}])
-    post(client, auth, [{"itemType": "identify", "eventId": uuid7(), "userId": user_id,
-                         "anonymousId": anonymous_id, "traits": {"bio": marker}}])
-    post(client, auth, [
-        {"eventId": uuid7(), "eventType": "answered", "eventData": payload},
-        {"itemType": "note", "itemId": uuid7(), "recordId": record_id, "baseVersion": 0,
-         "data": {"title": marker}},
-    ], userId=user_id)
+    sent = {"batch": [], "event": [], "item": []}
+
+    def send(items, **envelope):
+        post(client, auth, items, sent, **envelope)
+
+    send([{"eventId": uuid7(), "eventType": "opened", "eventData": payload,
+           "anonymousId": anonymous_id}])
+    send([{"itemType": "identify", "eventId": uuid7(), "userId": user_id,
+           "anonymousId": anonymous_id, "traits": {"bio": marker}}])
+    send([{"eventId": uuid7(), "eventType": "answered", "eventData": payload},
+          {"itemType": "note", "itemId": uuid7(), "recordId": record_id, "baseVersion": 0,
+           "data": {"title": marker}}], userId=user_id)
     sync(app, store)
-    post(client, auth, [{"itemType": "note", "itemId": uuid7(), "recordId": record_id,
-                         "baseVersion": 1, "data": {"title": f"server {marker}"}}],
+    send([{"itemType": "note", "itemId": uuid7(), "recordId": record_id, "baseVersion": 1,
+           "data": {"title": f"server {marker}"}}], userId=user_id)
+    sync(app, store)
+    send([{"itemType": "note", "itemId": uuid7(), "recordId": record_id, "baseVersion": 1,
+           "data": {"title": f"client {marker}"}, "conflictResolution": "manual"}],
          userId=user_id)
-    sync(app, store)
-    post(client, auth, [{"itemType": "note", "itemId": uuid7(), "recordId": record_id,
-                         "baseVersion": 1, "data": {"title": f"client {marker}"},
-                         "conflictResolution": "manual"}], userId=user_id)
     sync(app, store)
     failed, dead = uuid7(), uuid7()
-    post(client, auth, [{"eventId": failed, "eventType": "answered", "eventData": payload},
-                        {"eventId": dead, "eventType": "answered", "eventData": payload}],
-         userId=user_id)
+    send([{"eventId": failed, "eventType": "answered", "eventData": payload},
+          {"eventId": dead, "eventType": "answered", "eventData": payload}], userId=user_id)
     put_in_state(store, failed, "failed", error=f"could not store {marker}")
     put_in_state(store, dead, "dead", error=f"gave up on {marker}")
     store.add_audit({"at": utcnow(), "actor": "ops", "action": "queue.retry",
@@ -56,6 +62,7 @@ def populate(client, auth, store, app, user_id, anonymous_id, marker, record_id)
                      "target": f"status failed, user {user_id}",
                      "details": {"count": 1}})
     assert store.list_conflicts("testapp", status="open")
+    return sent
 
 
 def _rows(store):

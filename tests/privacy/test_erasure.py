@@ -4,7 +4,7 @@ is hashed, and a deletion cut short finishes on the next run."""
 
 import pytest
 
-from app.accounts.privacy import person_hash
+from app.accounts.privacy import BATCH, EVENT, ITEM, id_hashes, person_hash
 from app.privacy import erasure
 from app.store.common import utcnow
 from tests.privacy.erasure_helpers import escaped, populate, search
@@ -12,12 +12,18 @@ from tests.privacy.erasure_helpers import escaped, populate, search
 USER, ANON, MARK = "pia x7/ü", "anon-pia-41", "MARK-pia-91"
 OTHER, OTHER_ANON, OTHER_MARK = "bob-22", "anon-bob-22", "MARK-bob-22"
 NEEDLES = (escaped(USER), ANON, MARK)
+KINDS = {"event": EVENT, "item": ITEM, "batch": BATCH}
 OTHERS = (OTHER, OTHER_ANON, OTHER_MARK)
 
 
 @pytest.fixture
-def two_people(client, auth, store, app):
-    populate(client, auth, store, app, USER, ANON, MARK, "r-pia")
+def sent(client, auth, store, app):
+    """The ids the person's items were sent with, by kind (event, item, batch)."""
+    return populate(client, auth, store, app, USER, ANON, MARK, "r-pia")
+
+
+@pytest.fixture
+def two_people(client, auth, store, app, sent):
     populate(client, auth, store, app, OTHER, OTHER_ANON, OTHER_MARK, "r-bob")
     assert set(search(store, *NEEDLES)) >= {
         "telemetry", "sync_queue", "records", "record_versions", "conflicts", "people",
@@ -72,7 +78,7 @@ def test_an_anonymous_id_erases_the_person_it_is_linked_to(client, auth, store, 
 
 
 def test_what_remains_is_hashed_and_the_audit_entry_names_no_one(client, auth, store, app,
-                                                               two_people):
+                                                               two_people, sent):
     delete(client, auth, suppress="true")
     erasure.run_deletions(store, app.config)
     subject = person_hash(app.config, "testapp", USER)
@@ -84,8 +90,19 @@ def test_what_remains_is_hashed_and_the_audit_entry_names_no_one(client, auth, s
     assert entry["actor"].startswith("key:")
     assert entry["details"]["suppress"] is True
     assert search(store, *NEEDLES) == {}
-    # Tombstones of the erased events, items and batches.
-    assert search(store, '"event"', '"item"', '"batch"').keys() >= {"tombstones"}
+    # Tombstones of every erased eventId, itemId and batchId (the person's batches: those
+    # sent under their userId).
+    batches = sent["batch"][2:]
+    assert len(sent["event"]) == 5 and len(sent["item"]) == 3
+    for kind, values in (("event", sent["event"]), ("item", sent["item"]),
+                         ("batch", batches)):
+        for value, hashed in id_hashes(app.config, KINDS[kind], "testapp", values).items():
+            assert search(store, hashed).keys() == {"tombstones"}, (kind, value)
+    # The clear ids are gone too, but from the sync engine's own batch logs, whose results
+    # list the itemIds each run applied (no userId, no payload) until retention prunes them.
+    left = search(store, *sent["event"], *sent["item"])
+    assert set(left) <= {"batch_logs"}
+    assert all('"manual"' in row or '"scheduled"' in row for row in left.get("batch_logs", []))
 
 
 def test_an_unknown_person_is_answered_the_same_and_still_suppressed(client, auth, store, app):
