@@ -52,17 +52,21 @@ VERBS = {
 }
 PERSON = ("get", "/api/telemetry/people/{user_id}")
 PERSON_BY_QUERY = ("get", "/api/telemetry/people")
+PERSON_EXPORT = ("get", "/api/telemetry/people/{user_id}/export")
+PERSON_EXPORT_BY_QUERY = ("get", "/api/telemetry/people/export")
 ERASE = ("delete", "/api/telemetry/people/{user_id}")
 ERASE_BY_QUERY = ("delete", "/api/telemetry/people")
 DELETION = ("get", "/api/telemetry/deletions/{deletion_id}")
 ERASURE = {ERASE: "admin", ERASE_BY_QUERY: "admin", DELETION: "admin"}
 # Every operation of the document is exercised below; a new one must be added here too.
 OPERATIONS = {TRACK, BATCH, BATCH_STATUS, STATUS, SYNC, SYNC_RUN, RECORDS, RECORD, CONFLICTS,
-              CONFLICT, RESOLVE, METRICS, HEALTH, PERSON, PERSON_BY_QUERY, *VERBS, *ERASURE}
+              CONFLICT, RESOLVE, METRICS, HEALTH, PERSON, PERSON_BY_QUERY, PERSON_EXPORT,
+              PERSON_EXPORT_BY_QUERY, *VERBS, *ERASURE}
 # The operations behind a key: each answers 401, 403 and 429 before doing anything.
 KEYED = {TRACK: "ingest", BATCH: "ingest", BATCH_STATUS: "read", STATUS: "read", SYNC: "admin",
          SYNC_RUN: "read", RECORDS: "read", RECORD: "read", CONFLICTS: "read", CONFLICT: "read",
          RESOLVE: "admin", METRICS: "read", PERSON: "read", PERSON_BY_QUERY: "read",
+         PERSON_EXPORT: "read", PERSON_EXPORT_BY_QUERY: "read",
          **dict.fromkeys(VERBS, "ingest"), **ERASURE}
 SAMPLE_PATH = {"batch_id": "b-none", "run_id": "r-none", "record_type": "note",
                "record_id": "r-none", "conflict_id": "c-none", "user_id": "nobody",
@@ -258,6 +262,25 @@ def test_people_answers(client, auth, doc, app, store):
     assert person["anonymousIds"] == ["a1"] and person["groups"] == ["acme"]
     assert doc.check(client.get(url(PERSON_BY_QUERY), query_string={"userId": "u1"},
                                 headers=auth), PERSON_BY_QUERY, 200) == person
+
+
+def test_person_export_answers(client, auth, doc, app, store):
+    doc.check(call(client, PERSON_EXPORT, auth), PERSON_EXPORT, 404)
+    by_query = url(PERSON_EXPORT_BY_QUERY)
+    doc.check(client.get(by_query, query_string={"userId": "a/b"}, headers=auth),
+              PERSON_EXPORT_BY_QUERY, 404)
+    doc.check(client.get(by_query, headers=auth), PERSON_EXPORT_BY_QUERY, 400)
+    send(client, auth, [event_item("e1"), edit("r1", "n1", 0, {"title": "x"}), {
+        "itemType": "identify", "eventId": "i1", "anonymousId": "a1", "traits": {"plan": "pro"}}])
+    sync(app, store)
+    send(client, auth, [edit("r2", "n1", 0, {"title": "y"}, conflictResolution="manual")])
+    sync(app, store)
+    exported = doc.check(call(client, PERSON_EXPORT, auth, user_id="u1"), PERSON_EXPORT, 200)
+    assert exported["profile"]["anonymousIds"] == ["a1"]
+    assert exported["records"] and exported["conflicts"] and exported["batches"]
+    again = doc.check(client.get(by_query, query_string={"userId": "u1"}, headers=auth),
+                      PERSON_EXPORT_BY_QUERY, 200)
+    assert {**again, "exportedAt": None} == {**exported, "exportedAt": None}
 
 
 def test_erasure_answers(client, auth, doc, app, store):

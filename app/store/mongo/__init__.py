@@ -6,11 +6,12 @@ from .core import MongoCore
 from .erasure import MongoErasure
 from .ingest import MongoIngest
 from .people import MongoPeople
+from .person import MongoPerson
 from .retention import MongoRetention
 from .runs import MongoRuns
 from .sync import MongoSync
 
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
-                 MongoRuns, MongoPeople, MongoErasure, MongoCore):
+                 MongoRuns, MongoPeople, MongoPerson, MongoErasure, MongoCore):
     """Every store operation, on one MongoDB database."""

@@ -15,6 +15,7 @@ from .core import CorePort
 from .erasure import ErasurePort
 from .ingest import IngestPort
 from .people import PeoplePort
+from .person import PersonDataStore
 from .retention import RetentionPort
 from .runs import RunsPort
 from .schema import SchemaPort
@@ -24,7 +25,7 @@ __all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
-            RetentionPort, PeoplePort, ErasurePort, Protocol):
+            RetentionPort, PeoplePort, PersonDataStore, ErasurePort, Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 

@@ -7,13 +7,14 @@ from .core import SqliteCore
 from .erasure import SqliteErasure
 from .ingest import SqliteIngest
 from .people import SqlitePeople
+from .person import SqlitePerson
 from .retention import SqliteRetention
 from .runs import SqliteRuns
 from .sync import SqliteSync
 
 
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
-                  SqliteRuns, SqlitePeople, SqliteErasure, SqliteCore):
+                  SqliteRuns, SqlitePeople, SqlitePerson, SqliteErasure, SqliteCore):
     """Every store operation, on one SQLite file."""
 
     # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.

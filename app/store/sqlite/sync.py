@@ -376,9 +376,9 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
                     raise StoreUnavailable(f"record {key} changed while it was written")
             conn.execute(
                 "INSERT INTO record_versions (appId, recordType, recordId, version, data, "
-                "updatedAt, updatedBy, itemId) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "updatedAt, updatedBy, itemId, userId) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*key, doc["version"], dumps(doc["data"]), to_epoch(doc["updatedAt"]),
-                 doc.get("updatedBy"), doc.get("itemId")))
+                 doc.get("updatedBy"), doc.get("itemId"), doc.get("userId")))
         return dict(doc, changeSeq=change_seq)
 
     def records_changed(self, app_id, record_type=None, since=0, limit=100):
