@@ -63,7 +63,7 @@ def test_no_table_keeps_the_persons_ids_or_payloads(client, auth, store, app, tw
     counts = done["counts"]
     assert counts["events"] == 3 and counts["people"] == 2 and counts["records"] == 1
     assert counts["batches"] == 4 and counts["audit"] == 2
-    assert counts["queue"] == 8
+    assert counts["queue"] == 8 and counts["conflicts"] == 1
     # The events page's counts are those of the events left (the other person's).
     assert sum(r["count"] for r in store.event_type_counts()) == len(
         search(store, OTHER, OTHER_ANON)["telemetry"])
