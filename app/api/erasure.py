@@ -3,6 +3,7 @@
 from flask import current_app, g, url_for
 from flask.views import MethodView
 from flask_smorest import abort
+from werkzeug.routing import UnicodeConverter
 
 from ..extensions import store
 from ..privacy.erasure import get_deletion, request_deletion
@@ -18,6 +19,21 @@ from .people import PATH_USER_ID
 
 blp = ApiBlueprint("erasure", __name__, url_prefix="/api/telemetry",
                    description="Erase a person's data, and follow the erasure.")
+
+
+class PersonPathId(UnicodeConverter):
+    """A userId as one path segment, but not "export": /people/export is the export's own path
+    (GET), so DELETE there answers 405 rather than erase a person named "export" (whom
+    DELETE /people?userId=export erases)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, *args, **kwargs)
+        self.regex = rf"(?!export$){self.regex}"
+
+
+# Before the routes below are added (deferred functions run in the order they were recorded).
+blp.record_once(lambda state: state.app.url_map.converters.setdefault(
+    "person_path_id", PersonPathId))
 
 LOCATION = {"Location": {"description": "The deletion's URL: GET it to follow the erasure.",
                          "schema": {"type": "string"}, "required": True}}
@@ -58,7 +74,7 @@ class PersonErasureByQuery(MethodView):
         return _delete(args["userId"], args)
 
 
-@blp.route("/people/<string:user_id>", parameters=[
+@blp.route("/people/<person_path_id(maxlength=256):user_id>", parameters=[
     path_parameter("user_id", PATH_USER_ID, "The person's userId or anonymousId.")])
 class PersonErasure(MethodView):
     @blp.doc(operationId="deletePerson", description=ERASES)

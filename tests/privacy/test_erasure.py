@@ -211,3 +211,11 @@ def test_the_command_erases_to_the_end(runner, client, auth, store, app, two_peo
     assert ": done (" in result.output and "events 3" in result.output
     assert search(store, *NEEDLES) == {}
     assert search(store, *OTHERS) == two_people
+
+
+def test_the_exports_own_path_is_not_a_person_to_erase(client, auth, store):
+    refused = client.delete("/api/telemetry/people/export", headers=auth)
+    assert refused.status_code == 405
+    assert "DELETE" not in client.options("/api/telemetry/people/export").headers["Allow"]
+    assert store.open_deletions(10) == []
+    assert delete(client, auth, "export").json["status"] == "pending"
