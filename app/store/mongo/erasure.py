@@ -3,6 +3,7 @@ step 5). No transaction: each step writes its tombstones first, then deletes, an
 safe to repeat, so a step cut short is completed by the next."""
 
 from pymongo import ASCENDING, UpdateOne
+from pymongo.errors import DuplicateKeyError
 
 from .core import object_id, to_doc
 
@@ -49,11 +50,15 @@ class MongoErasure:
             return self.db.deletions.find_one({"appId": app_id, "subject": subject},
                                               {"_id": 1}) is not None
 
-    def add_suppression(self, app_id, subject, now):
-        """Record that the person hashed `subject` is suppressed in the app (kept if there)."""
+    def add_suppression(self, app_id, subject, at):
+        """Suppress a person hash; False when it already was."""
         with self._errors():
-            self.db.suppressions.update_one({"appId": app_id, "subject": subject},
-                                            {"$setOnInsert": {"createdAt": now}}, upsert=True)
+            try:
+                self.db.suppressions.insert_one(
+                    {"appId": app_id, "subject": subject, "createdAt": at})
+            except DuplicateKeyError:
+                return False
+        return True
 
     def replace_audit(self, entry_id, target, details):
         """Overwrite an audit entry's target and details (an erasure's scrubbing)."""

@@ -43,8 +43,10 @@ class ErasurePort(Protocol):
         (hashed by `hasher`) beside them; the number of rows erased (0: the phase is done).
         batches keep their counts but lose userId and their other people's results."""
 
-    def add_suppression(self, app_id: str, subject: str, now: datetime) -> None:
-        """Record that the person hashed `subject` is suppressed in the app (kept if there)."""
+    # The same operation as the suppression port's (app/store/port/privacy.py, branch
+    # i-suppress): once both are merged, this copy goes.
+    def add_suppression(self, app_id: str, subject: str, at: datetime) -> bool:
+        """Suppress a person hash in the app; False when it already was (left as it was)."""
 
     def replace_audit(self, entry_id: object, target: str | None, details: Doc | None) -> None:
         """Overwrite an audit entry's target and details (an erasure's scrubbing)."""

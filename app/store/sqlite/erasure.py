@@ -88,11 +88,11 @@ class SqliteErasure:
         return self._scalar("SELECT 1 FROM deletions WHERE appId = ? AND subject = ? LIMIT 1",
                             (app_id, subject)) is not None
 
-    def add_suppression(self, app_id, subject, now):
-        """Record that the person hashed `subject` is suppressed in the app (kept if there)."""
+    def add_suppression(self, app_id, subject, at):
+        """Suppress a person hash; False when it already was."""
         with self._transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO suppressions (appId, subject, createdAt) "
-                         "VALUES (?, ?, ?)", (app_id, subject, to_epoch(now)))
+            return conn.execute("INSERT OR IGNORE INTO suppressions (appId, subject, createdAt) "
+                                "VALUES (?, ?, ?)", (app_id, subject, to_epoch(at))).rowcount == 1
 
     def replace_audit(self, entry_id, target, details):
         """Overwrite an audit entry's target and details (an erasure's scrubbing)."""
