@@ -5,6 +5,9 @@ succeeded, and a restored copy of the file has its erased people erased again at
 import logging
 import shutil
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +16,11 @@ from app.privacy import erasure
 from app.sync.scheduling import reapply_erasures
 from tests.conftest import close_app, make_app
 from tests.privacy.erasure_helpers import escaped, populate, search
+from tests.waiting import wait_for
 
 STORE_SPECIFIC = {"sqlite": "reads SQLite's own file, WAL and checkpoints"}
 
+ROOT = Path(__file__).resolve().parents[2]
 USER, ANON, MARK = "sia-73", "anon-sia-73", "MARK-sia-5h2q"
 OTHER, OTHER_MARK = "tom-19", "MARK-tom-8k1w"
 
@@ -158,3 +163,30 @@ def test_the_ledger_sits_beside_the_file_or_where_it_is_told(app):
     assert erasure.ledger_path({"ERASURE_LEDGER_PATH": "/l.jsonl", "SQLITE_PATH": "x"}) == (
         "/l.jsonl")
     assert escaped("a") == "a"
+
+
+@pytest.mark.multiprocess
+def test_a_deletion_whose_process_was_killed_finishes_on_the_next_run(client, auth, store,
+                                                                       app):
+    populate(client, auth, store, app, USER, ANON, MARK, "r-sia")
+    answer = client.delete(f"/api/telemetry/people/{USER}", headers=auth)
+    deletion_id = answer.json["deletionId"]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.privacy.erasure_worker", app.config["SQLITE_PATH"]],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout.readline().strip() == "erased"
+        worker.kill()  # SIGKILL: no finally, no lease given back
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        worker.stdout.close()
+    half = store.get_deletion(deletion_id)
+    assert half["status"] == "running" and sum(half["counts"].values()) > 0
+    assert search(store, MARK)
+    # Once the killed process's lease (2 s here) has run out, the next run takes the deletion
+    # up where it stood and finishes it.
+    assert wait_for(lambda: erasure.run_deletions(store, app.config) != [], 15, 0.2)
+    assert store.get_deletion(deletion_id)["status"] == "done"
+    assert search(store, USER, ANON, MARK) == {}
