@@ -181,6 +181,7 @@ def _advance(store, settings, deletion, owner, lock, deadline, step_rows):
         deletion.update(changes)
 
     save(status="running")
+    renewed = utcnow()
     while time.monotonic() < deadline:
         name, _, position = phase.partition(":")
         if name == AUDIT:
@@ -207,10 +208,13 @@ def _advance(store, settings, deletion, owner, lock, deadline, step_rows):
             if erased < step_rows:
                 phase = _next(name)
         save()
-        # The heartbeat: a deletion whose lease was taken over stops here.
+        # The heartbeat, once a third of the lease has gone by: a deletion whose lease was
+        # taken over stops here.
         now = utcnow()
-        if not store.acquire_lock(lock, owner, now + lease, now):
-            return deletion
+        if now - renewed >= lease / 3:
+            if not store.acquire_lock(lock, owner, now + lease, now):
+                return deletion
+            renewed = now
     return deletion
 
 
