@@ -84,6 +84,12 @@ def _iso(value):
     return None if value is None else value.isoformat()
 
 
+def json_ready(event):
+    """A public event with its times as ISO 8601 text."""
+    return {**event, "timestamp": _iso(event["timestamp"]),
+            "createdAt": _iso(event["createdAt"])}
+
+
 def events_page(store, filters, cursor=None, limit=50):
     """A page of events newest first: (public events, the next page's cursor or None).
     InvalidCursor for a cursor not made here."""
@@ -135,8 +141,7 @@ def export_pieces(store, filters, fmt, chunk=None):
         buffer.truncate()
         for doc in events:
             event = public_event(doc)
-            event["timestamp"], event["createdAt"] = (_iso(event["timestamp"]),
-                                                      _iso(event["createdAt"]))
+            event = json_ready(event)
             writer.writerow([safe_cell(event[name]) if name not in ("eventData", "metadata")
                              else safe_cell(_json(event[name])) for name in CSV_COLUMNS])
         yield buffer.getvalue()
