@@ -96,8 +96,9 @@ class MongoEvents:
         clauses.append({"timestamp": span})
         if before is not None:
             at, oid = before
-            clauses.append({"$or": [{"timestamp": {"$lt": at}},
-                                    {"timestamp": at, "_id": {"$lt": oid}}]})
+            # The bound on timestamp alone lets the index walk start at the key.
+            clauses.append({"timestamp": {"$lte": at}})
+            clauses.append({"$or": [{"timestamp": {"$lt": at}}, {"_id": {"$lt": oid}}]})
         return {"$and": clauses}
 
     @staticmethod
