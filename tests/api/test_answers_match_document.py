@@ -54,14 +54,17 @@ PERSON = ("get", "/api/telemetry/people/{user_id}")
 PERSON_BY_QUERY = ("get", "/api/telemetry/people")
 SUPPRESSION = ("get", "/api/telemetry/suppressions")
 LIFT = ("delete", "/api/telemetry/suppressions")
+PERSON_EXPORT = ("get", "/api/telemetry/people/{user_id}/export")
+PERSON_EXPORT_BY_QUERY = ("get", "/api/telemetry/people/export")
 # Every operation of the document is exercised below; a new one must be added here too.
 OPERATIONS = {TRACK, BATCH, BATCH_STATUS, STATUS, SYNC, SYNC_RUN, RECORDS, RECORD, CONFLICTS,
-              CONFLICT, RESOLVE, METRICS, HEALTH, PERSON, PERSON_BY_QUERY, SUPPRESSION, LIFT,
-              *VERBS}
+              CONFLICT, RESOLVE, METRICS, HEALTH, PERSON, PERSON_BY_QUERY, PERSON_EXPORT,
+              PERSON_EXPORT_BY_QUERY, SUPPRESSION, LIFT, *VERBS}
 # The operations behind a key: each answers 401, 403 and 429 before doing anything.
 KEYED = {TRACK: "ingest", BATCH: "ingest", BATCH_STATUS: "read", STATUS: "read", SYNC: "admin",
          SYNC_RUN: "read", RECORDS: "read", RECORD: "read", CONFLICTS: "read", CONFLICT: "read",
          RESOLVE: "admin", METRICS: "read", PERSON: "read", PERSON_BY_QUERY: "read",
+         PERSON_EXPORT: "read", PERSON_EXPORT_BY_QUERY: "read",
          SUPPRESSION: "admin", LIFT: "admin",
          **dict.fromkeys(VERBS, "ingest")}
 SAMPLE_PATH = {"batch_id": "b-none", "run_id": "r-none", "record_type": "note",
@@ -297,6 +300,25 @@ def test_suppression_answers(client, auth, doc, app, store):
         doc.check(call(client, operation, auth, query_string={"userId": "u1", "x": 1}),
                   operation, 400)
         doc.check(call(client, operation, auth, query_string={"userId": ""}), operation, 400)
+
+
+def test_person_export_answers(client, auth, doc, app, store):
+    doc.check(call(client, PERSON_EXPORT, auth), PERSON_EXPORT, 404)
+    by_query = url(PERSON_EXPORT_BY_QUERY)
+    doc.check(client.get(by_query, query_string={"userId": "a/b"}, headers=auth),
+              PERSON_EXPORT_BY_QUERY, 404)
+    doc.check(client.get(by_query, headers=auth), PERSON_EXPORT_BY_QUERY, 400)
+    send(client, auth, [event_item("e1"), edit("r1", "n1", 0, {"title": "x"}), {
+        "itemType": "identify", "eventId": "i1", "anonymousId": "a1", "traits": {"plan": "pro"}}])
+    sync(app, store)
+    send(client, auth, [edit("r2", "n1", 0, {"title": "y"}, conflictResolution="manual")])
+    sync(app, store)
+    exported = doc.check(call(client, PERSON_EXPORT, auth, user_id="u1"), PERSON_EXPORT, 200)
+    assert exported["profile"]["anonymousIds"] == ["a1"]
+    assert exported["records"] and exported["conflicts"] and exported["batches"]
+    again = doc.check(client.get(by_query, query_string={"userId": "u1"}, headers=auth),
+                      PERSON_EXPORT_BY_QUERY, 200)
+    assert {**again, "exportedAt": None} == {**exported, "exportedAt": None}
 
 
 def test_batch_answers(client, auth, doc, app):

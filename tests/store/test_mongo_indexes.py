@@ -95,6 +95,10 @@ def drive(app, keys):
                 "/api/telemetry/records", "/api/telemetry/records?recordType=user_settings",
                 "/api/telemetry/records/user_settings/settings-0", "/metrics"):
         assert api.get(url, headers=headers).status_code == 200, url
+    # A person's export, read to its end (it is streamed as it is read).
+    for url in ("/api/telemetry/people/ann/export", "/api/telemetry/people/export?userId=bob"):
+        exported = api.get(url, headers=headers).get_json()
+        assert exported["records"] and exported["recordVersions"] and exported["batches"], url
     conflict = api.get("/api/telemetry/conflicts", headers=headers).get_json()["conflicts"][0]
     assert api.get(f"/api/telemetry/conflicts/{conflict['id']}",
                    headers=headers).status_code == 200
@@ -323,3 +327,16 @@ def test_and_with_or_inside_is_checked_branch_by_branch():
     assert uncovered(Query("sync_queue", "count_documents", both), served) is None
     assert uncovered(Query("sync_queue", "count_documents", both),
                      {"sync_queue": served["sync_queue"][:-1]}) is not None
+
+
+def test_step_5_makes_the_indexes_of_a_persons_rows(mongo_app):
+    store = store_ext.get(mongo_app)
+    indexes = adapter_indexes(store.db)
+    person = [("appId", 1), ("userId", 1), ("_id", -1)]
+    for collection in ("conflicts", "record_versions", "records", "batch_logs"):
+        assert (person, False) in indexes[collection], collection
+    assert ([("appId", 1), ("userId", 1), ("timestamp", -1), ("_id", -1)], False) in \
+        indexes["telemetry"]
+    assert ([("appId", 1), ("subject", 1)], True) in indexes["suppressions"]
+    assert ([("appId", 1), ("kind", 1), ("hash", 1)], True) in indexes["tombstones"]
+    assert ([("status", 1), ("requestedAt", 1)], False) in indexes["deletions"]

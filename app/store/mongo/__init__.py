@@ -3,8 +3,10 @@
 from .accounts import MongoAccounts
 from .console import MongoConsole
 from .core import MongoCore
+from .events import MongoEvents
 from .ingest import MongoIngest
 from .people import MongoPeople
+from .person import MongoPerson
 from .privacy import MongoPrivacy
 from .retention import MongoRetention
 from .runs import MongoRuns
@@ -12,5 +14,5 @@ from .sync import MongoSync
 
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
-                 MongoRuns, MongoPeople, MongoPrivacy, MongoCore):
+                 MongoRuns, MongoPeople, MongoPerson, MongoEvents, MongoPrivacy, MongoCore):
     """Every store operation, on one MongoDB database."""

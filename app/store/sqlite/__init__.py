@@ -4,8 +4,10 @@ from ..port.sync import ApplyNewEvents
 from .accounts import SqliteAccounts
 from .console import SqliteConsole
 from .core import SqliteCore
+from .events import SqliteEvents
 from .ingest import SqliteIngest
 from .people import SqlitePeople
+from .person import SqlitePerson
 from .privacy import SqlitePrivacy
 from .retention import SqliteRetention
 from .runs import SqliteRuns
@@ -13,7 +15,8 @@ from .sync import SqliteSync
 
 
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
-                  SqliteRuns, SqlitePeople, SqlitePrivacy, SqliteCore):
+                  SqliteRuns, SqlitePeople, SqlitePerson, SqliteEvents, SqlitePrivacy,
+                  SqliteCore):
     """Every store operation, on one SQLite file."""
 
     # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.
