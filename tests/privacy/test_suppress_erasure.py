@@ -69,3 +69,20 @@ def test_after_erasure_with_suppression_old_data_is_duplicate_and_new_data_suppr
                            headers=auth)
     assert lifted.get_json() == {"userId": "gone", "lifted": True}
     assert send(client, auth, "b-back", events("e1", "e7")) == ["duplicate", "accepted"]
+
+
+def test_a_resend_of_another_persons_batch_that_held_erased_items_is_answered_not_refused(
+        app, client, store, auth):
+    # One batch of "stays", with an item of "gone" in it: the erasure takes that item out of
+    # the batch's log (keeping its counts), and the batchId is not erased (not gone's batch).
+    mixed = [dict(events("g1")[0], userId="gone"), *events("s1")]
+    first = send(client, auth, "b-mixed", mixed, user_id="stays")
+    assert first == ["accepted", "accepted"]
+    sync(app, store)
+    erased = client.delete("/api/telemetry/people/gone", headers=auth)
+    assert erased.status_code == 202, erased.get_json()
+    erasure.run_deletions(store, app.config)
+    assert store.existing_items(APP, ["g1"]) == {}
+    # An answer lost, the SDK resends the batch: no 409 for a log an erasure shortened.
+    assert send(client, auth, "b-mixed", mixed, user_id="stays") == ["duplicate", "accepted"]
+    assert store.existing_items(APP, ["g1"]) == {}
