@@ -56,8 +56,24 @@ def _summary(batch_id, results):
 
 
 def _replayed(stored, raw_items):
-    """The first answer to a resent batchId, provided it carries the same items."""
+    """The first answer to a resent batchId, provided it carries the same items.
+
+    An erasure takes its person's items out of the results of the batch logs that held them,
+    keeping the counts: an item whose result is gone from such a log was erased, and a resend
+    of it is answered `duplicate` (as its erased id is at ingest)."""
     results = stored.get("results") or []
+    if len(results) < (stored.get("itemCount") or 0) == len(raw_items):
+        by_index = {result.get("index"): result for result in results}
+        answer = []
+        for index, raw in enumerate(raw_items):
+            result = by_index.get(index)
+            if result is None:
+                result = {"index": index, "itemId": client_item_id(raw), "status": "duplicate"}
+            elif client_item_id(raw) not in (None, result.get("itemId")):
+                break
+            answer.append(result)
+        else:
+            return _summary(stored["batchId"], answer)
     same = len(results) == len(raw_items) and all(
         client_item_id(raw) in (None, result.get("itemId"))
         for raw, result in zip(raw_items, results, strict=True)
