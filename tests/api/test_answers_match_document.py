@@ -56,19 +56,24 @@ SUPPRESSION = ("get", "/api/telemetry/suppressions")
 LIFT = ("delete", "/api/telemetry/suppressions")
 PERSON_EXPORT = ("get", "/api/telemetry/people/{user_id}/export")
 PERSON_EXPORT_BY_QUERY = ("get", "/api/telemetry/people/export")
+ERASE = ("delete", "/api/telemetry/people/{user_id}")
+ERASE_BY_QUERY = ("delete", "/api/telemetry/people")
+DELETION = ("get", "/api/telemetry/deletions/{deletion_id}")
+ERASURE = {ERASE: "admin", ERASE_BY_QUERY: "admin", DELETION: "admin"}
 # Every operation of the document is exercised below; a new one must be added here too.
 OPERATIONS = {TRACK, BATCH, BATCH_STATUS, STATUS, SYNC, SYNC_RUN, RECORDS, RECORD, CONFLICTS,
               CONFLICT, RESOLVE, METRICS, HEALTH, PERSON, PERSON_BY_QUERY, PERSON_EXPORT,
-              PERSON_EXPORT_BY_QUERY, SUPPRESSION, LIFT, *VERBS}
+              PERSON_EXPORT_BY_QUERY, SUPPRESSION, LIFT, *VERBS, *ERASURE}
 # The operations behind a key: each answers 401, 403 and 429 before doing anything.
 KEYED = {TRACK: "ingest", BATCH: "ingest", BATCH_STATUS: "read", STATUS: "read", SYNC: "admin",
          SYNC_RUN: "read", RECORDS: "read", RECORD: "read", CONFLICTS: "read", CONFLICT: "read",
          RESOLVE: "admin", METRICS: "read", PERSON: "read", PERSON_BY_QUERY: "read",
          PERSON_EXPORT: "read", PERSON_EXPORT_BY_QUERY: "read",
          SUPPRESSION: "admin", LIFT: "admin",
-         **dict.fromkeys(VERBS, "ingest")}
+         **dict.fromkeys(VERBS, "ingest"), **ERASURE}
 SAMPLE_PATH = {"batch_id": "b-none", "run_id": "r-none", "record_type": "note",
-               "record_id": "r-none", "conflict_id": "c-none", "user_id": "nobody"}
+               "record_id": "r-none", "conflict_id": "c-none", "user_id": "nobody",
+               "deletion_id": "d-none"}
 
 
 def json_schema(node):
@@ -319,6 +324,26 @@ def test_person_export_answers(client, auth, doc, app, store):
     again = doc.check(client.get(by_query, query_string={"userId": "u1"}, headers=auth),
                       PERSON_EXPORT_BY_QUERY, 200)
     assert {**again, "exportedAt": None} == {**exported, "exportedAt": None}
+
+
+def test_erasure_answers(client, auth, doc, app, store):
+    from app.privacy.erasure import run_deletions
+
+    send(client, auth, [event_item("e1")])
+    sync(app, store)
+    made = doc.check(call(client, ERASE, auth, user_id="u1", query_string={
+        "suppress": "true"}), ERASE, 202)
+    assert made["status"] == "pending"
+    doc.check(call(client, ERASE, auth, query_string={"suppress": "maybe"}), ERASE, 400)
+    by_query = doc.check(client.delete(url(ERASE_BY_QUERY), query_string={"userId": "a/b c"},
+                                       headers=auth), ERASE_BY_QUERY, 202)
+    doc.check(client.delete(url(ERASE_BY_QUERY), headers=auth), ERASE_BY_QUERY, 400)
+    doc.check(call(client, DELETION, auth, deletion_id=made["deletionId"]), DELETION, 200)
+    run_deletions(store, app.config)
+    done = doc.check(call(client, DELETION, auth, deletion_id=by_query["deletionId"]),
+                     DELETION, 200)
+    assert done["status"] == "done"
+    doc.check(call(client, DELETION, auth), DELETION, 404)
 
 
 def test_batch_answers(client, auth, doc, app):

@@ -3,6 +3,7 @@
 from .accounts import MongoAccounts
 from .console import MongoConsole
 from .core import MongoCore
+from .erasure import MongoErasure
 from .events import MongoEvents
 from .ingest import MongoIngest
 from .people import MongoPeople
@@ -14,5 +15,6 @@ from .sync import MongoSync
 
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
-                 MongoRuns, MongoPeople, MongoPerson, MongoEvents, MongoPrivacy, MongoCore):
+                 MongoRuns, MongoPeople, MongoPerson, MongoEvents, MongoErasure, MongoPrivacy,
+                 MongoCore):
     """Every store operation, on one MongoDB database."""

@@ -12,6 +12,7 @@ from typing import Protocol
 from .accounts import AccountsPort
 from .console import ConsoleStore
 from .core import CorePort
+from .erasure import ErasurePort
 from .events import EventsPort
 from .ingest import IngestPort
 from .people import PeoplePort
@@ -26,7 +27,8 @@ __all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
-            RetentionPort, PeoplePort, PersonDataStore, EventsPort, PrivacyPort, Protocol):
+            RetentionPort, PeoplePort, PersonDataStore, EventsPort, ErasurePort, PrivacyPort,
+            Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 

@@ -4,6 +4,7 @@ from ..port.sync import ApplyNewEvents
 from .accounts import SqliteAccounts
 from .console import SqliteConsole
 from .core import SqliteCore
+from .erasure import SqliteErasure
 from .events import SqliteEvents
 from .ingest import SqliteIngest
 from .people import SqlitePeople
@@ -15,8 +16,8 @@ from .sync import SqliteSync
 
 
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
-                  SqliteRuns, SqlitePeople, SqlitePerson, SqliteEvents, SqlitePrivacy,
-                  SqliteCore):
+                  SqliteRuns, SqlitePeople, SqlitePerson, SqliteEvents, SqliteErasure,
+                  SqlitePrivacy, SqliteCore):
     """Every store operation, on one SQLite file."""
 
     # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.
