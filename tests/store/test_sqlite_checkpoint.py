@@ -130,3 +130,23 @@ def test_a_checkpoint_thread_that_dies_is_replaced_with_the_next_commit(tmp_path
     enqueue(store, "app1", [event_item("e2")])
     assert wait_for(lambda: in_database_file(path, "e2", tmp_path), seconds=30)
     store.close()
+
+
+def test_a_checkpoint_held_back_by_a_reader_is_tried_again_once_the_reader_is_done(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    store = open_store(path)
+    enqueue(store, "app1", [event_item("e1")])
+    assert wait_for(lambda: in_database_file(path, "e1", tmp_path), seconds=30)
+    # Another process's reader holds a snapshot from before the next commit: the checkpoint
+    # after that commit cannot copy it into the file while the snapshot is open.
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM sync_queue").fetchone()
+    enqueue(store, "app1", [event_item("e2")])
+    time.sleep(0.3)
+    assert not in_database_file(path, "e2", tmp_path)
+    reader.execute("COMMIT")
+    reader.close()
+    # No further commit: the checkpointer tries again by itself.
+    assert wait_for(lambda: in_database_file(path, "e2", tmp_path), seconds=30)
+    store.close()

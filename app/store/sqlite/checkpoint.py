@@ -25,6 +25,11 @@ log = logging.getLogger("prepmate.store")
 
 _instances = weakref.WeakSet()
 
+# A checkpoint that could not copy the whole WAL is tried again this many times, the wait
+# doubling from the interval up to MAX_RETRY_DELAY seconds (some 5 s in all).
+MAX_RETRIES = 16
+MAX_RETRY_DELAY = 0.5
+
 
 def _after_fork():
     for checkpointer in list(_instances):
@@ -79,6 +84,7 @@ class Checkpointer:
 
     def _run(self):
         conn = None
+        retries = 0
         try:
             while True:
                 if not self._wake.wait(self.idle):
@@ -88,10 +94,21 @@ class Checkpointer:
                             return
                     continue
                 self._wake.clear()
+                delay = self.interval
                 try:
                     conn = conn or self._connect()
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    busy, frames, copied = conn.execute(
+                        "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     self._failing = False
+                    if (busy or copied < frames) and retries < MAX_RETRIES:
+                        # Another process was checkpointing, or a reader holds an older
+                        # snapshot: part of the WAL is not in the file yet. Try again soon,
+                        # waiting longer each time, rather than wait for the next commit.
+                        retries += 1
+                        delay = min(self.interval * 2 ** retries, MAX_RETRY_DELAY)
+                        self._wake.set()
+                    else:
+                        retries = 0
                 except sqlite3.Error as exc:
                     # The writers' own automatic checkpoint still runs; say once why this did not.
                     if not self._failing:
@@ -100,7 +117,7 @@ class Checkpointer:
                     if conn is not None:
                         conn.close()
                         conn = None
-                time.sleep(self.interval)
+                time.sleep(delay)
         except BaseException:
             # Whatever ended the thread, the next commit starts another.
             with self._lock:
