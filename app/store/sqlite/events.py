@@ -25,6 +25,8 @@ WITH RECURSIVE apps(a) AS (
 COLUMNS = ("id, appId, eventId, userId, anonymousId, eventType, eventData, metadata, timestamp, "
            "createdAt, status")
 NEWEST_FIRST = "ORDER BY timestamp DESC, id DESC"
+# The export's fast path: the same, with metadata's receivedAt read by SQL.
+JSON_COLUMNS = f"{COLUMNS}, json_extract(metadata, '$.receivedAt') AS receivedAt"
 HOUR, DAY = 3600, 86400
 # The stored times of the calendar's first and last instants (0001-01-01, 10000-01-01).
 FIRST_SECOND, LAST_SECOND = -62135596800.0, 253402300800.0
@@ -140,7 +142,7 @@ class SqliteEvents:
             clauses.append("timestamp < ?")
             params.append(to_epoch(filters["until"]))
 
-    def _walks(self, conn, filters, before=None, limit=None):
+    def _walks(self, conn, filters, before=None, limit=None, columns=COLUMNS):
         """SQL (and its parameters) of the events matching `filters` past `before`: a
         UNION ALL of index walks; with `limit`, each walk newest first and cut at it, and
         their merge too."""
@@ -160,7 +162,7 @@ class SqliteEvents:
                     # comparisons would be tested on every row from the newest on).
                     clauses.append("(timestamp, id) < (?, ?)")
                     walk.extend(before)
-                sql = f"SELECT {COLUMNS} FROM telemetry WHERE {' AND '.join(clauses)}"
+                sql = f"SELECT {columns} FROM telemetry WHERE {' AND '.join(clauses)}"
                 if limit is not None:
                     sql = f"SELECT * FROM ({sql} {NEWEST_FIRST} LIMIT ?)"
                     walk.append(limit)
@@ -209,12 +211,10 @@ class SqliteEvents:
         position = None
         while True:
             with self._reading() as conn:
-                sql, params = self._walks(conn, filters, position, chunk)
+                sql, params = self._walks(conn, filters, position, chunk, JSON_COLUMNS)
                 if sql is None:
                     return
-                cur = conn.execute(
-                    f"SELECT *, json_extract(metadata, '$.receivedAt') FROM ({sql}) "
-                    f"{NEWEST_FIRST}", params)
+                cur = conn.execute(sql, params)
                 cur.row_factory = None
                 rows = cur.fetchall()
             if rows:
