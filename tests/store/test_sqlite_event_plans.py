@@ -1,9 +1,12 @@
 """SQLite's explorer reads walk indexes: no page, chunk or count reads the whole telemetry
 table or sorts it, whatever the filter (each statement the port runs is explained)."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
+
+from app.store.port import EventJsonChunks
 
 from .helpers import open_store
 from .test_events_contract import EVENTS, apply
@@ -58,3 +61,17 @@ def test_pages_and_counts_walk_indexes(store, filters):
                           ("eventId", "eventId=?")):
         if field in filters and not ("eventId" in filters and field != "eventId"):
             assert any(column in step for step in steps), (column, steps)
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_the_json_fast_path_gives_what_event_chunks_gives(store, filters):
+    fast = store.capability(EventJsonChunks)
+    slow = [e for chunk in store.event_chunks(filters, chunk=2) for e in chunk]
+    quick = [e for chunk in fast(filters, chunk=2) for e in chunk]
+    assert [head["key"] for head, _data, _meta in quick] == [e["key"] for e in slow]
+    for (head, data, metadata), event in zip(quick, slow, strict=True):
+        assert json.loads(data) == event["eventData"]
+        assert json.loads(metadata) == event["metadata"]
+        assert head["receivedAt"] == event["metadata"].get("receivedAt")
+        assert {k: v for k, v in head.items() if k != "receivedAt"} == {
+            k: v for k, v in event.items() if k not in ("eventData", "metadata")}

@@ -13,7 +13,7 @@ from .accounts import AccountsPort
 from .console import ConsoleStore
 from .core import CorePort
 from .erasure import ErasurePort
-from .events import EventsPort
+from .events import EventJsonChunks, EventsPort
 from .ingest import IngestPort
 from .people import PeoplePort
 from .person import PersonDataStore
@@ -23,7 +23,7 @@ from .runs import RunsPort
 from .schema import SchemaPort
 from .sync import ApplyNewEvents, SyncPort
 
-__all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
+__all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "EventJsonChunks", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
@@ -33,4 +33,4 @@ class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, 
 
 
 # The optional fast paths a store may offer (see Capabilities in app/store/common.py).
-CAPABILITY_KINDS = (ApplyNewEvents,)
+CAPABILITY_KINDS = (ApplyNewEvents, EventJsonChunks)

@@ -33,6 +33,16 @@ def event_filter(filters):
     return filters
 
 
+class EventJsonChunks(Protocol):
+    """Optional fast path of a store that keeps events' JSON as text (SQLite): the export
+    writes eventData and metadata as stored, without reading them into Python."""
+
+    def __call__(self, filters: Doc, chunk: int = 1000) -> Iterator[list[tuple[Doc, str, str]]]:
+        """Every event matching `filters`, newest first like event_chunks, in lists of
+        (event without eventData and metadata but with `receivedAt` (metadata's), eventData
+        as JSON text, metadata as JSON text ("null" when none))."""
+
+
 class EventsPort(Protocol):
     """The explorer's and the export's reads of telemetry; every one bounded and index-backed."""
 

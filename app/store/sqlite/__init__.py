@@ -1,5 +1,6 @@
 """The embedded SQLite store: a durable file in WAL mode with real unique keys and transactions."""
 
+from ..port.events import EventJsonChunks
 from ..port.sync import ApplyNewEvents
 from .accounts import SqliteAccounts
 from .console import SqliteConsole
@@ -21,4 +22,4 @@ class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, Sqlit
     """Every store operation, on one SQLite file."""
 
     # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.
-    CAPABILITIES = {ApplyNewEvents: "_apply_new_events"}
+    CAPABILITIES = {ApplyNewEvents: "_apply_new_events", EventJsonChunks: "_event_json_chunks"}
