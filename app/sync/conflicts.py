@@ -9,7 +9,7 @@ resolution, resolvedBy and resolvedAt.
 import json
 
 from ..accounts import audit
-from ..schemas.storable import bad_keys
+from ..schemas.storable import INT64_MAX, INT64_MIN, bad_keys
 from ..schemas.sync import CONFLICT_RESOLUTIONS
 from ..schemas.telemetry import STRATEGIES
 from ..store.common import utcnow
@@ -82,6 +82,19 @@ def event_conflict(item, stored, now):
     }
 
 
+def _beyond_int64(value, path):
+    """The path of the first integer in `value` outside the 64-bit range, or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if INT64_MIN <= value <= INT64_MAX else path
+    inner = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, list) else ())
+    for key, item in inner:
+        found = _beyond_int64(item, f"{path}.{key}")
+        if found is not None:
+            return found
+    return None
+
+
 def _validated(data, settings):
     if not isinstance(data, dict):
         raise InvalidResolution("A merged resolution needs `data`: a JSON object.",
@@ -89,6 +102,10 @@ def _validated(data, settings):
     problems = bad_keys(data, "data", {})
     if problems:
         raise InvalidResolution("The merged data has keys that cannot be stored.", problems)
+    where = _beyond_int64(data, "data")
+    if where is not None:
+        raise InvalidResolution("The merged data holds a number no store keeps exactly.",
+                                {where: ["An integer outside the 64-bit range."]})
     size = len(json.dumps(data, separators=(",", ":")))
     limit = int(settings.get("MAX_ITEM_BYTES", 32 * 1024))
     if size > limit:

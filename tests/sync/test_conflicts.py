@@ -63,6 +63,8 @@ def test_operators_resolve_any_apps_conflict(store, app, open_conflict):
 @pytest.mark.parametrize(("resolution", "data"), [
     ("merged", None), ("merged", ["x"]), ("merged", {"$set": 1}), ("merged", {"a.b": 1}),
     ("merged", {"a": {"$x": 1}}), ("theirs", None),
+    # Integers no store keeps exactly (MongoDB refused them with a 500).
+    ("merged", {"n": 2 ** 63}), ("merged", {"a": [1, {"b": -(2 ** 63) - 1}]}),
 ])
 def test_invalid_resolutions_change_nothing(store, app, open_conflict, resolution, data):
     with pytest.raises(InvalidResolution):
