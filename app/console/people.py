@@ -59,7 +59,7 @@ def _person_page(user_id, http_status=200, error=None, app_id=None):
                                "page's own links to older entries.")
     endpoint, values = services.person_endpoint(user_id, app_id)
     deletion_id = request.args.get("deletion")
-    deletion = services.deletion_status(store, deletion_id) if deletion_id else None
+    deletion = services.deletion_status(store, app_id, deletion_id) if deletion_id else None
     return render("console/person.html", "console/partials/person_timeline.html",
                   http_status=http_status, user_id=user_id, app_id=app_id, apps=None,
                   view=view, deletion=deletion, error=error,

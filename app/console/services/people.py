@@ -7,7 +7,7 @@ picks the only one, or lets the operator choose.
 """
 
 from ...privacy.access import person_document_chunks, person_timeline
-from ...privacy.erasure import request_deletion
+from ...privacy.erasure import get_deletion, request_deletion
 from ...sync.people import read_person
 
 
@@ -17,10 +17,17 @@ def person_apps(store, user_id):
             if store.get_people(app_id, [user_id]).get(user_id) is not None]
 
 
+class TimelineCursorInvalid(ValueError):
+    """A timeline cursor the person's page did not hand out."""
+
+
 def person_view(store, app_id, user_id, before=None, limit=50):
     """A person's profile (None when none is stored), their queue items' count and one page
     of their timeline: {"profile", "entries", "next", "queueItems"}."""
-    timeline = person_timeline(store, app_id, user_id, before=before, limit=limit)
+    try:
+        timeline = person_timeline(store, app_id, user_id, before=before, limit=limit)
+    except ValueError:
+        raise TimelineCursorInvalid(before) from None
     return {"profile": read_person(store, app_id, user_id), "entries": timeline["entries"],
             "next": timeline["next"],
             "queueItems": store.count_queue({"appId": app_id, "userId": user_id})}
@@ -36,3 +43,8 @@ def delete_person(store, settings, app_id, user_id, suppress, username):
     audits it); the deletion's document."""
     return request_deletion(store, settings, app_id, user_id, suppress=suppress,
                             requested_by=f"user:{username}")
+
+
+def deletion_status(store, app_id, deletion_id):
+    """A deletion of the app as the erasure service shows it (no clear id), or None."""
+    return get_deletion(store, app_id, deletion_id)
