@@ -117,7 +117,8 @@ def test_filter_chart_event_person_export_and_delete(browser, live_server, peopl
         # The export downloads the person's document.
         with page.expect_download() as download_info:
             page.click("[data-export]")
-        document = json.loads(open(download_info.value.path(), encoding="utf-8").read())
+        with open(download_info.value.path(), encoding="utf-8") as saved:
+            document = json.load(saved)
         assert document["userId"] == "alice" and len(document["events"]) == 6
         # Delete, typing the userId to confirm.
         page.fill("#confirm-user", "alice")
