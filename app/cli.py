@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 from .accounts.keys import KeyRequestError, authenticate, create_key, parse_scopes
 from .accounts.users import ROLES, UserError, create_user, set_password, set_role
 from .extensions import store
+from .privacy.access import person_document_chunks, person_known
 from .store import StoreUnavailable
 from .store.common import QUEUE_STATES, utcnow
 from .store.schema import SchemaMismatch, describe
@@ -244,6 +245,31 @@ people = Commands("people", help="Give a person's data back, or erase it.")
 # each under its own heading.
 
 # --- people export ---
+
+
+@people.command("export")
+@click.argument("user_id")
+@click.option("--app", "app_id", required=True, help="The app the person belongs to.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write the document to this file (default: standard output).")
+def people_export(user_id, app_id, output):
+    """Write everything APP holds of USER_ID as one JSON document (a data-access request)."""
+    the_store = store.get()
+    if not person_known(the_store, app_id, user_id):
+        raise click.ClickException(f"No person {user_id!r} in app {app_id}.")
+    chunks = person_document_chunks(the_store, current_app.config, app_id, user_id)
+    if output is None:
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        click.echo()
+        return
+    partial = output.with_name(output.name + ".partial")
+    with partial.open("w", encoding="utf-8") as out:
+        for chunk in chunks:
+            out.write(chunk)
+        out.write("\n")
+    partial.replace(output)
+    click.echo(f"Wrote the data of {user_id!r} in app {app_id} to {output}.", err=True)
 
 # --- people delete ---
 

@@ -29,3 +29,24 @@ class PersonSchema(Schema):
         "description": "The time of the person's latest event."})
     eventCount = fields.Integer(required=True, metadata={
         "description": "The person's events, those sent before they were identified included."})
+
+
+def _rows(description):
+    return fields.List(fields.Dict(), required=True, metadata={"description": description})
+
+
+class PersonExportSchema(Schema):
+    """Everything an app holds of one person (a data-access request), as one JSON document."""
+
+    userId = fields.String(required=True)
+    appId = fields.String(required=True)
+    exportedAt = fields.DateTime(required=True)
+    profile = fields.Nested(PersonSchema, required=True, allow_none=True, metadata={
+        "description": "The profile, or null when the person has none (events only)."})
+    events = _rows("The person's events (userId or a linked anonymousId), as stored.")
+    queueItems = _rows("Every item of theirs in the sync queue, payloads included, in any "
+                       "state.")
+    records = _rows("The records whose userId is theirs.")
+    recordVersions = _rows("The record versions their items wrote.")
+    conflicts = _rows("The conflicts of their items, with base, server and client values.")
+    batches = _rows("The logs of the batches they sent (counts and per-item results).")

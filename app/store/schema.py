@@ -22,6 +22,9 @@ STEPS = {
     2: "Drop the indexes that later ones replaced (MongoDB; SQLite's were dropped by step 1)",
     3: "People profiles, the identity map and groups; telemetry's anonymousId and its index",
     4: "Queue items' source protocol; batch logs with refused items indexed by source",
+    5: "A person's rows: userId on conflicts and record versions (filled in), indexes by person; "
+       "suppressions, tombstones and deletions",
+    6: "The event explorer's indexes and events counted per app, hour and type",
 }
 LATEST = max(STEPS)
 

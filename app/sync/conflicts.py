@@ -56,7 +56,8 @@ def choose_strategy(settings, record_type, requested=None):
 def record_conflict(item, strategy, base, server, client, now, resolution=None):
     """A conflict document for a record edit; settled at once when `resolution` is given."""
     doc = {
-        "appId": item["appId"], "itemId": item["itemId"], "kind": "record",
+        "appId": item["appId"], "itemId": item["itemId"], "userId": item.get("userId"),
+        "kind": "record",
         "recordType": item["itemType"], "recordId": item["itemData"]["recordId"],
         "base": base, "server": server, "client": client,
         "fields": differing_fields(server, client), "strategy": strategy,
@@ -72,7 +73,8 @@ def event_conflict(item, stored, now):
     """An open conflict for an eventId that came back with another payload; both are kept."""
     server, client = event_payload(stored), event_payload(item)
     return {
-        "appId": item["appId"], "itemId": item["itemId"], "kind": "event",
+        "appId": item["appId"], "itemId": item["itemId"], "userId": item.get("userId"),
+        "kind": "event",
         "recordType": None, "recordId": item["itemData"]["eventId"],
         "base": None, "server": server, "client": client,
         "fields": differing_fields(server, client), "strategy": "manual",

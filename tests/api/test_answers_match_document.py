@@ -38,6 +38,8 @@ CONFLICTS = ("get", "/api/telemetry/conflicts")
 CONFLICT = ("get", "/api/telemetry/conflicts/{conflict_id}")
 RESOLVE = ("post", "/api/telemetry/conflicts/{conflict_id}/resolve")
 METRICS = ("get", "/api/telemetry/metrics")
+EVENTS = ("get", "/api/telemetry/events")
+EXPORT_EVENTS = ("get", "/api/telemetry/events/export")
 HEALTH = ("get", "/api/health")
 # The identity verbs' endpoints, each with a valid body.
 VERBS = {
@@ -52,14 +54,18 @@ VERBS = {
 }
 PERSON = ("get", "/api/telemetry/people/{user_id}")
 PERSON_BY_QUERY = ("get", "/api/telemetry/people")
+PERSON_EXPORT = ("get", "/api/telemetry/people/{user_id}/export")
+PERSON_EXPORT_BY_QUERY = ("get", "/api/telemetry/people/export")
 # Every operation of the document is exercised below; a new one must be added here too.
 OPERATIONS = {TRACK, BATCH, BATCH_STATUS, STATUS, SYNC, SYNC_RUN, RECORDS, RECORD, CONFLICTS,
-              CONFLICT, RESOLVE, METRICS, HEALTH, PERSON, PERSON_BY_QUERY, *VERBS}
+              CONFLICT, RESOLVE, METRICS, HEALTH, PERSON, PERSON_BY_QUERY, PERSON_EXPORT,
+              PERSON_EXPORT_BY_QUERY, *VERBS, EVENTS, EXPORT_EVENTS}
 # The operations behind a key: each answers 401, 403 and 429 before doing anything.
 KEYED = {TRACK: "ingest", BATCH: "ingest", BATCH_STATUS: "read", STATUS: "read", SYNC: "admin",
          SYNC_RUN: "read", RECORDS: "read", RECORD: "read", CONFLICTS: "read", CONFLICT: "read",
          RESOLVE: "admin", METRICS: "read", PERSON: "read", PERSON_BY_QUERY: "read",
-         **dict.fromkeys(VERBS, "ingest")}
+         PERSON_EXPORT: "read", PERSON_EXPORT_BY_QUERY: "read",
+         **dict.fromkeys(VERBS, "ingest"), EVENTS: "read", EXPORT_EVENTS: "read"}
 SAMPLE_PATH = {"batch_id": "b-none", "run_id": "r-none", "record_type": "note",
                "record_id": "r-none", "conflict_id": "c-none", "user_id": "nobody"}
 
@@ -103,8 +109,12 @@ class Document:
             if header.get("required"):
                 assert name in answer.headers, f"{code} of {path} lacks its {name} header"
         body = answer.get_json(silent=True)
-        assert answer.mimetype == "application/json", answer.mimetype
         content = documented.get("content") or {}
+        if content and "application/json" not in content:
+            # A file (the events export): its media type is one the document lists.
+            assert answer.mimetype in content, f"{code} of {path} answered {answer.mimetype}"
+            return answer.get_data(as_text=True)
+        assert answer.mimetype == "application/json", answer.mimetype
         assert "application/json" in content, f"{code} of {path} documents no JSON body"
         schema = {**json_schema(content["application/json"]["schema"]),
                   "components": self.components}
@@ -255,6 +265,25 @@ def test_people_answers(client, auth, doc, app, store):
                                 headers=auth), PERSON_BY_QUERY, 200) == person
 
 
+def test_person_export_answers(client, auth, doc, app, store):
+    doc.check(call(client, PERSON_EXPORT, auth), PERSON_EXPORT, 404)
+    by_query = url(PERSON_EXPORT_BY_QUERY)
+    doc.check(client.get(by_query, query_string={"userId": "a/b"}, headers=auth),
+              PERSON_EXPORT_BY_QUERY, 404)
+    doc.check(client.get(by_query, headers=auth), PERSON_EXPORT_BY_QUERY, 400)
+    send(client, auth, [event_item("e1"), edit("r1", "n1", 0, {"title": "x"}), {
+        "itemType": "identify", "eventId": "i1", "anonymousId": "a1", "traits": {"plan": "pro"}}])
+    sync(app, store)
+    send(client, auth, [edit("r2", "n1", 0, {"title": "y"}, conflictResolution="manual")])
+    sync(app, store)
+    exported = doc.check(call(client, PERSON_EXPORT, auth, user_id="u1"), PERSON_EXPORT, 200)
+    assert exported["profile"]["anonymousIds"] == ["a1"]
+    assert exported["records"] and exported["conflicts"] and exported["batches"]
+    again = doc.check(client.get(by_query, query_string={"userId": "u1"}, headers=auth),
+                      PERSON_EXPORT_BY_QUERY, 200)
+    assert {**again, "exportedAt": None} == {**exported, "exportedAt": None}
+
+
 def test_batch_answers(client, auth, doc, app):
     items = [event_item("e1"), event_item("e2", eventData={"$bad": 1}), {"eventType": 5},
              record_item("r-edit-1"), {**record_item("r-edit-2"), "conflictResolution": "merge",
@@ -363,6 +392,26 @@ def test_metrics_answers(client, auth, doc, app, store):
         "from": "2020-01-01T00:00:00Z", "to": "2099-01-01T00:00:00Z"}, headers=auth), METRICS, 200)
     assert answer
     doc.check(client.get(url(METRICS), query_string={"from": "soon"}, headers=auth), METRICS, 400)
+
+
+def test_events_answers(client, auth, doc, app, store):
+    assert doc.check(client.get(url(EVENTS), headers=auth), EVENTS, 200)["events"] == []
+    send(client, auth, [event_item("e1"), event_item("e2", event_type="app_opened")])
+    sync(app, store)
+    first = doc.check(client.get(url(EVENTS), query_string={"limit": 1}, headers=auth),
+                      EVENTS, 200)
+    assert len(first["events"]) == 1 and first["nextCursor"]
+    doc.check(client.get(url(EVENTS), query_string={"cursor": first["nextCursor"],
+                                                    "userId": "u1", "eventType": "app_opened",
+                                                    "from": "2020-01-01T00:00:00Z"},
+                         headers=auth), EVENTS, 200)
+    for bad in ({"cursor": "nope"}, {"limit": 10 ** 30}, {"from": "soon"}):
+        doc.check(client.get(url(EVENTS), query_string=bad, headers=auth), EVENTS, 400)
+    for fmt in ("ndjson", "csv"):
+        assert doc.check(client.get(url(EXPORT_EVENTS), query_string={"format": fmt},
+                                    headers=auth), EXPORT_EVENTS, 200)
+    doc.check(client.get(url(EXPORT_EVENTS), query_string={"format": "xml"}, headers=auth),
+              EXPORT_EVENTS, 400)
 
 
 def test_health_answers(client, auth, doc, app, store):

@@ -255,7 +255,8 @@ CASES = [
          named="sneaky"),
     # Unknown routes and methods.
     case("unknown-api-path", 404, "not_found", method="get", path="/api/nope"),
-    case("unknown-telemetry-path", 404, "not_found", path="/api/telemetry/events", body=GOOD),
+    case("unknown-telemetry-path", 404, "not_found", path="/api/telemetry/nothing-here", body=GOOD),
+    case("post-on-events", 405, "method_not_allowed", path="/api/telemetry/events", body=GOOD),
     case("trailing-slash", 404, "not_found", path=f"{TRACK}/", body=GOOD),
     case("get-on-track", 405, "method_not_allowed", method="get", path=TRACK),
     case("delete-a-batch", 405, "method_not_allowed", method="delete", path=f"{BATCH}/b1"),

@@ -19,7 +19,9 @@ COLLECTION_TYPES = (Collection, mongomock.Collection)
 EQUALITY_OPERATORS = {"$eq", "$in"}
 # Fields an index need not hold: filtered on what the index's equality prefix found. A queue
 # item's type narrows little (nearly every item is an event), so no index is worth its upkeep.
-UNINDEXED_FIELDS = {"sync_queue": {"itemType"}}
+# An event's type, beside a person's ids: filtered on the person's events the (appId, userId |
+# anonymousId, timestamp, _id) index finds, rather than a further index per id and type.
+UNINDEXED_FIELDS = {"sync_queue": {"itemType"}, "telemetry": {"eventType"}}
 WRITE_FILTERS = ("update_one", "update_many", "delete_one", "delete_many",
                  "find_one_and_update", "find_one_and_delete", "replace_one")
 

@@ -83,6 +83,16 @@ def fill(app):
     return keys
 
 
+# The events API's reads: pages by each filter, and exports.
+EVENT_READS = (
+    "/api/telemetry/events", "/api/telemetry/events?userId=ann",
+    "/api/telemetry/events?userId=ann&anonymousId=a-ann&eventType=quiz_started",
+    "/api/telemetry/events?eventType=quiz_started&eventType=lesson_viewed",
+    "/api/telemetry/events?from=2020-01-01T00:00:00Z&to=2099-01-01T00:00:00Z",
+    "/api/telemetry/events/export?userId=ann", "/api/telemetry/events/export?format=csv",
+)
+
+
 def drive(app, keys):
     """Every read path of the API, the console and /metrics, and the console's actions."""
     store = store_ext.get(app)
@@ -93,8 +103,22 @@ def drive(app, keys):
                 "/api/telemetry/conflicts?status=open", "/api/telemetry/metrics",
                 "/api/telemetry/metrics?from=2020-01-01T00:00:00Z&to=2099-01-01T00:00:00Z",
                 "/api/telemetry/records", "/api/telemetry/records?recordType=user_settings",
-                "/api/telemetry/records/user_settings/settings-0", "/metrics"):
+                "/api/telemetry/records/user_settings/settings-0", "/metrics",
+                *EVENT_READS):
         assert api.get(url, headers=headers).status_code == 200, url
+    # A person's export, read to its end (it is streamed as it is read).
+    for url in ("/api/telemetry/people/ann/export", "/api/telemetry/people/export?userId=bob"):
+        exported = api.get(url, headers=headers).get_json()
+        assert exported["records"] and exported["recordVersions"] and exported["batches"], url
+    first = api.get("/api/telemetry/events?limit=2", headers=headers).get_json()["nextCursor"]
+    assert api.get(f"/api/telemetry/events?cursor={first}", headers=headers).status_code == 200
+    for filters in ({}, {"appId": "app1"}, {"appId": "app1", "userIds": ["ann"]},
+                    {"eventTypes": ["quiz_started"], "since": datetime(2020, 1, 1, tzinfo=UTC),
+                     "until": datetime(2099, 1, 1, 0, 30, tzinfo=UTC)}):
+        for bucket in ("hour", "day"):
+            store.event_histogram(filters, bucket)
+    event = store.event_page({"appId": "app1"}, limit=1)[0]
+    assert store.event_detail("app1", event["eventId"])["queueItem"] is not None
     conflict = api.get("/api/telemetry/conflicts", headers=headers).get_json()["conflicts"][0]
     assert api.get(f"/api/telemetry/conflicts/{conflict['id']}",
                    headers=headers).status_code == 200
@@ -323,3 +347,16 @@ def test_and_with_or_inside_is_checked_branch_by_branch():
     assert uncovered(Query("sync_queue", "count_documents", both), served) is None
     assert uncovered(Query("sync_queue", "count_documents", both),
                      {"sync_queue": served["sync_queue"][:-1]}) is not None
+
+
+def test_step_5_makes_the_indexes_of_a_persons_rows(mongo_app):
+    store = store_ext.get(mongo_app)
+    indexes = adapter_indexes(store.db)
+    person = [("appId", 1), ("userId", 1), ("_id", -1)]
+    for collection in ("conflicts", "record_versions", "records", "batch_logs"):
+        assert (person, False) in indexes[collection], collection
+    assert ([("appId", 1), ("userId", 1), ("timestamp", -1), ("_id", -1)], False) in \
+        indexes["telemetry"]
+    assert ([("appId", 1), ("subject", 1)], True) in indexes["suppressions"]
+    assert ([("appId", 1), ("kind", 1), ("hash", 1)], True) in indexes["tombstones"]
+    assert ([("status", 1), ("requestedAt", 1)], False) in indexes["deletions"]

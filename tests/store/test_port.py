@@ -100,3 +100,12 @@ def test_code_above_the_store_asks_only_for_port_operations():
         outside += [f"{path.relative_to(APP)}:{line} {op}"
                     for line, op in calls_on_a_store(tree) if op not in allowed]
     assert outside == []
+
+
+def test_a_persons_reads_are_part_of_the_port():
+    from app.store.port.person import PersonDataStore
+
+    assert PersonDataStore in Store.__mro__
+    assert set(operations(PersonDataStore)) == {
+        "person_queue_items", "person_records", "person_record_versions", "person_conflicts",
+        "person_batch_logs"}

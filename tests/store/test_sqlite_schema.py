@@ -137,3 +137,61 @@ def test_opening_a_current_file_only_reads_while_another_holds_the_write_lock(tm
         writer.rollback()
         writer.close()
         first.close()
+
+
+def test_step_5_gives_a_new_file_the_tables_columns_and_indexes_of_a_persons_rows(tmp_path):
+    store = open_store(tmp_path / "privacy.sqlite3")
+    with store._reading() as conn:
+        def columns(table):
+            return {r["name"]: r["pk"] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+        def index_columns(name):
+            return [r["name"] for r in conn.execute(f"PRAGMA index_info({name})")]
+
+        assert "userId" in columns("conflicts") and "userId" in columns("record_versions")
+        keys = {table: sorted((pk, name) for name, pk in columns(table).items() if pk)
+                for table in ("suppressions", "tombstones", "deletions")}
+        assert keys == {"suppressions": [(1, "appId"), (2, "subject")],
+                        "tombstones": [(1, "appId"), (2, "kind"), (3, "hash")],
+                        "deletions": [(1, "id")]}
+        assert set(columns("deletions")) == {
+            "id", "appId", "subject", "userIds", "suppress", "status", "phase", "counts",
+            "requestedBy", "requestedAt", "updatedAt", "finishedAt", "error"}
+        assert {name: index_columns(name) for name in (
+            "conflicts_user", "record_versions_user", "records_user", "telemetry_user_time",
+            "batch_logs_user", "deletions_status")} == {
+            "conflicts_user": ["appId", "userId"], "record_versions_user": ["appId", "userId"],
+            "records_user": ["appId", "userId"],
+            "telemetry_user_time": ["appId", "userId", "timestamp"],
+            "batch_logs_user": ["appId", "userId"], "deletions_status": ["status", "requestedAt"]}
+    assert schema.STEPS[5].startswith("A person's rows")
+    store.close()
+
+
+def test_a_persons_rows_are_read_through_step_5s_indexes_without_sorting_them(tmp_path):
+    """Each id's rows (per queue state) are walked newest first by an index, a `limit` of them
+    each: no table is scanned and no walk sorts the person's rows (only the few rows the walks
+    hand over are merged)."""
+    store = open_store(tmp_path / "person-plan.sqlite3")
+    asked = []
+    real = store._query
+    store._query = lambda sql, params=(): asked.append((sql, params)) or real(sql, params)
+    reads = {"person_conflicts": "conflicts_user",
+             "person_record_versions": "record_versions_user",
+             "person_records": "records_user", "person_batch_logs": "batch_logs_user",
+             "person_queue_items": "sync_queue_user"}
+    for read, index in reads.items():
+        asked.clear()
+        getattr(store, read)("a", ["u", "v"], 10, 5)
+        [(sql, params)] = asked
+        with store._reading() as conn:
+            plan = {row["id"]: row for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)}
+        searches = [r["detail"] for r in plan.values() if r["detail"].startswith(("SEARCH",
+                                                                                   "SCAN "))
+                    and "subquery" not in r["detail"]]
+        assert searches and all(f"USING INDEX {index} (appId=? AND userId=?" in d
+                                for d in searches), (read, searches)
+        inner_sorts = [r for r in plan.values() if "TEMP B-TREE" in r["detail"]
+                       and plan.get(r["parent"], {}).get("detail", "").startswith("CO-ROUTINE")]
+        assert not inner_sorts, read
+    store.close()

@@ -3,13 +3,15 @@
 from .accounts import MongoAccounts
 from .console import MongoConsole
 from .core import MongoCore
+from .events import MongoEvents
 from .ingest import MongoIngest
 from .people import MongoPeople
+from .person import MongoPerson
 from .retention import MongoRetention
 from .runs import MongoRuns
 from .sync import MongoSync
 
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
-                 MongoRuns, MongoPeople, MongoCore):
+                 MongoRuns, MongoPeople, MongoPerson, MongoEvents, MongoCore):
     """Every store operation, on one MongoDB database."""

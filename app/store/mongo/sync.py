@@ -173,7 +173,11 @@ class MongoSync:
         with self._errors():
             try:
                 self.db.telemetry.insert_many(docs, ordered=False)
+                self._count_hours(docs)
             except BulkWriteError as exc:
+                # The explorer's hourly counts take the events this insert stored, only.
+                failed = {e.get("index") for e in exc.details.get("writeErrors", [])}
+                self._count_hours(doc for i, doc in enumerate(docs) if i not in failed)
                 refused = [e for e in exc.details.get("writeErrors", [])
                            if e.get("code") != DUPLICATE_KEY]
                 if refused:
@@ -192,8 +196,13 @@ class MongoSync:
     def replace_event(self, app_id, event_id, changes):
         """Overwrite fields of a stored event (a resolved payload conflict)."""
         with self._errors():
-            self.db.telemetry.update_one({"appId": app_id, "eventId": event_id},
-                                         {"$set": dict(changes)})
+            before = self.db.telemetry.find_one_and_update(
+                {"appId": app_id, "eventId": event_id}, {"$set": dict(changes)},
+                {"appId": 1, "eventType": 1, "timestamp": 1})
+            if before is not None and {"eventType", "timestamp"} & set(changes):
+                # The explorer's hourly counts move with the event.
+                self._count_hours([before], -1)
+                self._count_hours([{**before, **changes}])
 
     def event_counts(self, app_id, start=None, end=None):
         """Event counts by type and by (UTC) day, with `start` <= timestamp < `end`."""

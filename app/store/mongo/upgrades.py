@@ -60,4 +60,68 @@ def sources(store):
     store.db.batch_logs.create_index([("rejectedCount", 1), ("source", 1)])
 
 
-STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources}
+def _backfill(store, collection, fallback):
+    """Give the rows of `collection` without a userId their queue item's (by appId, itemId),
+    else what `fallback(row)` finds; rows left without one are left as they are."""
+    from .person import BACKFILL_CHUNK
+
+    rows = store.db[collection].find({"userId": None},
+                                     {"appId": 1, "itemId": 1, "recordType": 1, "recordId": 1})
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == BACKFILL_CHUNK:
+            _fill(store, collection, chunk, fallback)
+            chunk = []
+    if chunk:
+        _fill(store, collection, chunk, fallback)
+
+
+def _fill(store, collection, rows, fallback):
+    writers = {}
+    for app_id in {row["appId"] for row in rows}:
+        item_ids = [row.get("itemId") for row in rows if row["appId"] == app_id]
+        for item in store.db.sync_queue.find({"appId": app_id, "itemId": {"$in": item_ids}},
+                                             {"itemId": 1, "userId": 1}):
+            writers[(app_id, item["itemId"])] = item.get("userId")
+    for row in rows:
+        user_id = writers.get((row["appId"], row.get("itemId")))
+        if user_id is None:
+            user_id = fallback(row)
+        if user_id is not None:
+            store.db[collection].update_one({"_id": row["_id"]}, {"$set": {"userId": user_id}})
+
+
+def privacy(store):
+    """5: conflicts' and record versions' userId (the writing queue item's; for a version
+    without one, the record's) filled in where missing; the indexes of a person's rows;
+    suppressions, tombstones and deletions (collections made with their indexes)."""
+    from .person import PRIVACY_INDEXES
+
+    def record_owner(row):
+        record = store.db.records.find_one({"appId": row["appId"],
+                                            "recordType": row.get("recordType"),
+                                            "recordId": row.get("recordId")}, {"userId": 1})
+        return (record or {}).get("userId")
+
+    _backfill(store, "conflicts", lambda row: None)
+    _backfill(store, "record_versions", record_owner)
+    for collection, specs in PRIVACY_INDEXES.items():
+        for keys, options in specs:
+            store.db[collection].create_index(keys, **options)
+
+
+
+def explorer(store):
+    """6: the explorer's indexes (events newest first by app, type, userId and anonymousId,
+    with _id as tie-break) and event_hours, the events counted per (app, hour, type), filled
+    from the events stored (each count set, so taking the step again changes nothing)."""
+    from .events import EXPLORER_INDEXES
+
+    for collection, specs in EXPLORER_INDEXES.items():
+        for keys, options in specs:
+            store.db[collection].create_index(keys, **options)
+    store._fill_hours()
+
+
+STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources, 5: privacy, 6: explorer}

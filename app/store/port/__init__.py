@@ -12,8 +12,10 @@ from typing import Protocol
 from .accounts import AccountsPort
 from .console import ConsoleStore
 from .core import CorePort
+from .events import EventsPort
 from .ingest import IngestPort
 from .people import PeoplePort
+from .person import PersonDataStore
 from .retention import RetentionPort
 from .runs import RunsPort
 from .schema import SchemaPort
@@ -23,7 +25,7 @@ __all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
-            RetentionPort, PeoplePort, Protocol):
+            RetentionPort, PeoplePort, PersonDataStore, EventsPort, Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 

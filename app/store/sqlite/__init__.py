@@ -4,15 +4,17 @@ from ..port.sync import ApplyNewEvents
 from .accounts import SqliteAccounts
 from .console import SqliteConsole
 from .core import SqliteCore
+from .events import SqliteEvents
 from .ingest import SqliteIngest
 from .people import SqlitePeople
+from .person import SqlitePerson
 from .retention import SqliteRetention
 from .runs import SqliteRuns
 from .sync import SqliteSync
 
 
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
-                  SqliteRuns, SqlitePeople, SqliteCore):
+                  SqliteRuns, SqlitePeople, SqlitePerson, SqliteEvents, SqliteCore):
     """Every store operation, on one SQLite file."""
 
     # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.

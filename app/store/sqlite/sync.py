@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from ..common import int64, unreadable_item
 from ..errors import DataRejected, DuplicateKey, StoreUnavailable
 from .core import dumps, first_value, from_epoch, loads, to_epoch, to_row
+from .events import COUNT_HOURS_SQL
 
 # Open items: the partial index's condition, which the claim repeats word for word so the
 # planner can use the index. Spelled as comparisons, not `status IN (...)`: SQLite builds an IN
@@ -292,6 +293,7 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
             raise DataRejected(f"event {early}: its time is before year 1 in UTC, which no "
                                "stored time can hold")
         conn.execute(COUNT_EVENTS_SQL, (last_id,))
+        conn.execute(COUNT_HOURS_SQL, (last_id,))
 
     def get_event(self, app_id, event_id):
         """The stored telemetry event, or None."""
@@ -376,9 +378,9 @@ CREATE INDEX IF NOT EXISTS conflicts_app_status ON conflicts (appId, status, id)
                     raise StoreUnavailable(f"record {key} changed while it was written")
             conn.execute(
                 "INSERT INTO record_versions (appId, recordType, recordId, version, data, "
-                "updatedAt, updatedBy, itemId) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "updatedAt, updatedBy, itemId, userId) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*key, doc["version"], dumps(doc["data"]), to_epoch(doc["updatedAt"]),
-                 doc.get("updatedBy"), doc.get("itemId")))
+                 doc.get("updatedBy"), doc.get("itemId"), doc.get("userId")))
         return dict(doc, changeSeq=change_seq)
 
     def records_changed(self, app_id, record_type=None, since=0, limit=100):

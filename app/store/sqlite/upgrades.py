@@ -50,5 +50,32 @@ def sources(store, conn):
                  "(source, rejectedCount) WHERE rejectedCount > 0")
 
 
-STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources}
-IN_TRANSACTION = {2, 3, 4}
+def privacy(store, conn):
+    """5: conflicts' and record_versions' userId (the writing queue item's), filled in for the
+    rows already stored; indexes of a person's rows; suppressions, tombstones and deletions."""
+    from .person import BACKFILL_SQL, PRIVACY_SCRIPT
+
+    for table in ("conflicts", "record_versions"):
+        columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "userId" not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN userId TEXT")
+    for statement in BACKFILL_SQL:
+        conn.execute(statement)
+    for statement in PRIVACY_SCRIPT.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+
+def explorer(store, conn):
+    """6: the explorer's indexes (events newest first per app, and per anonymousId, which
+    replaces step 3's index of it) and event_hours, the events counted per (app, hour, type),
+    filled from the events stored; the sync engine's insert raises it, triggers lower it."""
+    from .events import STEP6_STATEMENTS
+
+    for statement in STEP6_STATEMENTS:
+        conn.execute(statement)
+
+
+STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources, 5: privacy, 6: explorer}
+IN_TRANSACTION = {2, 3, 4, 5, 6}
