@@ -25,7 +25,7 @@ SECTIONS = (("queueItems", "person_queue_items"), ("records", "person_records"),
             ("recordVersions", "person_record_versions"), ("conflicts", "person_conflicts"),
             ("batches", "person_batch_logs"))
 # Rows read per round trip while exporting (queue items carry payloads of up to 32 KB).
-CHUNK = 200
+CHUNK = 500
 EVENT_CHUNK = 1000
 # A timeline cursor is a handful of keys: anything longer was not made here.
 MAX_CURSOR = 2048
@@ -50,21 +50,13 @@ def _events(app_id, ids):
     return {"appId": app_id, "userIds": ids}
 
 
-def _event_page(store, filters, before=None, limit=50):
-    # Until the events port is merged (branch i-explore): no events.
-    read = getattr(store, "event_page", None)
-    return read(filters, before=before, limit=limit) if read else []
-
-
-def _event_chunks(store, filters, chunk):
-    read = getattr(store, "event_chunks", None)
-    return read(filters, chunk=chunk) if read else iter(())
-
-
 def _readers(store, app_id, ids):
     """{kind: read(before, limit)} of the timeline's sources."""
     def event_page(before, limit):
-        return _event_page(store, _events(app_id, ids), before=before, limit=limit)
+        try:
+            return store.event_page(_events(app_id, ids), before=before, limit=limit)
+        except ValueError:  # a key the store never made
+            raise InvalidCursor("The cursor is not one this timeline gave.") from None
 
     return {
         "event": event_page,
@@ -80,7 +72,7 @@ def person_known(store, app_id, user_id):
     if store.get_people(app_id, [user_id]).get(user_id) is not None:
         return True
     ids = [user_id]
-    if _event_page(store, _events(app_id, ids), limit=1):
+    if store.event_page(_events(app_id, ids), limit=1):
         return True
     return any(getattr(store, read)(app_id, ids, None, 1) for _name, read in SECTIONS)
 
@@ -159,10 +151,6 @@ def _json(value):
     return orjson.dumps(value, default=_plain).decode()
 
 
-def _without_key(row):
-    return {k: v for k, v in row.items() if k != "key"}
-
-
 def _profile(store, app_id, user_id):
     person = store.get_people(app_id, [user_id]).get(user_id)
     if person is None:
@@ -186,12 +174,23 @@ def _keyset_chunks(read, app_id, ids):
             return
 
 
+def _json_rows(rows):
+    """The rows as the items of a JSON list (no brackets), without their keyset `key`, in one
+    orjson call (the key is put back: the reader pages on after the last row's)."""
+    keys = [row.pop("key", None) for row in rows]
+    try:
+        return orjson.dumps(rows, default=_plain).decode()[1:-1]
+    finally:
+        for row, key in zip(rows, keys, strict=True):
+            row["key"] = key
+
+
 def _json_list(name, chunks):
     yield f',{_json(name)}:['
     first = True
     for chunk in chunks:
         if chunk:
-            text = ",".join(_json(_without_key(row)) for row in chunk)
+            text = _json_rows(chunk)
             yield text if first else "," + text
             first = False
     yield "]"
@@ -205,8 +204,8 @@ def person_document_chunks(store, settings, app_id, user_id):
     head = {"userId": user_id, "appId": app_id, "exportedAt": utcnow(),
             "profile": _profile(store, app_id, user_id)}
     yield _json(head)[:-1]
-    yield from _json_list("events", _event_chunks(store, _events(app_id, ids),
-                                                      chunk=EVENT_CHUNK))
+    yield from _json_list("events", store.event_chunks(_events(app_id, ids),
+                                                       chunk=EVENT_CHUNK))
     for name, read in SECTIONS:
         yield from _json_list(name, _keyset_chunks(getattr(store, read), app_id, ids))
     yield "}"

@@ -51,7 +51,8 @@ IDS_PER_QUERY = 50
 
 class SqlitePerson:
     """A person's rows, newest first by rowid (each index of step 5 ends with it): one index
-    seek per id (and per queue state), merged by SQLite; `key` is the rowid."""
+    seek per id (and per queue state), each reading only the index; SQLite merges the rowids
+    they hand over and reads the `limit` rows they name. `key` is the rowid."""
 
     def _person_rows(self, table, app_id, user_ids, before, limit, states=(None,)):
         ids = list(dict.fromkeys(user_ids))
@@ -72,11 +73,13 @@ class SqlitePerson:
                     if before is not None:
                         where += " AND rowid < ?"
                         params.append(before)
-                    terms.append(f"SELECT * FROM (SELECT rowid AS key, * FROM {table} "
+                    terms.append(f"SELECT * FROM (SELECT rowid AS key FROM {table} "
                                  f"WHERE {where} ORDER BY rowid DESC LIMIT ?)")
                     params.append(limit)
-            rows += self._query(" UNION ALL ".join(terms) + " ORDER BY key DESC LIMIT ?",
-                                (*params, limit))
+            rows += self._query(
+                f"SELECT rowid AS key, * FROM {table} WHERE rowid IN "
+                f"({' UNION ALL '.join(terms)} ORDER BY key DESC LIMIT ?) ORDER BY rowid DESC",
+                (*params, limit))
         if len(ids) > IDS_PER_QUERY:
             rows = sorted(rows, key=lambda row: row["key"], reverse=True)[:limit]
         return rows
