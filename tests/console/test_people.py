@@ -136,3 +136,20 @@ def test_an_admin_deletes_a_person_after_typing_the_user_id(console, alice, stor
     assert len(entries) == 1, entries
     assert entries[0]["actor"] in ("admin", "user:admin")
     assert "alice" not in json.dumps(entries[0], default=str)
+
+
+def test_conflicts_link_to_their_person(console, send, store, app):
+    send([record("r-5", 0, {"title": "t"})], user_id="carol")
+    run_sync(store, app.config, source="manual")
+    send([record("r-5", 1, {"title": "server"})], user_id="carol")
+    run_sync(store, app.config, source="manual")
+    send([record("r-5", 1, {"title": "client"}, conflictResolution="manual")], user_id="carol")
+    run_sync(store, app.config, source="manual")
+    [conflict] = store.list_conflicts(status="open", values=False)
+    session = console("viewer")
+    link = 'href="/console/people/carol?app=testapp"'
+    assert link in session.get("/console/conflicts").get_data(as_text=True)
+    assert link in session.get(f"/console/conflicts/{conflict['id']}").get_data(as_text=True)
+    person = session.get("/console/people/carol?app=testapp").get_data(as_text=True)
+    assert "conflict" in kinds(person)
+    assert f'href="/console/conflicts/{conflict["id"]}"' in person

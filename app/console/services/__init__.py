@@ -32,6 +32,14 @@ from .explorer import (
 )
 from .filters import ERROR_STATES, PAGE_SIZE, describe, filter_args, page, queue_filters
 from .links import path_safe, person_endpoint
+from .people import (
+    TimelineCursorInvalid,
+    delete_person,
+    deletion_status,
+    export_chunks,
+    person_apps,
+    person_view,
+)
 from .queue import count_queue, queue_list, queue_rows, search
 from .syncing import record_sync, start_sync, sync_run
 
@@ -42,6 +50,8 @@ __all__ = [
     "conflict_list", "conflict_view", "count_queue", "dashboard", "describe", "discard_item",
     "event_view", "explore", "explorer_args", "explorer_query", "filter_args",
     "merged_from_choices", "page", "parse_merge", "path_safe", "person_endpoint",
+    "TimelineCursorInvalid", "delete_person", "deletion_status", "export_chunks", "person_apps",
+    "person_view",
     "queue_filters", "queue_list", "queue_rows", "record_sync", "resolve", "retry_item",
     "search", "stacked_chart", "start_sync", "suggested_merge", "sync_run",
 ]
