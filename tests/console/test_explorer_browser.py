@@ -152,6 +152,14 @@ def test_a_viewer_sees_no_delete_form_and_a_forged_post_is_refused(browser, live
         assert "may look but not act" in answer.text()
         tab.go("/console/people/alice?app=testapp")
         assert page.locator("tr[data-kind=event]").count() == 6
+        # Typing a from time chooses the custom range, and htmx follows it.
+        tab.go("/console/events?range=1h")
+        assert tab.legend() == {}
+        page.fill("input[name=from]", (utcnow() - timedelta(hours=3)).strftime(
+            "%Y-%m-%dT%H:%M:%S"))
+        page.wait_for_url(re.compile(r"range=custom"))
+        expect(page.locator("[data-type-total=viewed]")).to_have_text("3")
+        assert tab.legend() == {"viewed": 3, "flipped": 1, "started": 1}
         tab.close()
 
     browser.run(scenario)
