@@ -6,7 +6,7 @@ from flask import Response, abort, flash, g, redirect, request, stream_with_cont
 from ..accounts import audit
 from ..accounts.privacy import person_hash
 from . import services
-from .auth import actor
+from .auth import actor, is_admin
 from .web import bp, render, settings, shown, the_store
 
 MAX_USER_ID = 256
@@ -63,7 +63,7 @@ def _person_page(user_id, http_status=200, error=None, app_id=None):
     return render("console/person.html", "console/partials/person_timeline.html",
                   http_status=http_status, user_id=user_id, app_id=app_id, apps=None,
                   view=view, deletion=deletion, error=error,
-                  is_admin=g.user["role"] == "admin", pager_endpoint=endpoint, args=values)
+                  is_admin=is_admin(g.user), pager_endpoint=endpoint, args=values)
 
 
 @bp.get("/people/export")
@@ -84,7 +84,7 @@ def person_export():
 @bp.post("/people/delete")
 def person_delete():
     """Erase a person (admins only), once the userId has been typed to confirm."""
-    if g.user["role"] != "admin":
+    if not is_admin(g.user):
         abort(403, description=f"Your role ({g.user['role']}) may not delete people: only "
                                "admins may.")
     user_id = _user_id(request.form.get("userId"))

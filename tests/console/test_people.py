@@ -153,3 +153,21 @@ def test_conflicts_link_to_their_person(console, send, store, app):
     person = session.get("/console/people/carol?app=testapp").get_data(as_text=True)
     assert "conflict" in kinds(person)
     assert f'href="/console/conflicts/{conflict["id"]}"' in person
+
+
+def test_the_timeline_pages_hold_every_entry_once(console, send, store, app):
+    send([event("tick", n=n) for n in range(54)], user_id="dora")
+    run_sync(store, app.config, source="manual")
+    session = console("viewer")
+    first = session.get("/console/people/dora?app=testapp").get_data(as_text=True)
+    assert len(kinds(first)) == 50
+    older = html.unescape(re.search(r'href="([^"]+)"[^>]*rel="next"', first).group(1))
+    second = session.get(older).get_data(as_text=True)
+    # 54 events and their batch log.
+    assert len(kinds(second)) == 5 and 'rel="next"' not in second
+    events = re.findall(r'href="/console/events/testapp/([^"]+)"', first + second)
+    assert len(events) == len(set(events)) == 54
+    fragment = session.get(older, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<div id="person-timeline"')
+    forged = session.get("/console/people/dora?app=testapp&before=bm9wZQ")
+    assert forged.status_code == 400 and "page cursor" in forged.get_data(as_text=True)
