@@ -10,7 +10,7 @@ from app import create_app
 from app.extensions import store
 from app.store import StoreUnavailable
 from app.store.schema import SchemaMismatch
-from app.sync.scheduling import start_scheduler
+from app.sync.scheduling import reapply_erasures, start_scheduler
 
 WORKER_BOOT_ERROR = 3
 
@@ -20,6 +20,10 @@ try:
     # The store opened at start-up (made, or upgraded when STORE_AUTO_UPGRADE allows); if it is
     # down it is opened on first use instead.
     store.get(app)
+    if click.get_current_context(silent=True) is None:
+        # A restored backup may hold people erased since: a server erases them again (and
+        # says so); a command leaves it to `people reapply-erasures`.
+        reapply_erasures(app)
 except StoreUnavailable as exc:
     logging.getLogger("prepmate.store").warning("store not ready at start-up: %s", exc)
 except SchemaMismatch as exc:

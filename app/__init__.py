@@ -56,13 +56,13 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from .api import events, health, people, segment, sync, telemetry
+    from .api import erasure, events, health, people, segment, suppressions, sync, telemetry
     from .api import posthog as posthog_api
     from .console import bp as console_bp
     from .console.metrics import bp as metrics_bp
     from .extensions import api, csrf
 
-    for module in (telemetry, sync, people, events, health):
+    for module in (telemetry, sync, people, suppressions, events, erasure, health):
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)
     app.register_blueprint(segment.bp)

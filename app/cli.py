@@ -5,6 +5,7 @@ import json
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from flask.cli import AppGroup
 from .accounts.keys import KeyRequestError, authenticate, create_key, parse_scopes
 from .accounts.users import ROLES, UserError, create_user, set_password, set_role
 from .extensions import store
+from .privacy import erasure
 from .privacy.access import person_document_chunks, person_known
 from .store import StoreUnavailable
 from .store.common import QUEUE_STATES, utcnow
@@ -273,7 +275,72 @@ def people_export(user_id, app_id, output):
 
 # --- people delete ---
 
+def _deletion_line(deletion):
+    counts = ", ".join(f"{phase} {n}" for phase, n in deletion["counts"].items()) or "nothing"
+    return f"deletion {deletion['deletionId']}: {deletion['status']} ({counts})"
+
+
+def _erase_to_the_end(deletion_id, wait_seconds=60.0):
+    """Run one deletion to its end here, retrying its checkpoint while readers hold it."""
+    the_store, settings = store.get(), current_app.config
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        advanced = erasure.run_deletions(the_store, settings, budget=wait_seconds,
+                                         only=deletion_id)
+        found = erasure.public(the_store.get_deletion(deletion_id))
+        if found["status"] == "done" or time.monotonic() >= deadline:
+            return found
+        if not advanced:
+            click.echo(f"deletion {deletion_id} is being run by another process; waiting")
+        time.sleep(0.5)
+
+
+@people.command("delete")
+@click.argument("user_id")
+@click.option("--app", "app_id", required=True, help="The app the person belongs to.")
+@click.option("--suppress", is_flag=True,
+              help="Also refuse the person's future items (answered `suppressed`).")
+def people_delete(user_id, app_id, suppress):
+    """Erase every trace of a person in an app now, and print what was erased."""
+    deletion = erasure.request_deletion(store.get(), current_app.config, app_id, user_id,
+                                        suppress=suppress, requested_by=CLI_ACTOR)
+    found = _erase_to_the_end(deletion["deletionId"])
+    click.echo(_deletion_line(found))
+    if found["status"] != "done":
+        raise click.ClickException(
+            "the rows are erased, but the store's checkpoint still waits for readers: the "
+            "scheduler finishes the deletion, or run this command again")
+
+
+@people.command("reapply-erasures")
+def people_reapply_erasures():
+    """Erase again the people of the erasure ledger that the store does not record (after a
+    restore from a backup), and print each."""
+    try:
+        made = erasure.reapply_erasures(store.get(), current_app.config)
+    except erasure.ErasureLedgerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not made:
+        click.echo("Nothing to re-apply: the store records every erasure of the ledger "
+                   f"({erasure.ledger_path(current_app.config)}).")
+    for deletion in made:
+        click.echo(f"re-applying erasure {deletion['deletionId']}")
+        click.echo(_deletion_line(_erase_to_the_end(deletion["deletionId"])))
+
 # --- people unsuppress ---
+
+
+@people.command("unsuppress")
+@click.argument("user_id")
+@click.option("--app", "app_id", required=True, help="The app the person belongs to.")
+def people_unsuppress(user_id, app_id):
+    """Lift a person's suppression: their items are taken again (audited, with the id's hash)."""
+    from .privacy.suppression import lift
+
+    if lift(store.get(), current_app.config, app_id, user_id, actor=CLI_ACTOR):
+        click.echo(f"Lifted the suppression in app {app_id}: the person's items are taken again.")
+    else:
+        click.echo(f"The person was not suppressed in app {app_id}; nothing changed.")
 
 
 def register(app):

@@ -47,6 +47,13 @@ SETTINGS = {
     # Unset, it is derived from SECRET_KEY: set it to change SECRET_KEY without forgetting
     # who asked to be suppressed and which ids were erased.
     "ERASURE_SECRET": (None, str),
+    # The ledger of erasures a restore re-applies (app/privacy/erasure.py): default
+    # <SQLITE_PATH>.erasures, or instance/erasures.jsonl with MongoDB. Keep it with the backups'
+    # host, not inside them.
+    "ERASURE_LEDGER_PATH": (None, str),
+    # How often the scheduler advances pending erasures, and for how long at most each time.
+    "ERASURE_INTERVAL_SECONDS": (30.0, float),
+    "ERASURE_RUN_BUDGET_SECONDS": (20.0, float),
     "MONGODB_URI": (None, str),
     "MONGODB_WRITE_CONCERN": ("majority", str),
     "MONGODB_JOURNAL": (True, _bool),

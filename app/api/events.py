@@ -1,6 +1,6 @@
 """Events: the key's app's events newest first, in keyset pages, and their streamed export."""
 
-from flask import Response, g
+from flask import Response, g, jsonify
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -11,6 +11,7 @@ from ..privacy.events import (
     event_filters,
     events_page,
     export_pieces,
+    json_ready,
 )
 from ..schemas.events_read import (
     EventPageSchema,
@@ -59,7 +60,10 @@ class Events(MethodView):
         except InvalidCursor:
             abort(400, error="invalid_cursor", message="The cursor is not one this API made.",
                   fields={"cursor": ["Not a cursor of this API: pass `nextCursor` as given."]})
-        return {"events": events, "nextCursor": cursor}
+        # Written by the app's orjson provider, not dumped field by field through the schema
+        # (which documents it): a page of 1,000 events took ten times as long.
+        return jsonify({"events": [json_ready(event) for event in events],
+                        "nextCursor": cursor})
 
 
 @blp.route("/events/export")

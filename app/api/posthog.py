@@ -129,14 +129,14 @@ def capture_view():
         return refuse(exc.status, exc.code, detail)
     if summary["accepted"]:
         sync_soon()
-    if not summary["accepted"] and not summary["duplicates"]:
+    if not summary["accepted"] and not summary["duplicates"] and not summary["suppressed"]:
         # Nothing to keep (each message's reason is in the batch log): a 400, which no library
-        # retries.
+        # retries. (Messages of suppressed people are answered, and logged: a 200.)
         return refuse(400, "invalid_events", "Every event of the request was rejected; see "
                       f"batch {summary['batchId']} in the console for the reasons.")
     return jsonify({"status": 1, "batchId": summary["batchId"],
                     "accepted": summary["accepted"], "duplicates": summary["duplicates"],
-                    "rejected": summary["rejected"]})
+                    "rejected": summary["rejected"], "suppressed": summary["suppressed"]})
 
 
 def flags_view():

@@ -43,7 +43,9 @@ class Track(MethodView):
         """Send one event
 
         Answered only once the event is committed to the sync queue. A resent eventId with the
-        same payload answers `duplicate` and is stored once.
+        same payload answers `duplicate` and is stored once, and so does the eventId of an
+        erased event. An event of a person erased with suppression answers `suppressed` (202,
+        not stored; final, like `duplicate`).
         """
         try:
             result = track_event(store.get(), current_app.config, g.app_id, event)
@@ -84,7 +86,9 @@ def _verb_view(verb):
         return jsonify(result), 202
 
     post.__doc__ = (f"{summary}\n\n{description} Answered only once the call is committed to "
-                    "the sync queue; a resent eventId answers `duplicate` and is stored once.")
+                    "the sync queue; a resent (or erased) eventId answers `duplicate` and is "
+                    "stored once; a call naming a person erased with suppression answers "
+                    "`suppressed` and is not stored.")
     post = blp.error(429, "The key is over its rate limit, or the user's backlog is full; see "
                           "Retry-After.", headers=RETRY_AFTER)(post)
     post = blp.error(415, "The body is not JSON (or not gzip when so encoded).")(post)
@@ -120,6 +124,9 @@ class Batch(MethodView):
         Each item is validated on its own: valid items are kept even when others are rejected,
         and `results` says what became of each. Answered only once the accepted items are
         committed. Resending a batchId returns the first answer and stores nothing twice.
+        An item of a person erased with suppression (its userId, anonymousId or previousId)
+        answers `suppressed` and is not stored; an erased eventId or itemId, or every item of an
+        erased batchId, answers `duplicate`. Both are final answers, like `accepted`.
         """
         try:
             result = ingest_batch(store.get(), current_app.config, g.app_id, batch)

@@ -13,6 +13,7 @@ stored under its batchId, and they are answered `accepted` again.
 
 from ..store.common import OPEN_STATES
 from ..store.errors import BacklogFull
+from .suppression import CLEAR, screen
 
 
 def variant_item_id(item_id, payload_hash):
@@ -68,7 +69,8 @@ def check_backlog(store, app_id, items, max_open):
             raise BacklogFull(user_id, open_items[user_id], max_open)
 
 
-def enqueue(store, app_id, items, *, max_open=None, batch_id=None, make_batch_log=None):
+def enqueue(store, app_id, items, *, max_open=None, batch_id=None, make_batch_log=None,
+            settings=None, batch_user_id=None):
     """Store accepted items as pending queue entries, exactly once, as one unit of work.
 
     `items` are queue documents (validate.item_document). With `batch_id`, a batch log already
@@ -76,15 +78,29 @@ def enqueue(store, app_id, items, *, max_open=None, batch_id=None, make_batch_lo
     Otherwise returns (outcomes, log): outcomes are (status, itemId) pairs in input order and
     `make_batch_log(outcomes)` builds the log written in the same unit (log None without it).
     Raises BacklogFull, storing nothing, when a user's open items would pass `max_open`.
+
+    With `settings` (the services always give them), erased ids and suppressed people are
+    screened first (ingest/suppression.py): their items answer `duplicate` or `suppressed`
+    and are not stored, a batch log never keeps a suppressed person's id (`batch_user_id`,
+    the batch's own userId, is screened too), and an erased batchId answers every item
+    `duplicate` and writes nothing (log None).
     """
     # Items are encoded for the store before the unit begins, so other writers wait less on
     # SQLite's write lock; only an item classify() re-keys (a re-used id) is encoded inside.
     prepared = dict(zip(map(id, items), store.prepare_items(items), strict=True))
     with store.unit_of_work():
+        screening = CLEAR if settings is None else screen(
+            store, settings, app_id, items, batch_id, batch_user_id)
+        if screening.batch_erased:
+            return [("duplicate", item["itemId"]) for item in items], None
         if batch_id is not None:
             stored = store.get_batch_log(app_id, batch_id)
             if stored is not None:
                 return None, stored
+        held = screening.held
+        if held:
+            answered = items
+            items = [item for pos, item in enumerate(items) if pos not in held]
         # (A compatible batch whose every message was refused is logged with no items.)
         existing = store.existing_items(app_id, [i["itemId"] for i in items]) if items else {}
         variants = [variant_item_id(i["itemId"], i["payloadHash"]) for i in items
@@ -103,9 +119,16 @@ def enqueue(store, app_id, items, *, max_open=None, batch_id=None, make_batch_lo
             if raced:
                 outcomes = [("duplicate", item_id) if item_id in raced else (status, item_id)
                             for status, item_id in outcomes]
+        if held:
+            # Back in input order, the screened items with their answers.
+            live = iter(outcomes)
+            outcomes = [(held[pos], item["itemId"]) if pos in held else next(live)
+                        for pos, item in enumerate(answered)]
         batch_log = None
         if make_batch_log is not None:
             batch_log = dict(make_batch_log(outcomes), appId=app_id)
+            if batch_log.get("userId") in screening.suppressed_people:
+                batch_log["userId"] = None
             if not store.insert_batch_log(batch_log):
                 # The same batch, sent twice at once, was logged first by the other request.
                 return None, store.get_batch_log(app_id, batch_id)

@@ -16,6 +16,9 @@ from .validate import (
 
 log = logging.getLogger("prepmate.api")
 
+# The batch-log sources of the compatible protocols (ingest/compat.py PROTOCOLS).
+COMPAT_SOURCES = ("segment", "posthog")
+
 
 class IngestError(Exception):
     """A request refused as a whole; `status` and `code` say how to answer it."""
@@ -44,16 +47,33 @@ def _validate(raw_items, envelope, rules):
 
 
 def _summary(batch_id, results):
-    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0, "suppressed": 0}
     for result in results:
         counts[result["status"]] += 1
     return {"batchId": batch_id, "accepted": counts["accepted"],
-            "duplicates": counts["duplicate"], "rejected": counts["rejected"], "results": results}
+            "duplicates": counts["duplicate"], "rejected": counts["rejected"],
+            "suppressed": counts["suppressed"], "results": results}
 
 
 def _replayed(stored, raw_items):
-    """The first answer to a resent batchId, provided it carries the same items."""
+    """The first answer to a resent batchId, provided it carries the same items.
+
+    An erasure takes its person's items out of the results of the batch logs that held them,
+    keeping the counts: an item whose result is gone from such a log was erased, and a resend
+    of it is answered `duplicate` (as its erased id is at ingest)."""
     results = stored.get("results") or []
+    if len(results) < (stored.get("itemCount") or 0) == len(raw_items):
+        by_index = {result.get("index"): result for result in results}
+        answer = []
+        for index, raw in enumerate(raw_items):
+            result = by_index.get(index)
+            if result is None:
+                result = {"index": index, "itemId": client_item_id(raw), "status": "duplicate"}
+            elif client_item_id(raw) not in (None, result.get("itemId")):
+                break
+            answer.append(result)
+        else:
+            return _summary(stored["batchId"], answer)
     same = len(results) == len(raw_items) and all(
         client_item_id(raw) in (None, result.get("itemId"))
         for raw, result in zip(raw_items, results, strict=True)
@@ -97,10 +117,13 @@ def ingest_batch(store, settings, app_id, batch, rules=None, *, protocol=None):
         raise IngestError(400, "validation_error", "Every item of the batch was rejected.",
                           {"items": {str(r["index"]): r["fields"] for r in results}})
 
-    def make_batch_log(outcomes):
+    def answer(outcomes):
         for (index, doc), (status, _stored_id) in zip(docs, outcomes, strict=True):
             results[index] = {"index": index, "itemId": doc["itemId"], "status": status}
-        summary = _summary(batch["batchId"], results)
+        return _summary(batch["batchId"], results)
+
+    def make_batch_log(outcomes):
+        summary = answer(outcomes)
         return {
             "batchId": batch["batchId"], "userId": batch.get("userId"),
             "clientId": batch.get("clientId"), "source": protocol or "client",
@@ -108,9 +131,13 @@ def ingest_batch(store, settings, app_id, batch, rules=None, *, protocol=None):
             "failureCount": summary["rejected"], "duplicateCount": summary["duplicates"],
             "conflictCount": 0, "rejectedCount": summary["rejected"],
             "startTime": started, "endTime": utcnow(), "sentAt": batch.get("sentAt"),
-            # (a native batch with every item rejected is refused above, never logged)
+            # (a native batch with every item rejected is refused above, never logged). A
+            # suppressed item is no error: an erased person's SDK resending must not fill the
+            # console's errors; the log's results name them, and itemCount less the other
+            # counts is their number (batch_status).
             "status": ("success" if not summary["rejected"]
-                       else "partial" if summary["accepted"] or summary["duplicates"]
+                       else "partial" if (summary["accepted"] or summary["duplicates"]
+                                          or summary["suppressed"])
                        else "error"),
             "errors": [{"index": r["index"], "itemId": r["itemId"], "fields": r["fields"]}
                        for r in results if r["status"] == "rejected"],
@@ -120,9 +147,13 @@ def ingest_batch(store, settings, app_id, batch, rules=None, *, protocol=None):
     outcomes, stored = enqueue(
         store, app_id, [doc for _index, doc in docs], batch_id=batch["batchId"],
         make_batch_log=make_batch_log, max_open=int(settings["SYNC_MAX_QUEUE"]),
+        settings=settings, batch_user_id=batch.get("userId"),
     )
     if outcomes is None:
         return _replayed(stored, raw_items)
+    if stored is None:
+        # An erased batchId: every valid item answers `duplicate`, nothing was written.
+        return answer(outcomes)
     log.debug("batch %s of %s: %d items", batch["batchId"], app_id, len(raw_items))
     return _summary(batch["batchId"], stored["results"])
 
@@ -141,7 +172,8 @@ def _track_one(store, settings, app_id, body, make_document, what, rules, extra=
         raise IngestError(400, "validation_error", f"The {what} is invalid.",
                           exc.fields) from None
     [(status, _stored_id)], _log = enqueue(store, app_id, [doc],
-                                           max_open=int(settings["SYNC_MAX_QUEUE"]))
+                                           max_open=int(settings["SYNC_MAX_QUEUE"]),
+                                           settings=settings)
     return {"eventId": doc["itemId"], "status": status}
 
 
@@ -186,6 +218,12 @@ def batch_status(store, app_id, batch_id):
     stored = store.get_batch_log(app_id, batch_id)
     if stored is None:
         return None
+    if stored.get("source") in ("client", *COMPAT_SOURCES):
+        # Every item of an ingested batch is accepted, a duplicate, rejected or suppressed.
+        stored["suppressedCount"] = max(0, (stored.get("itemCount") or 0)
+                                        - (stored.get("successCount") or 0)
+                                        - (stored.get("failureCount") or 0)
+                                        - (stored.get("duplicateCount") or 0))
     now = {item["itemId"]: item for item in store.batch_items(app_id, batch_id)}
     for result in stored.get("results") or []:
         item = now.get(result.get("itemId"))

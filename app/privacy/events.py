@@ -70,17 +70,24 @@ def event_filters(app_id, user_ids=None, event_types=None, since=None, until=Non
 
 
 def public_event(doc):
-    """An event as the API and the export show it (the store's key left out)."""
+    """An event as the API and the export show it (the store's key left out; times as
+    datetimes, which every writer here gives in ISO 8601)."""
     metadata = doc.get("metadata") or {}
     return {"eventId": doc["eventId"], "appId": doc["appId"], "userId": doc.get("userId"),
             "anonymousId": doc.get("anonymousId"), "eventType": doc["eventType"],
             "eventData": doc.get("eventData"), "metadata": metadata,
-            "timestamp": _iso(doc.get("timestamp")), "receivedAt": metadata.get("receivedAt"),
-            "createdAt": _iso(doc.get("createdAt")), "status": doc.get("status")}
+            "timestamp": doc.get("timestamp"), "receivedAt": metadata.get("receivedAt"),
+            "createdAt": doc.get("createdAt"), "status": doc.get("status")}
 
 
 def _iso(value):
     return None if value is None else value.isoformat()
+
+
+def json_ready(event):
+    """A public event with its times as ISO 8601 text."""
+    return {**event, "timestamp": _iso(event["timestamp"]),
+            "createdAt": _iso(event["createdAt"])}
 
 
 def events_page(store, filters, cursor=None, limit=50):
@@ -99,11 +106,11 @@ def events_page(store, filters, cursor=None, limit=50):
 
 def _json(value):
     """Compact JSON text (orjson; the standard library for what it declines, such as integers
-    past 64 bits)."""
+    past 64 bits). A datetime is written as isoformat() writes it."""
     try:
         return orjson.dumps(value).decode()
     except TypeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_iso)
 
 
 def safe_cell(value):
@@ -134,6 +141,7 @@ def export_pieces(store, filters, fmt, chunk=None):
         buffer.truncate()
         for doc in events:
             event = public_event(doc)
+            event = json_ready(event)
             writer.writerow([safe_cell(event[name]) if name not in ("eventData", "metadata")
                              else safe_cell(_json(event[name])) for name in CSV_COLUMNS])
         yield buffer.getvalue()

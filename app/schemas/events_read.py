@@ -62,12 +62,12 @@ class EventSchema(Schema):
     metadata = fields.Dict(required=True, metadata={
         "description": "The client's metadata, with the server's serverTimestamp, receivedAt, "
                        "sentAt, skewMs and clamped."})
-    timestamp = fields.String(required=True, metadata={
-        "format": "date-time", "description": "The event's time, skew-corrected (UTC)."})
+    timestamp = fields.DateTime(required=True, metadata={
+        "description": "The event's time, skew-corrected (UTC)."})
     receivedAt = fields.String(allow_none=True, required=True, metadata={
         "description": "When the server received it (ISO 8601)."})
-    createdAt = fields.String(required=True, metadata={
-        "format": "date-time", "description": "When the sync engine stored it."})
+    createdAt = fields.DateTime(required=True, metadata={
+        "description": "When the sync engine stored it."})
     status = fields.String(required=True)
 
 

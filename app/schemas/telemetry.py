@@ -7,7 +7,7 @@ from .fields import NO_NUL, FullMatch, Identifier, StorableDict, UtcDateTime, Wh
 from .storable import KEPT_AS_SENT
 
 STRATEGIES = ("server_wins", "client_wins", "last_write_wins", "merge", "manual")
-ITEM_STATES = ("accepted", "duplicate", "rejected")
+ITEM_STATES = ("accepted", "duplicate", "rejected", "suppressed")
 # What a sync run did with each item it claimed.
 SYNC_OUTCOMES = ("applied", "duplicate", "conflict", "held", "retry", "dead")
 
@@ -207,7 +207,12 @@ class BatchSchema(BaseSchema):
 # fields included.
 class TrackResultSchema(Schema):
     eventId = fields.String(required=True)
-    status = fields.String(required=True, metadata={"enum": ["accepted", "duplicate"]})
+    status = fields.String(required=True, metadata={
+        "enum": ["accepted", "duplicate", "suppressed"],
+        "description": "`accepted`: committed to the sync queue. `duplicate`: already stored, "
+                       "or erased (a resend of an erased id); not stored again. `suppressed`: "
+                       "the person (userId, anonymousId or previousId) asked to be erased and "
+                       "not tracked; not stored. All three are final: do not send it again."})
 
 
 class ItemResultSchema(Schema):
@@ -230,6 +235,8 @@ class BatchResultSchema(Schema):
     accepted = fields.Integer(required=True)
     duplicates = fields.Integer(required=True)
     rejected = fields.Integer(required=True)
+    suppressed = fields.Integer(required=True, metadata={
+        "description": "Items of suppressed people: answered `suppressed`, not stored (final)."})
     results = fields.List(fields.Nested(ItemResultSchema), required=True)
     statusUrl = fields.String(required=True)
 
@@ -257,6 +264,9 @@ class BatchLogSchema(BatchCountsSchema):
         "description": "Who sent the batch: a client through the native API or a compatible "
                        "protocol, or a sync run."})
     rejectedCount = fields.Integer()
+    suppressedCount = fields.Integer(metadata={
+        "description": "Items of suppressed people, answered `suppressed` and not stored (client "
+                       "batches; not errors)."})
     errors = fields.List(fields.Dict())
     results = fields.List(fields.Nested(ItemResultSchema))
 

@@ -11,6 +11,7 @@ import click
 from flask import current_app
 
 from ..extensions import scheduler, store
+from ..privacy import erasure
 from ..store.common import utcnow
 from . import jobs
 
@@ -22,6 +23,10 @@ SCHEDULED_JOB_ID = "scheduled-sync"
 EAGER_JOB_ID = "eager-sync"
 # The job function, by reference, so the scheduler can run it in its own thread.
 JOB_FUNC = "app.sync.scheduling:run_scheduled"
+# Erasures (app/privacy/erasure.py): on a short interval, and soon after each request.
+ERASURE_JOB_ID = "erasures"
+EAGER_ERASURE_JOB_ID = "eager-erasures"
+ERASURE_JOB_FUNC = "app.sync.scheduling:run_erasures"
 
 
 def scheduler_enabled(app=None):
@@ -108,6 +113,42 @@ def _cli_command():
     return ctx.command.name if ctx is not None else None
 
 
+def erase_soon():
+    """Ask for the erasures to run now, in the background (calls meanwhile share one run)."""
+    if not scheduler_enabled() or scheduler.get_job(EAGER_ERASURE_JOB_ID) is not None:
+        return
+    try:
+        scheduler.add_job(id=EAGER_ERASURE_JOB_ID, func=ERASURE_JOB_FUNC, trigger="date",
+                          run_date=utcnow(), replace_existing=False, misfire_grace_time=60)
+    except Exception:  # a concurrent request added it first (ConflictingIdError)
+        log.debug("erasures already scheduled")
+
+
+def run_erasures():
+    """The job the scheduler runs: erasure.run_deletions inside the app's context."""
+    app = scheduler.app
+    with app.app_context():
+        try:
+            erasure.run_deletions(store.get(app), app.config,
+                                  budget=float(app.config["ERASURE_RUN_BUDGET_SECONDS"]))
+        except Exception:
+            scheduler_log.exception("scheduled erasures failed")
+
+
+def reapply_erasures(app):
+    """At start: erase again the people a restored backup brought back (the ledger's entries
+    the store does not record); returns the deletions made."""
+    try:
+        made = erasure.reapply_erasures(store.get(app), app.config)
+    except erasure.ErasureLedgerError as exc:
+        scheduler_log.error("erasures not re-applied: %s", exc)
+        return []
+    if made:
+        scheduler_log.warning("%d erasures re-applied from the erasure ledger (a restored "
+                              "backup held their people): they run in the background", len(made))
+    return made
+
+
 def start_scheduler(app):
     """Start the timed sync in this process when enabled; True when it started."""
     if not app.config.get("ENABLE_SCHEDULED_SYNC") or not _serving_process(app):
@@ -119,6 +160,11 @@ def start_scheduler(app):
     scheduler.add_job(
         id=SCHEDULED_JOB_ID, func=JOB_FUNC, kwargs={"source": "scheduled"}, trigger="interval",
         minutes=float(app.config["SYNC_INTERVAL_MINUTES"]), max_instances=1, coalesce=True,
+        replace_existing=True, next_run_time=utcnow() + timedelta(seconds=5),
+    )
+    scheduler.add_job(
+        id=ERASURE_JOB_ID, func=ERASURE_JOB_FUNC, trigger="interval",
+        seconds=float(app.config["ERASURE_INTERVAL_SECONDS"]), max_instances=1, coalesce=True,
         replace_existing=True, next_run_time=utcnow() + timedelta(seconds=5),
     )
     scheduler.start()

@@ -19,7 +19,7 @@
 (function (root) {
   'use strict';
 
-  const VERSION = '0.3.0';
+  const VERSION = '0.4.0';
   // Named in every item's metadata.context.library, with VERSION.
   const LIBRARY_NAME = 'prepmate-telemetry-js';
   const BATCH_PATH = '/api/telemetry/batch';
@@ -1350,6 +1350,8 @@
         } else if (key.startsWith(this._hidePrefix)) {
           const batch = parseJson(ls.getItem(key));
           if (batch && Array.isArray(batch.items)) {
+            // This tab's until a snapshot of the queue shows it (see SyncService._known).
+            batch.folded = true;
             this._foldedBatches.push(batch);
             this._batches.set(batch.batchId, batch);
           }
@@ -1557,7 +1559,8 @@
 
     /**
      * Sends everything queued (by any tab of this origin), waiting for a tab that is sending
-     * first. Resolves to {delivered, pending, successCount, failureCount, duplicates, batches}:
+     * first. Resolves to {delivered, pending, successCount, failureCount, duplicates, suppressed,
+     * batches}:
      * `delivered` is true when the queue is empty, `pending` how many items wait in it, and
      * `reason` says why not when it is 'offline', 'backoff', 'locked' or 'error'.
      */
@@ -1629,7 +1632,9 @@
     async _flush(options) {
       const telemetry = this.telemetry;
       await telemetry.persisted();
-      const totals = { successCount: 0, failureCount: 0, duplicates: 0, batches: 0 };
+      const totals = {
+        successCount: 0, failureCount: 0, duplicates: 0, suppressed: 0, batches: 0,
+      };
       let reason = null;
       if (!isOnline()) {
         reason = 'offline';
@@ -1662,7 +1667,9 @@
     // An explicit flush (and page hide) sends everything; a timer's run sends what waited and
     // then only whole batches, so a steady stream goes out in few requests.
     async _sendAll(options) {
-      const totals = { successCount: 0, failureCount: 0, duplicates: 0, batches: 0 };
+      const totals = {
+        successCount: 0, failureCount: 0, duplicates: 0, suppressed: 0, batches: 0,
+      };
       let reason = null;
       const drain = options.waitForLock || options.keepalive;
       while (isOnline()) {
@@ -1678,6 +1685,7 @@
         totals.successCount += outcome.successCount || 0;
         totals.failureCount += outcome.failureCount || 0;
         totals.duplicates += outcome.duplicates || 0;
+        totals.suppressed += outcome.suppressed || 0;
         totals.batches += 1;
       }
       if (!isOnline()) reason = 'offline';
@@ -1687,17 +1695,20 @@
     // The batches being sent, as this tab knows them (one object per batchId).
     _known(batches) {
       const known = this.telemetry._batches;
-      const folding = new Set(this.telemetry._foldedBatches.map((b) => b.batchId));
       const seen = new Set(batches.map((b) => b.batchId));
       for (const [batchId, batch] of known) {
-        // Settled by another tab meanwhile, unless it is this tab's: on the wire, or sent at
-        // page hide and on its way into the queue.
-        if (!seen.has(batchId) && !folding.has(batchId) && !(batch.keepalive && !batch.settled) &&
+        // Settled by another tab meanwhile, unless it is this tab's: on the wire, sent at page
+        // hide, or folded in from a closed page's record and not yet seen in a snapshot (the
+        // write that puts it into the queue may commit after this snapshot was read; forgotten
+        // then, its items would go out again in a new batch under a new batchId).
+        if (!seen.has(batchId) && !batch.folded && !(batch.keepalive && !batch.settled) &&
             !batch.itemIds.some((id) => this._inFlight.has(id))) known.delete(batchId);
       }
       return batches.map((b) => {
         if (!known.has(b.batchId)) known.set(b.batchId, b);
-        return known.get(b.batchId);
+        const batch = known.get(b.batchId);
+        batch.folded = false;
+        return batch;
       });
     }
 
@@ -1836,6 +1847,8 @@
       const known = new Set(batch.itemIds);
       const done = [];
       const rejected = [];
+      const suppressed = [];
+      const unknown = [];
       let accepted = 0;
       let duplicates = 0;
       for (const result of results) {
@@ -1845,7 +1858,14 @@
         else if (result.status === 'duplicate') duplicates += 1;
         else if (result.status === 'rejected') {
           rejected.push({ itemId, index: result.index, fields: result.fields || {} });
-        } else continue;
+        } else if (result.status === 'suppressed') {
+          // The person asked to be forgotten: final, the server will never take the item.
+          suppressed.push(itemId);
+        } else {
+          // A status this release does not know is still the server's answer to the item:
+          // final too, or the item would be sent again for ever.
+          unknown.push({ itemId, index: result.index, status: result.status });
+        }
         done.push(itemId);
       }
       // Forgets the batch too: items the answer did not mention go out in a later batch.
@@ -1862,12 +1882,37 @@
           willRetry: false,
         });
       }
+      if (suppressed.length) {
+        this.telemetry.emit('sync:error', {
+          error: 'suppressed',
+          status: 202,
+          batchId: batch.batchId,
+          message: suppressed.length + ' item(s) refused: their person is suppressed',
+          itemIds: suppressed,
+          items: suppressed.map((itemId) => ({ itemId })),
+          count: suppressed.length,
+          willRetry: false,
+        });
+      }
+      if (unknown.length) {
+        this.telemetry.emit('sync:error', {
+          error: 'unknown_status',
+          status: 202,
+          batchId: batch.batchId,
+          message: unknown.length + ' item(s) answered with a status this SDK does not know',
+          itemIds: unknown.map((u) => u.itemId),
+          items: unknown,
+          count: unknown.length,
+          willRetry: false,
+        });
+      }
       const result = {
         batchId: batch.batchId,
         successCount: accepted + duplicates,
         accepted,
-        failureCount: rejected.length,
+        failureCount: rejected.length + unknown.length,
         duplicates,
+        suppressed: suppressed.length,
       };
       this.telemetry.emit('sync:complete', result);
       return result;

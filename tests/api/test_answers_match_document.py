@@ -56,18 +56,29 @@ PERSON = ("get", "/api/telemetry/people/{user_id}")
 PERSON_BY_QUERY = ("get", "/api/telemetry/people")
 PERSON_EXPORT = ("get", "/api/telemetry/people/{user_id}/export")
 PERSON_EXPORT_BY_QUERY = ("get", "/api/telemetry/people/export")
+SUPPRESSION = ("get", "/api/telemetry/suppressions")
+LIFT = ("delete", "/api/telemetry/suppressions")
 # Every operation of the document is exercised below; a new one must be added here too.
 OPERATIONS = {TRACK, BATCH, BATCH_STATUS, STATUS, SYNC, SYNC_RUN, RECORDS, RECORD, CONFLICTS,
-              CONFLICT, RESOLVE, METRICS, HEALTH, PERSON, PERSON_BY_QUERY, PERSON_EXPORT,
-              PERSON_EXPORT_BY_QUERY, *VERBS, EVENTS, EXPORT_EVENTS}
+              CONFLICT, RESOLVE, METRICS, HEALTH, PERSON, PERSON_BY_QUERY, *VERBS}
+OPERATIONS |= {PERSON_EXPORT, PERSON_EXPORT_BY_QUERY}
+OPERATIONS |= {SUPPRESSION, LIFT}
+OPERATIONS |= {EVENTS, EXPORT_EVENTS}
+ERASE = ("delete", "/api/telemetry/people/{user_id}")
+ERASE_BY_QUERY = ("delete", "/api/telemetry/people")
+DELETION = ("get", "/api/telemetry/deletions/{deletion_id}")
+ERASURE = {ERASE: "admin", ERASE_BY_QUERY: "admin", DELETION: "admin"}
+OPERATIONS |= set(ERASURE)
 # The operations behind a key: each answers 401, 403 and 429 before doing anything.
 KEYED = {TRACK: "ingest", BATCH: "ingest", BATCH_STATUS: "read", STATUS: "read", SYNC: "admin",
          SYNC_RUN: "read", RECORDS: "read", RECORD: "read", CONFLICTS: "read", CONFLICT: "read",
          RESOLVE: "admin", METRICS: "read", PERSON: "read", PERSON_BY_QUERY: "read",
          PERSON_EXPORT: "read", PERSON_EXPORT_BY_QUERY: "read",
-         **dict.fromkeys(VERBS, "ingest"), EVENTS: "read", EXPORT_EVENTS: "read"}
+         SUPPRESSION: "admin", LIFT: "admin", EVENTS: "read", EXPORT_EVENTS: "read",
+         **dict.fromkeys(VERBS, "ingest"), **ERASURE}
 SAMPLE_PATH = {"batch_id": "b-none", "run_id": "r-none", "record_type": "note",
-               "record_id": "r-none", "conflict_id": "c-none", "user_id": "nobody"}
+               "record_id": "r-none", "conflict_id": "c-none", "user_id": "nobody",
+               "deletion_id": "d-none"}
 
 
 def json_schema(node):
@@ -282,6 +293,66 @@ def test_person_export_answers(client, auth, doc, app, store):
     again = doc.check(client.get(by_query, query_string={"userId": "u1"}, headers=auth),
                       PERSON_EXPORT_BY_QUERY, 200)
     assert {**again, "exportedAt": None} == {**exported, "exportedAt": None}
+
+
+def test_suppression_answers(client, auth, doc, app, store):
+    from app.accounts.privacy import EVENT, id_hashes, person_hash
+
+    who = {"userId": "u1"}
+    assert doc.check(client.get(url(SUPPRESSION), query_string=who, headers=auth),
+                     SUPPRESSION, 200)["suppressed"] is False
+    for person in ("u1", "a1"):  # (the verbs' bodies name one or the other)
+        store.add_suppression("testapp", person_hash(app.config, "testapp", person), utcnow())
+    store.add_tombstones("testapp", EVENT, id_hashes(app.config, EVENT, "testapp", ["old"])
+                         .values(), utcnow())
+    assert doc.check(client.get(url(SUPPRESSION), query_string=who, headers=auth),
+                     SUPPRESSION, 200)["suppressed"] is True
+    # What a suppressed person's items and an erased id are answered, on every ingest path.
+    assert doc.check(client.post(url(TRACK), json=tracked("e1"), headers=auth), TRACK,
+                     202)["status"] == "suppressed"
+    assert doc.check(client.post(url(TRACK), json=tracked("old"), headers=auth), TRACK,
+                     202)["status"] == "duplicate"
+    for operation, body in VERBS.items():
+        answer = doc.check(call(client, operation, auth, json={**body, "eventId": "v1"}),
+                           operation, 202)
+        assert answer["status"] == "suppressed", operation
+    answer = doc.check(client.post(url(BATCH), json=batch(
+        [event_item("e2"), event_item("old"), {**event_item("e3"), "userId": "u2"},
+         {"eventType": 5}], batch_id="b1"), headers=auth), BATCH, 202)
+    assert [r["status"] for r in answer["results"]] == [
+        "suppressed", "duplicate", "accepted", "rejected"]
+    log = doc.check(call(client, BATCH_STATUS, auth, batch_id="b1"), BATCH_STATUS, 200)
+    assert log["suppressedCount"] == 1
+
+    assert doc.check(client.delete(url(LIFT), query_string=who, headers=auth), LIFT,
+                     200)["lifted"] is True
+    assert doc.check(client.delete(url(LIFT), query_string=who, headers=auth), LIFT,
+                     200)["lifted"] is False
+    for operation in (SUPPRESSION, LIFT):
+        doc.check(call(client, operation, auth), operation, 400)
+        doc.check(call(client, operation, auth, query_string={"userId": "u1", "x": 1}),
+                  operation, 400)
+        doc.check(call(client, operation, auth, query_string={"userId": ""}), operation, 400)
+
+
+def test_erasure_answers(client, auth, doc, app, store):
+    from app.privacy.erasure import run_deletions
+
+    send(client, auth, [event_item("e1")])
+    sync(app, store)
+    made = doc.check(call(client, ERASE, auth, user_id="u1", query_string={
+        "suppress": "true"}), ERASE, 202)
+    assert made["status"] == "pending"
+    doc.check(call(client, ERASE, auth, query_string={"suppress": "maybe"}), ERASE, 400)
+    by_query = doc.check(client.delete(url(ERASE_BY_QUERY), query_string={"userId": "a/b c"},
+                                       headers=auth), ERASE_BY_QUERY, 202)
+    doc.check(client.delete(url(ERASE_BY_QUERY), headers=auth), ERASE_BY_QUERY, 400)
+    doc.check(call(client, DELETION, auth, deletion_id=made["deletionId"]), DELETION, 200)
+    run_deletions(store, app.config)
+    done = doc.check(call(client, DELETION, auth, deletion_id=by_query["deletionId"]),
+                     DELETION, 200)
+    assert done["status"] == "done"
+    doc.check(call(client, DELETION, auth), DELETION, 404)
 
 
 def test_batch_answers(client, auth, doc, app):

@@ -102,6 +102,12 @@ def test_an_event_as_the_api_shows_it(client, auth, seeded):
       "userId": "bob"}, ["late-1", "early-1"]),
     ({"from": "2026-11-28T12:00:00+14:00", "userId": "bob"}, ["late-1"]),
     ({"userId": "nobody"}, []),
+    # Odd offsets and forms, read as the instants they name.
+    ({"from": "2026-11-28T00:29:59.999999-10:30", "userId": "bob"}, ["late-1"]),
+    ({"to": "20261128T1530+0530", "userId": "bob"}, ["early-1"]),
+    ({"from": "0001-01-01T00:00:00-12:00", "to": "9999-12-31T23:59:59+01:00",
+      "userId": "bob"}, ["late-1", "early-1"]),
+    ({"from": "2026-11-28T11:00:00Z", "to": "2026-11-28T11:00:00Z"}, []),
 ])
 def test_filters(client, auth, seeded, query, expected):
     assert ids(walk(client, auth, 1, **query)) == expected

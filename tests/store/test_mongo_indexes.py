@@ -106,6 +106,15 @@ def drive(app, keys):
                 "/api/telemetry/records/user_settings/settings-0", "/metrics",
                 *EVENT_READS):
         assert api.get(url, headers=headers).status_code == 200, url
+    # Ingest for an app with a suppression and a tombstone (its ids looked up at each call),
+    # and the suppression operations.
+    store.add_suppression("app1", "0" * 64, datetime.now(UTC))
+    store.add_tombstones("app1", "event", ["0" * 64], datetime.now(UTC))
+    sent = api.post("/api/telemetry/batch", headers=headers, json=batch(
+        [event_item(), record_item("app1-rec-late")], user_id="ann"))
+    assert sent.status_code == 202, sent.get_json()
+    for call in (api.get, api.delete):
+        assert call("/api/telemetry/suppressions?userId=ann", headers=headers).status_code == 200
     # A person's export, read to its end (it is streamed as it is read).
     for url in ("/api/telemetry/people/ann/export", "/api/telemetry/people/export?userId=bob"):
         exported = api.get(url, headers=headers).get_json()

@@ -39,7 +39,7 @@ def test_a_commit_reaches_the_database_file_without_further_writes(tmp_path):
     store = open_store(path)
     enqueue(store, "app1", [event_item("e1")])
     # SQLite alone would leave these pages in the WAL until it held 1,000 of them.
-    assert wait_for(lambda: in_database_file(path, "e1", tmp_path))
+    assert wait_for(lambda: in_database_file(path, "e1", tmp_path), seconds=30)
     assert store.get_queue_item("app1", "e1")["status"] == "pending"
     store.close()
 
@@ -54,7 +54,7 @@ def test_the_thread_ends_when_the_store_is_quiet_and_comes_back_with_the_next_co
 
     enqueue(store, "app1", [event_item("e2")])
     assert store.checkpointer._thread not in (None, thread)
-    assert wait_for(lambda: in_database_file(path, "e2", tmp_path))
+    assert wait_for(lambda: in_database_file(path, "e2", tmp_path), seconds=30)
     store.close()
 
 
@@ -62,13 +62,13 @@ def test_a_forked_process_checkpoints_its_own_commits(tmp_path):
     path = tmp_path / "store.sqlite3"
     store = open_store(path)
     enqueue(store, "app1", [event_item("parent")])
-    assert wait_for(lambda: in_database_file(path, "parent", tmp_path))
+    assert wait_for(lambda: in_database_file(path, "parent", tmp_path), seconds=30)
 
     pid = os.fork()
     if pid == 0:  # the child: a worker forked from a process whose thread is running
         try:
             enqueue(store, "app1", [event_item("child")])
-            found = wait_for(lambda: in_database_file(path, "child", tmp_path))
+            found = wait_for(lambda: in_database_file(path, "child", tmp_path), seconds=30)
         finally:
             os._exit(0 if found else 1)
     _, status = os.waitpid(pid, 0)
@@ -128,5 +128,5 @@ def test_a_checkpoint_thread_that_dies_is_replaced_with_the_next_commit(tmp_path
     schema.open_store(store)
     assert wait_for(lambda: store.checkpointer._thread is None) and calls
     enqueue(store, "app1", [event_item("e2")])
-    assert wait_for(lambda: in_database_file(path, "e2", tmp_path))
+    assert wait_for(lambda: in_database_file(path, "e2", tmp_path), seconds=30)
     store.close()

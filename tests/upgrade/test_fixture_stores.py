@@ -23,6 +23,9 @@ pytestmark = pytest.mark.parametrize("release", RELEASES)
 # the fixture is old enough), with the overall status that follows from it.
 VOLATILE = {"/api/telemetry/status": ("syncStatus", ("nextSyncTime",)),
             "/api/health": ("services", ("syncQueue",))}
+# Fields answers gained after a fixture's release (CHANGELOG): the recorded answer lacks them, so
+# they are left out of the comparison; every field the release answered must still be the same.
+ADDED = {"/api/telemetry/batch/": ("suppressedCount",)}
 
 
 def as_compared(path, body):
@@ -34,6 +37,9 @@ def as_compared(path, body):
 
 
 def without_volatile(path, body):
+    for prefix, names in ADDED.items():
+        if path.startswith(prefix) and isinstance(body, dict):
+            body = {k: v for k, v in body.items() if k not in names}
     for prefix, (part, names) in VOLATILE.items():
         if path.startswith(prefix) and isinstance(body, dict) and part in body:
             body = {**body, part: {k: v for k, v in body[part].items() if k not in names}}

@@ -7,6 +7,7 @@ picks the only one, or lets the operator choose.
 """
 
 from ...privacy.access import person_document_chunks, person_timeline
+from ...privacy.erasure import get_deletion, request_deletion
 from ...sync.people import read_person
 
 
@@ -40,14 +41,10 @@ def export_chunks(store, settings, app_id, user_id):
 def delete_person(store, settings, app_id, user_id, suppress, username):
     """Ask for the erasure of a person (the erasure service runs it in the background and
     audits it); the deletion's document."""
-    from ...privacy.erasure import request_deletion  # (lands with branch i-erasure)
-
     return request_deletion(store, settings, app_id, user_id, suppress=suppress,
                             requested_by=f"user:{username}")
 
 
 def deletion_status(store, app_id, deletion_id):
     """A deletion of the app as the erasure service shows it (no clear id), or None."""
-    from ...privacy.erasure import get_deletion  # (lands with branch i-erasure)
-
     return get_deletion(store, app_id, deletion_id)

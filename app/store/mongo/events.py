@@ -96,8 +96,9 @@ class MongoEvents:
         clauses.append({"timestamp": span})
         if before is not None:
             at, oid = before
-            clauses.append({"$or": [{"timestamp": {"$lt": at}},
-                                    {"timestamp": at, "_id": {"$lt": oid}}]})
+            # The bound on timestamp alone lets the index walk start at the key.
+            clauses.append({"timestamp": {"$lte": at}})
+            clauses.append({"$or": [{"timestamp": {"$lt": at}}, {"_id": {"$lt": oid}}]})
         return {"$and": clauses}
 
     @staticmethod
@@ -183,7 +184,9 @@ class MongoEvents:
         timestamp): what stores or deletes events calls it."""
         added = {}
         for doc in docs:
-            if doc.get("timestamp") is None:
+            # None, or a time before year 1 that only an older release could write (read back
+            # as a DatetimeMS): no hour holds it, before or after.
+            if not isinstance(doc.get("timestamp"), datetime):
                 continue
             key = (doc["appId"], _hour(doc["timestamp"]), doc["eventType"])
             added[key] = added.get(key, 0) + sign

@@ -12,10 +12,12 @@ from typing import Protocol
 from .accounts import AccountsPort
 from .console import ConsoleStore
 from .core import CorePort
+from .erasure import ErasurePort
 from .events import EventsPort
 from .ingest import IngestPort
 from .people import PeoplePort
 from .person import PersonDataStore
+from .privacy import PrivacyPort
 from .retention import RetentionPort
 from .runs import RunsPort
 from .schema import SchemaPort
@@ -25,7 +27,8 @@ __all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
-            RetentionPort, PeoplePort, PersonDataStore, EventsPort, Protocol):
+            RetentionPort, PeoplePort, PersonDataStore, PrivacyPort, EventsPort, ErasurePort,
+            Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 

@@ -4,17 +4,20 @@ from ..port.sync import ApplyNewEvents
 from .accounts import SqliteAccounts
 from .console import SqliteConsole
 from .core import SqliteCore
+from .erasure import SqliteErasure
 from .events import SqliteEvents
 from .ingest import SqliteIngest
 from .people import SqlitePeople
 from .person import SqlitePerson
+from .privacy import SqlitePrivacy
 from .retention import SqliteRetention
 from .runs import SqliteRuns
 from .sync import SqliteSync
 
 
 class SqliteStore(SqliteSync, SqliteIngest, SqliteAccounts, SqliteConsole, SqliteRetention,
-                  SqliteRuns, SqlitePeople, SqlitePerson, SqliteEvents, SqliteCore):
+                  SqliteRuns, SqlitePeople, SqlitePerson, SqlitePrivacy, SqliteEvents,
+                  SqliteErasure, SqliteCore):
     """Every store operation, on one SQLite file."""
 
     # Optional fast paths (store/common.py Capabilities), each a Protocol of store/port/.

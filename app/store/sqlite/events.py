@@ -142,7 +142,8 @@ class SqliteEvents:
 
     def _walks(self, conn, filters, before=None, limit=None):
         """SQL (and its parameters) of the events matching `filters` past `before`: a
-        UNION ALL of index walks, each newest first and cut at `limit` when given."""
+        UNION ALL of index walks; with `limit`, each walk newest first and cut at it, and
+        their merge too."""
         types = filters.get("eventTypes")
         if types is not None and not types or filters.get("userIds") == []:
             return None, []
@@ -155,8 +156,10 @@ class SqliteEvents:
                     walk.extend(types)
                 self._range(filters, clauses, walk)
                 if before is not None:
-                    clauses.append("(timestamp < ? OR (timestamp = ? AND id < ?))")
-                    walk.extend((before[0], before[0], before[1]))
+                    # A row value: the index walk starts at the key (an OR of the two
+                    # comparisons would be tested on every row from the newest on).
+                    clauses.append("(timestamp, id) < (?, ?)")
+                    walk.extend(before)
                 sql = f"SELECT {COLUMNS} FROM telemetry WHERE {' AND '.join(clauses)}"
                 if limit is not None:
                     sql = f"SELECT * FROM ({sql} {NEWEST_FIRST} LIMIT ?)"
@@ -165,7 +168,14 @@ class SqliteEvents:
                 params.extend(walk)
         if not parts:
             return None, []
-        return " UNION ALL ".join(parts), params
+        if limit is None:
+            return " UNION ALL ".join(parts), params
+        if len(parts) == 1:
+            # One walk: in order already.
+            return parts[0][len("SELECT * FROM ("):-1], params
+        # The walks merged, and cut again.
+        return (f"SELECT * FROM ({' UNION ALL '.join(parts)}) {NEWEST_FIRST} LIMIT ?",
+                [*params, limit])
 
     @staticmethod
     def _event_doc(row):
@@ -188,7 +198,7 @@ class SqliteEvents:
             sql, params = self._walks(conn, filters, position, limit)
             if sql is None:
                 return []
-            cur = conn.execute(f"SELECT * FROM ({sql}) {NEWEST_FIRST} LIMIT ?", (*params, limit))
+            cur = conn.execute(sql, params)
             cur.row_factory = None
             return [self._event_doc(row) for row in cur]
 

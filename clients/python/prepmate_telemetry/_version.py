@@ -1,3 +1,3 @@
 """The client's release, sent in every item's automatic context."""
 
-VERSION = "0.3.0"
+VERSION = "0.4.0"

@@ -138,11 +138,14 @@ class FlushResult:
     `pending` counts every item still on disk; `held`, the tracking items among them that the
     opt-out holds (0 while opted in). They are not undelivered: they are not to be sent, so
     while opted out `delivered` is true once every record edit was delivered (pending == held).
+    `suppressed` counts the items the server answered `suppressed` while this call waited: their
+    person asked to be forgotten, so they left the queue unstored (a final answer).
     """
 
     delivered: bool
     pending: int
     held: int = 0
+    suppressed: int = 0
 
     def __bool__(self) -> bool:
         return self.delivered
@@ -298,6 +301,10 @@ class TelemetryClient:
         self._window = None
         self._due_seq = None
         self._urgent = 0
+        # Items the server answered `suppressed` (flush() reports those of its own wait), and
+        # whether that was logged yet: once, as an erased person's app goes on capturing.
+        self._suppressed = 0
+        self._suppressed_logged = False
 
     def _adopt_legacy_queues(self, keys) -> None:
         """Takes over queue files that earlier releases kept per key, for these keys."""
@@ -570,14 +577,16 @@ class TelemetryClient:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._state_lock:
             self._urgent += 1
+            suppressed_before = self._suppressed
         try:
             while True:
                 pending, held = self._queue.counts()
+                suppressed = self._suppressed - suppressed_before
                 if pending == held:
-                    return FlushResult(True, pending, held)
+                    return FlushResult(True, pending, held, suppressed)
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    return FlushResult(False, pending, held)
+                    return FlushResult(False, pending, held, suppressed)
                 self._wake.set()
                 with self._progress:
                     self._progress.wait(0.2 if remaining is None else min(remaining, 0.2))
@@ -897,7 +906,7 @@ class TelemetryClient:
                 for i, item_id in enumerate(batch.item_ids)
             ]
         known = set(batch.item_ids)
-        done, rejected = [], []
+        done, rejected, suppressed, unknown = [], [], [], []
         accepted = duplicates = 0
         for result in results:
             item_id = result.get("itemId")
@@ -913,12 +922,43 @@ class TelemetryClient:
                 duplicates += 1
             elif status == "rejected":
                 rejected.append({"itemId": item_id, "fields": result.get("fields") or {}})
+            elif status == "suppressed":
+                # The person asked to be forgotten: final, the server never takes the item.
+                suppressed.append(item_id)
             else:
-                continue
+                # A status this release does not know is still the server's answer to the
+                # item: final too, or the item would be sent again for ever.
+                unknown.append({"itemId": item_id, "status": status})
             done.append(item_id)
+        if suppressed:
+            # Counted before the items leave the queue, so a flush() that sees the queue empty
+            # counts them.
+            with self._state_lock:
+                self._suppressed += len(suppressed)
+                first, self._suppressed_logged = not self._suppressed_logged, True
         self._queue.finish(batch.batch_id, done)
         self._attempt = 0
         self._batch_limit = self.batch_size
+        if suppressed:
+            logger.log(logging.WARNING if first else logging.DEBUG,
+                       "telemetry batch %s: %s item(s) refused, their person is suppressed "
+                       "(erased and not to be tracked); dropped", batch.batch_id, len(suppressed))
+            self._emit("sync:error", {
+                "batchId": batch.batch_id, "status": 202, "code": "suppressed",
+                "message": f"{len(suppressed)} item(s) refused: their person is suppressed",
+                "itemIds": suppressed, "items": [{"itemId": i} for i in suppressed],
+                "willRetry": False,
+            })
+        if unknown:
+            logger.warning("telemetry batch %s: %s item(s) answered with a status this client "
+                           "does not know (%s); dropped", batch.batch_id, len(unknown),
+                           ", ".join(sorted({str(u["status"]) for u in unknown})))
+            self._emit("sync:error", {
+                "batchId": batch.batch_id, "status": 202, "code": "unknown_status",
+                "message": f"{len(unknown)} item(s) answered with a status this client does "
+                           "not know",
+                "itemIds": [u["itemId"] for u in unknown], "items": unknown, "willRetry": False,
+            })
         if rejected:
             logger.warning("telemetry batch %s: %s item(s) rejected", batch.batch_id, len(rejected))
             self._emit(
@@ -939,7 +979,8 @@ class TelemetryClient:
                 "successCount": accepted + duplicates,
                 "accepted": accepted,
                 "duplicates": duplicates,
-                "failureCount": len(rejected),
+                "failureCount": len(rejected) + len(unknown),
+                "suppressed": len(suppressed),
             },
         )
 
