@@ -51,6 +51,11 @@ def can_act(user):
     return bool(user) and user["role"] in ACTING_ROLES
 
 
+def is_admin(user):
+    """True when the user may do what only admins may (delete a person)."""
+    return bool(user) and user["role"] == "admin"
+
+
 def safe_next(target, default):
     """`target` when a browser following it stays on this site, else `default`.
 

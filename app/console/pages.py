@@ -1,4 +1,5 @@
-"""Console pages: log-in, dashboard, queue, batch logs, errors, events and the audit log."""
+"""Console pages: log-in, dashboard, queue, batch logs, errors and the audit log (the events
+explorer is in explorer.py, people in people.py)."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
@@ -119,14 +120,6 @@ def bulk_confirm():
     return render("console/bulk_confirm.html", "console/partials/bulk_confirm_panel.html",
                   action=action, filters=filters, args=services.filter_args(filters),
                   count=count, description=services.describe(filters))
-
-
-@bp.get("/events")
-def events():
-    """Applied events counted by app and type."""
-    rows = the_store().event_type_counts()
-    return render("console/events.html", "console/partials/event_counts.html", rows=rows,
-                  total=sum(r["count"] for r in rows))
 
 
 @bp.get("/audit")

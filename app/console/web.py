@@ -1,5 +1,7 @@
 """The console blueprint and what every console view shares: log-in, rendering, headers."""
 
+import json
+
 from flask import (
     Blueprint,
     abort,
@@ -13,6 +15,7 @@ from flask import (
 
 from ..extensions import store
 from .auth import can_act, require_login, safe_next
+from .services.links import path_safe, person_endpoint
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -138,3 +141,23 @@ def console_minute(epoch):
     from datetime import UTC, datetime
 
     return f"{datetime.fromtimestamp(epoch, UTC):%H:%M}Z"
+
+
+@bp.app_template_test("path_safe")
+def _path_safe(value):
+    """An id a console URL can hold as a path segment (else links take the query form)."""
+    return path_safe(value)
+
+
+bp.add_app_template_global(person_endpoint, "person_endpoint")
+
+
+@bp.app_template_filter("pretty_json")
+def pretty_json(value):
+    """A value as indented JSON text with its characters as they are (the template escapes
+    it), times as ISO 8601."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value):
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -1,4 +1,5 @@
-/* The console's few behaviours: pausing live counters, and showing refused htmx actions. */
+/* The console's few behaviours: pausing live counters, showing refused htmx actions, and the
+   explorer's custom time range. */
 (function () {
   "use strict";
 
@@ -80,6 +81,19 @@
   document.addEventListener("htmx:sendError", function () {
     toast("The server cannot be reached; live updates will resume when it answers.");
   });
+
+  // Typing a from/to time in the explorer chooses the custom range (before htmx reads the form:
+  // this listener captures).
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    var form = input.form;
+    if (form && form.hasAttribute("data-explorer") && (input.name === "from" || input.name === "to")) {
+      var range = form.querySelector("select[name=range]");
+      if (range && input.value) {
+        range.value = "custom";
+      }
+    }
+  }, true);
 
   document.addEventListener("DOMContentLoaded", function () {
     render(current);

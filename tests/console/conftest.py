@@ -141,3 +141,18 @@ def browser():
     yield worker
     worker.close()
 
+
+
+@pytest.fixture
+def erase_pending(store, app):
+    """erase_pending() runs the deletions asked for until none is left open (the scheduler's
+    job, called directly as the tests keep the scheduler off)."""
+    from app.privacy.erasure import run_deletions
+
+    def run():
+        for _ in range(20):
+            if not run_deletions(store, app.config, budget=10.0):
+                return
+        raise AssertionError("deletions still open after 20 runs")
+
+    return run

@@ -67,6 +67,8 @@ CASES = {
     "console.resolve": lambda w: Case(
         f"/console/conflicts/{open_conflict(w.send, w.store, w.app)}/resolve",
         {"resolution": "server"}),
+    "console.person_delete": lambda w: (w.send([event()], user_id="user-1"), Case(
+        "/console/people/delete", {"userId": "user-1", "app": "testapp", "confirm": "user-1"}))[1],
 }
 
 

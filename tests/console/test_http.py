@@ -13,7 +13,7 @@ PAGES = ["/console/", "/console/queue", "/console/batches", "/console/errors",
          "/console/conflicts", "/console/events", "/console/audit"]
 FRAGMENT_IDS = {"/console/": "live", "/console/queue": "queue-results",
                 "/console/batches": "batch-results", "/console/errors": "error-results",
-                "/console/conflicts": "conflict-results", "/console/events": "event-counts",
+                "/console/conflicts": "conflict-results", "/console/events": "event-results",
                 "/console/audit": "audit-results"}
 
 

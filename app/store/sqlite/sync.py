@@ -121,7 +121,7 @@ DATA_ERROR_CODES = {sqlite3.SQLITE_ERROR, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_
                     sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE}
 # A conflict without its three values, for lists.
 CONFLICT_LIST_COLUMNS = (
-    "id, appId, itemId, kind, recordType, recordId, fields, strategy, status, resolvedBy, "
+    "id, appId, userId, itemId, kind, recordType, recordId, fields, strategy, status, resolvedBy, "
     "resolvedAt, createdAt"
 )
 
