@@ -35,7 +35,9 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.accounts.keys import create_key
+from app.extensions import scheduler
 from app.extensions import store as store_ext
+from app.sync.scheduling import start_scheduler
 from tests import store_parity
 
 # CI draws the same examples on every run, so a red run can be reproduced; a developer's run
@@ -124,6 +126,16 @@ def app(tmp_path, app_config, store_kind):
     app = make_app(tmp_path, store_kind, **app_config)
     yield app
     close_app(app)
+
+
+@pytest.fixture
+def running_scheduler(app):
+    """The app's scheduler started with its jobs (turn ENABLE_SCHEDULED_SYNC on in app_config),
+    stopped at the end."""
+    assert start_scheduler(app)
+    yield scheduler
+    scheduler.remove_all_jobs()
+    scheduler.shutdown(wait=True)
 
 
 class UnhandledErrors(logging.Handler):

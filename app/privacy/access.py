@@ -15,6 +15,7 @@ from itertools import islice
 
 import orjson
 
+from ..schemas.people import profile_view
 from ..store.common import utcnow
 
 # The timeline's kinds, each with the field that says when it happened.
@@ -153,13 +154,7 @@ def _json(value):
 
 def _profile(store, app_id, user_id):
     person = store.get_people(app_id, [user_id]).get(user_id)
-    if person is None:
-        return None
-    return {"userId": person["userId"], "traits": person.get("traits") or {},
-            "traitTimes": person.get("traitTimes") or {},
-            "anonymousIds": person.get("anonymousIds") or [],
-            "groups": person.get("groups") or [], "firstSeen": person.get("firstSeen"),
-            "lastSeen": person.get("lastSeen"), "eventCount": person.get("eventCount") or 0}
+    return None if person is None else profile_view(person)
 
 
 def _keyset_chunks(read, app_id, ids):

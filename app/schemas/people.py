@@ -50,3 +50,12 @@ class PersonExportSchema(Schema):
     recordVersions = _rows("The record versions their items wrote.")
     conflicts = _rows("The conflicts of their items, with base, server and client values.")
     batches = _rows("The logs of the batches they sent (counts and per-item results).")
+
+
+def profile_view(person):
+    """A stored profile as the API, the console and an export show it."""
+    return {"userId": person["userId"], "traits": person.get("traits") or {},
+            "traitTimes": person.get("traitTimes") or {},
+            "anonymousIds": person.get("anonymousIds") or [],
+            "groups": person.get("groups") or [], "firstSeen": person.get("firstSeen"),
+            "lastSeen": person.get("lastSeen"), "eventCount": person.get("eventCount") or 0}

@@ -12,6 +12,7 @@ rewritten: a person's events are those of its userId and of its anonymousIds, re
 are read.
 """
 
+from ..schemas.people import profile_view
 from .documents import parse_time
 
 # An alias whose previousId has a profile and whose userId has none is read the other way round:
@@ -221,10 +222,4 @@ def count_new_events(store, applied, now):
 def read_person(store, app_id, user_id):
     """A person's profile as the API shows it, or None."""
     person = store.get_people(app_id, [user_id]).get(user_id)
-    if person is None:
-        return None
-    return {"userId": person["userId"], "traits": person.get("traits") or {},
-            "traitTimes": person.get("traitTimes") or {},
-            "anonymousIds": person.get("anonymousIds") or [],
-            "groups": person.get("groups") or [], "firstSeen": person.get("firstSeen"),
-            "lastSeen": person.get("lastSeen"), "eventCount": person.get("eventCount") or 0}
+    return None if person is None else profile_view(person)

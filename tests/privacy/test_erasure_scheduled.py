@@ -3,8 +3,7 @@ interval for those a previous run left unfinished."""
 
 import pytest
 
-from app.extensions import scheduler
-from app.sync.scheduling import ERASURE_JOB_ID, start_scheduler
+from app.sync.scheduling import ERASURE_JOB_ID
 from tests.waiting import wait_for
 
 
@@ -13,14 +12,6 @@ def app_config():
     # Long intervals: only the eager run can finish an erasure within seconds.
     return {"ENABLE_SCHEDULED_SYNC": True, "SYNC_INTERVAL_MINUTES": 60,
             "ERASURE_INTERVAL_SECONDS": 3600}
-
-
-@pytest.fixture
-def running_scheduler(app):
-    assert start_scheduler(app)
-    yield scheduler
-    scheduler.remove_all_jobs()
-    scheduler.shutdown(wait=True)
 
 
 def test_a_requested_erasure_runs_within_seconds(client, auth, store, running_scheduler):

@@ -10,10 +10,8 @@ from datetime import timedelta
 import pytest
 
 from app.accounts.keys import create_key
-from app.extensions import scheduler
 from app.store.common import utcnow
 from app.sync.jobs import LOCK_NAME
-from app.sync.scheduling import start_scheduler
 from tests.stored import telemetry_count
 from tests.test_gunicorn import serving_gunicorn
 from tests.waiting import wait_for
@@ -26,14 +24,6 @@ def app_config():
     # A long interval: only the eager run can apply a batch within seconds.
     return {"ENABLE_SCHEDULED_SYNC": True, "SYNC_INTERVAL_MINUTES": 60,
             "SYNC_EAGER_DELAY_SECONDS": 0.3}
-
-
-@pytest.fixture
-def running_scheduler(app):
-    assert start_scheduler(app)
-    yield scheduler
-    scheduler.remove_all_jobs()
-    scheduler.shutdown(wait=True)
 
 
 def test_an_accepted_batch_is_applied_within_seconds(client, auth, store, running_scheduler):
