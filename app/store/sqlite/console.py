@@ -11,13 +11,18 @@ BATCH_LIST_COLUMNS = (
 )
 # Every distinct appId, one index seek each (a skip-scan of the unique (appId, itemId) index),
 # so look-ups by itemId, batchId or userId across apps use the existing per-app indexes.
-APP_IDS_SQL = """
+def distinct_apps_sql(table):
+    """Every distinct appId of `table`, one seek each of an index that starts with appId."""
+    return f"""
 WITH RECURSIVE apps(a) AS (
-    SELECT (SELECT MIN(appId) FROM sync_queue)
+    SELECT (SELECT MIN(appId) FROM {table})
     UNION ALL
-    SELECT (SELECT MIN(appId) FROM sync_queue WHERE appId > a) FROM apps WHERE a IS NOT NULL
+    SELECT (SELECT MIN(appId) FROM {table} WHERE appId > a) FROM apps WHERE a IS NOT NULL
 ) SELECT a FROM apps WHERE a IS NOT NULL
 """
+
+
+APP_IDS_SQL = distinct_apps_sql("sync_queue")
 
 
 def _where(match):

@@ -12,16 +12,11 @@ ends, and a person's counts, are counted from the events themselves.
 import math
 
 from ..port.events import chunks_of_pages, event_filter
+from .console import distinct_apps_sql
 from .core import from_epoch, loads, to_epoch
 
 # Every distinct appId of telemetry, one seek each of its unique (appId, eventId) index.
-TELEMETRY_APPS_SQL = """
-WITH RECURSIVE apps(a) AS (
-    SELECT (SELECT MIN(appId) FROM telemetry)
-    UNION ALL
-    SELECT (SELECT MIN(appId) FROM telemetry WHERE appId > a) FROM apps WHERE a IS NOT NULL
-) SELECT a FROM apps WHERE a IS NOT NULL
-"""
+TELEMETRY_APPS_SQL = distinct_apps_sql("telemetry")
 COLUMNS = ("id, appId, eventId, userId, anonymousId, eventType, eventData, metadata, timestamp, "
            "createdAt, status")
 NEWEST_FIRST = "ORDER BY timestamp DESC, id DESC"
