@@ -25,6 +25,7 @@ STEPS = {
     5: "A person's rows: userId on conflicts and record versions (filled in), indexes by person; "
        "suppressions, tombstones and deletions",
     6: "The event explorer's indexes and events counted per app, hour and type",
+    7: "Batch logs' per-item results stored compressed (SQLite)",
 }
 LATEST = max(STEPS)
 

@@ -5,6 +5,7 @@ import logging
 import os
 import sqlite3
 import threading
+import zlib
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -156,8 +157,26 @@ def dumps(value):
         return COMPACT.encode(value)
 
 
+# Columns whose JSON is stored zlib-compressed (upgrade step 7) once it is PACK_FROM bytes or
+# more: a batch log's per-item results, about 80-100 bytes of JSON per item and per log (each
+# event is in a client batch's log and a sync run's), which compress to about 18 (their ids
+# share most of their characters). Shorter values, and those of older stores, stay text.
+PACKED_COLUMNS = {"results"}
+PACK_FROM = 512
+
+
+def pack(text):
+    """A packed column's stored value for its JSON text: compressed bytes when long enough."""
+    if text is None or len(text) < PACK_FROM:
+        return text
+    return zlib.compress(text.encode(), 1)
+
+
 def loads(text):
-    """A JSON column's value (orjson; the standard library for what it declines)."""
+    """A JSON column's value (orjson; the standard library for what it declines), from its
+    text or, for a packed column, its compressed bytes."""
+    if isinstance(text, bytes):
+        text = zlib.decompress(text)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -168,8 +187,11 @@ def to_row(doc):
     """A document's values made storable: JSON columns as text, times as epoch seconds."""
     row = {}
     for key, value in doc.items():
-        if key in JSON_COLUMNS and not isinstance(value, str | None):
-            value = dumps(value)
+        if key in JSON_COLUMNS:
+            if not isinstance(value, str | None):
+                value = dumps(value)
+            if key in PACKED_COLUMNS:
+                value = pack(value)
         elif key in TIME_COLUMNS:
             value = to_epoch(value)
         row[key] = value

@@ -4,7 +4,7 @@ step 5), each in one transaction with secure_delete on, so freed pages are overw
 import time
 from contextlib import contextmanager
 
-from .core import dumps, first_value, from_epoch, loads, to_epoch
+from .core import dumps, first_value, from_epoch, loads, pack, to_epoch
 
 # A JSON list of ids bound as one parameter: `col IN (SELECT value FROM json_each(?))` uses the
 # column's index and has no limit on the number of ids.
@@ -187,7 +187,7 @@ class SqliteErasure:
                 kept = [[e for e in loads(text) if e.get("itemId") not in item_ids]
                         if text else text for text in (results, errors)]
                 conn.execute("UPDATE batch_logs SET results = ?, errors = ? WHERE id = ?",
-                             (dumps(kept[0]), dumps(kept[1]), row_id))
+                             (pack(dumps(kept[0])), dumps(kept[1]), row_id))
         conn.executemany("DELETE FROM sync_queue WHERE id = ?", [(r[0],) for r in rows])
         return len(rows)
 
@@ -241,5 +241,5 @@ class SqliteErasure:
             kept = [[e for e in loads(text) if e.get("itemId") in others] if text else text
                     for text in (results, errors)]
             conn.execute("UPDATE batch_logs SET userId = NULL, results = ?, errors = ? "
-                         "WHERE id = ?", (dumps(kept[0]), dumps(kept[1]), row_id))
+                         "WHERE id = ?", (pack(dumps(kept[0])), dumps(kept[1]), row_id))
         return len(rows)

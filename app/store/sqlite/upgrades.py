@@ -77,5 +77,25 @@ def explorer(store, conn):
         conn.execute(statement)
 
 
-STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources, 5: privacy, 6: explorer}
-IN_TRANSACTION = {2, 3, 4, 5, 6}
+def packed_results(store, conn):
+    """7: batch logs' per-item results compressed (core.py's PACKED_COLUMNS), those already
+    stored too, a thousand logs at a time; what is read back is the same JSON."""
+    from .core import PACK_FROM, pack
+
+    last = 0
+    while True:
+        cur = conn.execute(
+            "SELECT id, results FROM batch_logs WHERE id > ? AND typeof(results) = 'text' "
+            "AND length(results) >= ? ORDER BY id LIMIT 1000", (last, PACK_FROM))
+        cur.row_factory = None
+        rows = cur.fetchall()
+        if not rows:
+            return
+        conn.executemany("UPDATE batch_logs SET results = ? WHERE id = ?",
+                         [(pack(text), row_id) for row_id, text in rows])
+        last = rows[-1][0]
+
+
+STEPS = {1: baseline, 2: drop_replaced_indexes, 3: people, 4: sources, 5: privacy, 6: explorer,
+         7: packed_results}
+IN_TRANSACTION = {2, 3, 4, 5, 6, 7}
