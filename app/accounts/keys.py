@@ -128,10 +128,10 @@ def rotation_end(text, now):
     MAX_ROTATION."""
     try:
         when = datetime.fromisoformat((text or "").strip())
-    except ValueError:
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or one past year 9999 once in UTC
         raise KeyRequestError("give the time the old key stops as a date and time, "
                               "e.g. 2026-12-24T18:00 (UTC)") from None
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     if when <= now:
         raise KeyRequestError(f"the time the old key stops ({when:%Y-%m-%d %H:%M:%S}Z) has "
                               "passed: choose a time ahead, or revoke the key to stop it now")

@@ -213,7 +213,11 @@ def test_rotating_makes_a_successor_and_the_old_key_runs_out_at_the_chosen_time(
     ("", "give the time the old key stops as a date and time"),
     ("tomorrow", "give the time the old key stops as a date and time"),
     ("2026-13-40T25:00", "give the time the old key stops as a date and time"),
+    ("9999-12-31T23:59:59-01:00", "give the time the old key stops as a date and time"),
+    ("0001-01-01T00:00+01:00", "give the time the old key stops as a date and time"),
+    ("\x00" + "7" * 5000, "give the time the old key stops as a date and time"),
     ("2001-01-01T00:00", "has passed"),
+    ("9999-12-31T23:59", "more than 365 days ahead"),
     ("past", "has passed"),
     ("far", "more than 365 days ahead"),
 ])
