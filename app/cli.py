@@ -12,7 +12,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .accounts.keys import KeyRequestError, authenticate, create_key, parse_scopes
+from .accounts.keys import (
+    KeyRequestError,
+    authenticate,
+    create_key,
+    key_state,
+    parse_scopes,
+    revoke_key,
+)
 from .accounts.users import ROLES, UserError, create_user, set_password, set_role
 from .extensions import store
 from .privacy import erasure
@@ -58,9 +65,13 @@ def keys_create(app_id, scopes, name):
 @click.option("--app", "app_id", default=None, help="Only this app's keys.")
 def keys_list(app_id):
     """List keys (ids, apps, scopes, state, prefix, name, last use to the minute; never the
-    keys themselves)."""
+    keys themselves). A state is active, revoked, or "stops <time>" for a rotated key still
+    running out."""
+    now = utcnow()
     for doc in store.get().list_api_keys(app_id):
-        state = "revoked" if doc.get("revokedAt") else "active"
+        state = key_state(doc, now)
+        if state == "expiring":
+            state = f"stops {doc['revokedAt']:%Y-%m-%dT%H:%MZ}"
         last_used = doc.get("lastUsedAt")
         last_used = last_used.strftime("%Y-%m-%dT%H:%MZ") if last_used else "never used"
         click.echo(f"{doc['keyId']}\t{doc['appId']}\t{','.join(doc['scopes'])}\t{state}\t"
@@ -70,9 +81,12 @@ def keys_list(app_id):
 @keys.command("revoke")
 @click.argument("key_id")
 def keys_revoke(key_id):
-    """Revoke a key by its id; it stops working at once."""
-    if not store.get().revoke_api_key(key_id, utcnow()):
-        raise click.ClickException(f"no active key with id {key_id}")
+    """Revoke a key by its id (a rotated one still running out too); it stops working at
+    once. Audited, as the console's revocations are."""
+    try:
+        revoke_key(store.get(), key_id, CLI_ACTOR)
+    except KeyRequestError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Revoked key {key_id}.")
 
 

@@ -62,3 +62,28 @@ def test_dev_credentials_refuse_other_profiles(runner):
     result = runner.invoke(args=["dev", "credentials"])
     assert result.exit_code != 0
     assert "development" in result.output
+
+
+def test_keys_list_shows_a_rotated_key_running_out_and_revoke_stops_it_now(runner, store,
+                                                                           client):
+    from datetime import timedelta
+
+    from app.accounts.keys import create_key
+    from app.store.common import utcnow
+
+    raw, doc = create_key(store, "quiz", ["ingest"])
+    stops = utcnow() + timedelta(hours=3)
+    store.revoke_api_key(doc["keyId"], stops)  # as a rotation leaves the old key
+    headers = {"Authorization": f"Bearer {raw}"}
+    assert client.get("/api/telemetry/status", headers=headers).status_code == 403  # it works
+    listed = runner.invoke(args=["keys", "list"]).output
+    assert f"\tstops {stops:%Y-%m-%dT%H:%MZ}\t" in listed
+    revoked = runner.invoke(args=["keys", "revoke", doc["keyId"]])
+    assert revoked.exit_code == 0, revoked.output
+    assert client.get("/api/telemetry/status", headers=headers).status_code == 401
+    assert "\trevoked\t" in runner.invoke(args=["keys", "list"]).output
+    [entry] = store.list_audit(limit=5)
+    assert (entry["actor"], entry["action"], entry["target"]) == ("cli", "key.revoke",
+                                                                  f"key:{doc['keyId']}")
+    again = runner.invoke(args=["keys", "revoke", doc["keyId"]])
+    assert again.exit_code != 0 and f"no working key with id {doc['keyId']}" in again.output

@@ -1,5 +1,5 @@
-/* The console's few behaviours: pausing live counters, showing refused htmx actions, and the
-   explorer's custom time range. */
+/* The console's few behaviours: pausing live counters, showing refused htmx actions, the
+   explorer's custom time range, and a new API key's copy button. */
 (function () {
   "use strict";
 
@@ -95,7 +95,49 @@
     }
   }, true);
 
+  // A new key's secret, shown once: the copy button puts it on the clipboard.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    var source = button && document.querySelector(button.getAttribute("data-copy"));
+    if (!source) {
+      return;
+    }
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      button.textContent = "Copied";
+    }, function () {
+      toast("The browser refused the clipboard: select the key and copy it by hand.");
+    });
+  });
+
+  // The answer that shows a secret came from a POST: the history entry becomes the key list
+  // (a reload or Back then asks for the list, never the POST again), and the secret is blanked
+  // when the page is left (nothing of it stays in a back/forward cache).
+  function forgetSecrets() {
+    document.querySelectorAll("[data-secret]").forEach(function (el) {
+      el.textContent = "";
+    });
+    document.querySelectorAll("[data-copy]").forEach(function (el) {
+      el.hidden = true;
+    });
+  }
+
+  window.addEventListener("pagehide", forgetSecrets);
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      forgetSecrets();
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     render(current);
+    var issued = document.querySelector("[data-issued]");
+    if (issued && window.history.replaceState) {
+      window.history.replaceState(null, "", issued.getAttribute("data-list-url"));
+    }
+    if (navigator.clipboard) {
+      document.querySelectorAll("[data-copy]").forEach(function (el) {
+        el.hidden = false;
+      });
+    }
   });
 })();

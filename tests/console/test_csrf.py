@@ -12,10 +12,13 @@ and this keeps it so.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 
+from app.accounts.keys import create_key
 from app.ingest.queue import enqueue
+from app.store.common import utcnow
 from app.sync.engine import run_sync
 from tests.store.helpers import queue_item
 from tests.waiting import wait_for
@@ -40,6 +43,17 @@ def dead_item(store):
     item["status"] = "dead"
     enqueue(store, "testapp", [item])
     return store.get_queue_item("testapp", "dead-1")["id"]
+
+
+def key_id(store):
+    """A working API key's id."""
+    _raw, doc = create_key(store, "testapp", ["ingest"])
+    return doc["keyId"]
+
+
+def rotation_end():
+    """A time the rotation form accepts: an hour ahead (UTC)."""
+    return f"{utcnow() + timedelta(hours=1):%Y-%m-%dT%H:%M}"
 
 
 def open_conflict(send, store, app):
@@ -69,6 +83,12 @@ CASES = {
         {"resolution": "server"}),
     "console.person_delete": lambda w: (w.send([event()], user_id="user-1"), Case(
         "/console/people/delete", {"userId": "user-1", "app": "testapp", "confirm": "user-1"}))[1],
+    "console.key_create": lambda w: Case("/console/keys", {"app": "testapp",
+                                                           "scopes": "ingest"}),
+    "console.key_revoke": lambda w: (lambda k: Case(f"/console/keys/{k}/revoke",
+                                                    {"confirm": k}))(key_id(w.store)),
+    "console.key_rotate": lambda w: Case(f"/console/keys/{key_id(w.store)}/rotate",
+                                         {"stops": rotation_end()}),
 }
 
 
@@ -89,13 +109,14 @@ class World:
 
 
 def snapshot(store, client):
-    """What a console POST could change: the queue, conflicts, the audit log, sync runs, and
-    whether this client is signed in."""
+    """What a console POST could change: the queue, conflicts, the audit log, sync runs, API
+    keys, and whether this client is signed in."""
     return {
         "queue": store.console_queue_counts(),
         "conflicts": store.conflict_counts(),
         "audit": [(e["actor"], e["action"]) for e in store.list_audit(limit=100)],
         "lastRun": store.last_sync_run(),
+        "keys": [(k["keyId"], k["revokedAt"]) for k in store.list_api_keys()],
         "signedIn": client.get("/console/").status_code == 200,
     }
 

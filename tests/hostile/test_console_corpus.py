@@ -26,9 +26,10 @@ CURSORS = [BIG, "18446744073709551616", "²", "inf:1", "1e300:1", "nan:1", f"1:{
            "1.5", "\x00", LONG]
 IDS = [BIG, "²", "１２", "-1", "1e3", "\x00", LONG, "65a1b2c3d4e5f60718293a4b0"]
 DETAILS = [("/console/queue/{}", "No queue item"), ("/console/batches/{}", "No batch log"),
-           ("/console/conflicts/{}", "No conflict")]
+           ("/console/conflicts/{}", "No conflict"), ("/console/keys/{}/revoke", "No API key"),
+           ("/console/keys/{}/rotate", "No API key")]
 ACTIONS = ["/console/queue/{}/retry", "/console/queue/{}/discard",
-           "/console/conflicts/{}/resolve"]
+           "/console/conflicts/{}/resolve", "/console/keys/{}/revoke", "/console/keys/{}/rotate"]
 # Filters, search terms and page sizes: NUL, control characters, operators, huge, unknown.
 ODD_FILTERS = [
     {"status": "\x00", "type": "\x00event", "user": "\x00", "app": "\x00"},
@@ -95,7 +96,8 @@ def test_the_cursors_pages_hand_out_still_page(world, page):
 
 
 @pytest.mark.parametrize("value", IDS + ["0"], ids=short)
-@pytest.mark.parametrize("path, words", DETAILS, ids=["item", "batch", "conflict"])
+@pytest.mark.parametrize("path, words", DETAILS, ids=["item", "batch", "conflict", "key-revoke",
+                                                 "key-rotate"])
 def test_an_odd_id_in_a_detail_url_is_404(world, path, words, value):
     for response in page_and_fragment(world, path.format(quote(value, safe=""))):
         assert_refused(response, 404, words)

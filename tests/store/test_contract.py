@@ -124,6 +124,22 @@ def test_api_keys_are_found_by_hash_and_revoked(store):
     assert store.find_api_key("h1")["revokedAt"] is not None
 
 
+def test_a_keys_stop_time_can_be_set_ahead_and_brought_forward_but_never_put_back(store):
+    now = utcnow()
+    store.create_api_key({"keyId": "k1", "appId": "app1", "name": None, "prefix": "pm_k1",
+                          "keyHash": "h1", "scopes": ["ingest"], "createdAt": now,
+                          "lastUsedAt": None, "revokedAt": None})
+    later, much_later = now + timedelta(hours=1), now + timedelta(hours=2)
+    assert store.revoke_api_key("k1", later) is True  # a rotation's old key runs out then
+    # To the millisecond (MongoDB keeps no finer).
+    assert abs(store.find_api_key("h1")["revokedAt"] - later) < timedelta(milliseconds=1)
+    assert store.revoke_api_key("k1", much_later) is False  # never later than set
+    assert store.revoke_api_key("k1", later) is False
+    assert store.revoke_api_key("k1", now) is True  # revoked now, before its time
+    assert store.revoke_api_key("k1", now) is False
+    assert store.revoke_api_key("nope", now) is False
+
+
 def test_users_are_unique_and_updatable(store):
     store.create_user({"username": "ada", "passwordHash": "x", "role": "admin",
                        "createdAt": utcnow(), "lastLoginAt": None})

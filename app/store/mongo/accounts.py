@@ -36,10 +36,11 @@ class MongoAccounts:
             return [to_doc(d) for d in self.db.api_keys.find(query).sort("createdAt", DESCENDING)]
 
     def revoke_api_key(self, key_id, at):
-        """Mark a key revoked; True when a live key was revoked."""
+        """Have a key stop working at `at` unless it stops by then already; True when set."""
         with self._errors():
             result = self.db.api_keys.update_one(
-                {"keyId": key_id, "revokedAt": None}, {"$set": {"revokedAt": at}})
+                {"keyId": key_id, "$or": [{"revokedAt": None}, {"revokedAt": {"$gt": at}}]},
+                {"$set": {"revokedAt": at}})
             return result.modified_count == 1
 
     def create_user(self, doc):

@@ -13,7 +13,7 @@ class AccountsPort(Protocol):
         """Store a new key document (its hash, never the key)."""
 
     def find_api_key(self, key_hash: str) -> Doc | None:
-        """The key document with this hash, revoked or not."""
+        """The key document with this hash, working or not (its revokedAt is when it stops)."""
 
     def touch_api_key(self, key_id: str, at: datetime) -> None:
         """Note when a key was last used (advisory: not durable on its own)."""
@@ -22,7 +22,8 @@ class AccountsPort(Protocol):
         """Key documents, newest first, optionally of one app."""
 
     def revoke_api_key(self, key_id: str, at: datetime) -> bool:
-        """Mark a live key revoked; True when one was."""
+        """Have the key stop working at `at` (now to revoke, later for a rotation's old key),
+        unless it stops at or before `at` already; True when it was set."""
 
     def create_user(self, doc: Doc) -> None:
         """Store a console user; DuplicateKey when the name is taken."""

@@ -39,11 +39,12 @@ class SqliteAccounts:
                           (app_id,))
 
     def revoke_api_key(self, key_id, at):
-        """Mark a key revoked; True when a live key was revoked."""
+        """Have a key stop working at `at` unless it stops by then already; True when set."""
         with self._transaction() as conn:
             cur = conn.execute(
-                "UPDATE api_keys SET revokedAt = ? WHERE keyId = ? AND revokedAt IS NULL",
-                (to_epoch(at), key_id),
+                "UPDATE api_keys SET revokedAt = ? WHERE keyId = ? "
+                "AND (revokedAt IS NULL OR revokedAt > ?)",
+                (to_epoch(at), key_id, to_epoch(at)),
             )
             return cur.rowcount == 1
 
