@@ -297,8 +297,9 @@ def store_check():
 @click.option("--force", is_flag=True, help="Replace PATH when it exists (refused otherwise).")
 def store_backup(path, force):
     """Copy the SQLite store, as it is at one instant, to PATH while the service runs and
-    writes; the copy is one standalone file."""
-    backup = _capability(store.get(), BackupToFile)
+    writes; the copy is one standalone file. A store that needs an upgrade is copied as it is
+    (back it up before `store upgrade`)."""
+    backup = _capability(store.unopened(), BackupToFile)
     bar = None
 
     def progress(done, total):

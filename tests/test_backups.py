@@ -317,6 +317,21 @@ def test_a_restored_older_backup_is_upgraded_like_any_older_store(tmp_path, auto
         close_app(app)
 
 
+@sqlite_only
+def test_a_store_that_needs_an_upgrade_is_backed_up_as_it_is(tmp_path):
+    load_sqlite(OLDER, tmp_path / "prepmate.sqlite3")
+    app = make_app(tmp_path, STORE_AUTO_UPGRADE=False)
+    try:
+        assert invoke(app, "status").exit_code == 0
+        result = invoke(app, "backup", str(tmp_path / "before-upgrade.sqlite3"))
+        assert result.exit_code == 0, result.output
+    finally:
+        close_app(app)
+    with sqlite3.connect(tmp_path / "before-upgrade.sqlite3") as conn:
+        [(version,)] = conn.execute("SELECT MAX(version) FROM schema_versions").fetchall()
+    assert version == fixture_version(OLDER) < schema.LATEST
+
+
 def flask(*args, env):
     return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)

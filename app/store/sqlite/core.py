@@ -223,13 +223,15 @@ class SqliteCore(Capabilities):
         self.open_lock = OpenLock(path)
 
     def _connection(self):
-        """This thread's connection, opened on first use (and anew after a fork)."""
+        """This thread's connection, opened on first use (and anew after a fork, or once a
+        restore has closed every connection), under the open lock (openlock.py)."""
         local = self._local
         conn = getattr(local, "conn", None)
         if (conn is None or local.pid != os.getpid()
                 or local.generation != self.open_lock.generation):
             if conn is not None and local.pid == os.getpid() and local.wal_fd is not None:
                 os.close(local.wal_fd)  # every connection was closed (a restore)
+                local.wal_fd = None
             try:
                 os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
                 handle = self.open_lock.connect(lambda: sqlite3.connect(
