@@ -26,7 +26,9 @@ from .privacy import erasure
 from .privacy.access import person_document_chunks, person_known
 from .store import StoreUnavailable
 from .store.common import QUEUE_STATES, utcnow
-from .store.schema import SchemaMismatch, describe
+from .store.errors import BackupInvalid, StoreInUse
+from .store.port import BackupToFile, RestoreFromFile
+from .store.schema import LATEST, SchemaMismatch, UpgradeNeeded, describe
 from .sync.outcomes import summarize_run
 from .sync.scheduling import run_exclusive
 
@@ -217,7 +219,7 @@ def queue_stats(app_id):
     click.echo(f"total\t{sum(counts.values())}")
 
 
-stored = Commands("store", help="See and upgrade the store's schema version.")
+stored = Commands("store", help="See, upgrade, check, back up and restore the store.")
 
 
 def _store_line(state):
@@ -253,6 +255,115 @@ def store_upgrade():
         click.echo(f"Upgraded to schema version {done[-1]['version']}.")
     else:
         click.echo("Nothing to do: the store is at the latest version.")
+
+
+# What the checks of `store check` are, per kind of store.
+CHECKS = {"sqlite": "SQLite's integrity_check and foreign_key_check",
+          "mongodb": "every index this release makes is present"}
+# The answer of `store backup` and `store restore` on MongoDB.
+MONGO_BACKUPS = (
+    "The store is MongoDB: back it up and restore it with MongoDB's own tools, not this "
+    "command. For one consistent instant across every collection, dump the whole replica set "
+    "with `mongodump --oplog` and restore with `mongorestore --drop --oplogReplay`, take a "
+    "filesystem or cloud snapshot of the data volume (journal included), or dump with every "
+    "server stopped. Restore with every server stopped, then run `flask --app wsgi people "
+    "reapply-erasures` (a server also does at start). See the README, \"Backups and restore\".")
+
+
+def _capability(the_store, kind):
+    found = the_store.capability(kind)
+    if found is None:
+        raise click.ClickException(MONGO_BACKUPS)
+    return found
+
+
+@stored.command("check")
+def store_check():
+    """Run the store's integrity checks and print what it holds; exit status 1 when a check
+    finds a problem."""
+    the_store = store.get()
+    click.echo(_store_line(store.schema_state()))
+    counts = the_store.collection_counts()
+    queue_states = the_store.queue_counts()
+    conflicts = the_store.conflict_counts()
+    click.echo(f"events\t{counts.get('telemetry', 0)}")
+    click.echo("queue\t" + ", ".join(f"{state} {queue_states.get(state, 0)}"
+                                     for state in QUEUE_STATES)
+               + f" (total {sum(queue_states.values())})")
+    click.echo(f"batch logs\t{counts.get('batch_logs', 0)}")
+    click.echo(f"records\t{counts.get('records', 0)} ({counts.get('record_versions', 0)} "
+               "versions)")
+    click.echo("conflicts\t" + ", ".join(f"{status} {conflicts.get(status, 0)}"
+                                         for status in ("open", "resolved")))
+    click.echo(f"people\t{counts.get('people', 0)}")
+    click.echo("every table: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+    problems = the_store.integrity_problems()
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    if problems:
+        raise click.ClickException(f"the check found {len(problems)} problem(s) "
+                                   f"({CHECKS.get(the_store.kind, the_store.kind)})")
+    click.echo(f"Check passed: {CHECKS.get(the_store.kind, the_store.kind)}.")
+
+
+@stored.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH when it exists (refused otherwise).")
+def store_backup(path, force):
+    """Copy the SQLite store, as it is at one instant, to PATH while the service runs and
+    writes; the copy is one standalone file. A store that needs an upgrade is copied as it is
+    (back it up before `store upgrade`)."""
+    backup = _capability(store.unopened(), BackupToFile)
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=max(total, 1), label="Backing up",
+                                    file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        done = backup(str(path), overwrite=force, progress=progress)
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists: choose another name, or pass --force to "
+                                   "replace it") from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(f"Backed up the store to {done['path']} ({done['bytes']} bytes in "
+               f"{done['seconds']:.1f} s): a standalone file, consistent as of the moment the "
+               "backup began. Restore it with `flask --app wsgi store restore PATH`.")
+
+
+@stored.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def store_restore(path):
+    """Put the backup at PATH in place of the SQLite store (refused while any process has the
+    store open), upgrade it like any older store, and erase again the people the erasure
+    ledger lists."""
+    restore = _capability(store.unopened(), RestoreFromFile)
+    try:
+        done = restore(str(path), max_version=LATEST)
+    except (BackupInvalid, StoreInUse) as exc:
+        raise click.ClickException(f"nothing was restored: {exc}") from None
+    store.forget()
+    click.echo(f"Restored {done['path']} ({describe(done['schemaVersion'])}) in place of "
+               f"the store; its stale -wal and -shm files are removed.")
+    try:
+        store.get()
+    except UpgradeNeeded:
+        raise click.ClickException(
+            f"the restored store is at {describe(done['schemaVersion'])}, and "
+            "STORE_AUTO_UPGRADE is off: run `flask --app wsgi store upgrade`, then `flask "
+            "--app wsgi people reapply-erasures` (a server also re-applies them at start)"
+        ) from None
+    if done["schemaVersion"] != LATEST:
+        click.echo(f"Upgraded it to schema version {LATEST}, as any older store.")
+    click.echo("Re-applying the erasures of the erasure ledger "
+               f"({erasure.ledger_path(current_app.config)}):")
+    _reapply_erasures()
 
 
 people = Commands("people", help="Give a person's data back, or erase it.")
@@ -330,6 +441,10 @@ def people_delete(user_id, app_id, suppress):
 def people_reapply_erasures():
     """Erase again the people of the erasure ledger that the store does not record (after a
     restore from a backup), and print each."""
+    _reapply_erasures()
+
+
+def _reapply_erasures():
     try:
         made = erasure.reapply_erasures(store.get(), current_app.config)
     except erasure.ErasureLedgerError as exc:

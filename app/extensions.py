@@ -39,6 +39,16 @@ class StoreExtension:
                     state["ready"] = True
         return state["store"]
 
+    def unopened(self, app=None):
+        """The app's store as it is, not opened: for what must work on a store that cannot be
+        (a restore replacing it)."""
+        return (app or current_app).extensions["prepmate.store"]["store"]
+
+    def forget(self, app=None):
+        """The next get() opens the store anew (after a restore replaced it)."""
+        with self._lock:
+            (app or current_app).extensions["prepmate.store"]["ready"] = False
+
     def schema_state(self, app=None):
         """Where the app's store stands (schema.state), without opening it."""
         return schema.state((app or current_app).extensions["prepmate.store"]["store"])

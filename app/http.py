@@ -28,7 +28,7 @@ ROUTE = "prepmate.route"
 APP_ID = "prepmate.app_id"
 # Probes a load balancer or Prometheus calls every few seconds: a good answer is logged at debug
 # only (DEBUG=prepmate:http shows them), a refusal or failure at info like any request.
-PROBES = frozenset({"/api/health", "/metrics"})
+PROBES = frozenset({"/api/health", "/api/health/live", "/api/health/ready", "/metrics"})
 
 # The environ key through which a refused body reaches the app's error handler.
 BODY_ERROR = "prepmate.body_error"

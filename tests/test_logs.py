@@ -88,7 +88,8 @@ def test_json_lines_on_stderr_carry_the_request(host_handler, client, api_key, c
     auth = {"Authorization": f"Bearer {api_key('ingest')}", "X-Request-ID": "req-1"}
     client.post("/api/telemetry/track", json={"userId": "u1", "eventType": "x"}, headers=auth)
     client.get("/api/nothing", headers={"X-Request-ID": "req-2"})
-    client.get("/api/health")  # a probe that answered well: debug, so not written
+    for probe in ("/api/health", "/api/health/live", "/api/health/ready"):
+        client.get(probe)  # a probe that answered well: debug, so not written
     lines = stderr_objects(capsys)
     assert [line["requestId"] for line in lines] == ["req-1", "req-2"]
     track, missing = lines

@@ -1,4 +1,6 @@
-"""Health: is the store up, is the scheduler running, is the queue moving. No auth, no secrets."""
+"""Health: is the store up, is the scheduler running, is the queue moving; and the probes of an
+orchestrator: live (the process serves) and ready (the store answers, at this release's schema
+version). No auth, no secrets."""
 
 from datetime import timedelta
 
@@ -6,10 +8,10 @@ from flask import current_app, jsonify
 from flask.views import MethodView
 
 from ..extensions import store
-from ..schemas.telemetry import HealthSchema
+from ..schemas.telemetry import HealthSchema, LivenessSchema, ReadinessSchema
 from ..store import StoreError
 from ..store.common import utcnow
-from ..store.schema import SchemaMismatch, StoreTooNew
+from ..store.schema import LATEST, SchemaMismatch, StoreTooNew, describe
 from ..sync.scheduling import scheduler_enabled
 from .base import RETRY_AFTER, ApiBlueprint
 
@@ -60,6 +62,58 @@ class Health(MethodView):
         status, services = check_health(current_app)
         response = jsonify({"status": status, "services": services})
         if status == "unhealthy":
+            response.status_code = 503
+            response.headers["Retry-After"] = "5"
+        return response
+
+
+@blp.route("/health/live")
+class Liveness(MethodView):
+    @blp.doc(operationId="getLiveness")
+    @blp.response(200, LivenessSchema)
+    def get(self):
+        """Answer whenever the process serves requests (the store is not asked)"""
+        return {"status": "live"}
+
+
+def check_readiness(app):
+    """(ready, answer): ready when the store answers and is at the schema version this release
+    runs on; otherwise the answer names the reason, with a message that holds no secret (no
+    path, no host)."""
+    try:
+        version = store.get(app).schema_version()
+    except SchemaMismatch as exc:
+        reason = "store_too_new" if isinstance(exc, StoreTooNew) else "upgrade_needed"
+        return False, {"status": "not_ready", "reason": reason, "message": str(exc),
+                       "schemaVersion": exc.version, "latestVersion": LATEST}
+    except StoreError:
+        return False, {"status": "not_ready", "reason": "store_down",
+                       "message": "The store cannot be reached.", "latestVersion": LATEST}
+    if version == LATEST:
+        return True, {"status": "ready", "schemaVersion": version, "latestVersion": LATEST}
+    # Opened at LATEST, and changed since: another release's process upgraded it (or, with
+    # no process holding it, a backup was restored).
+    newer = version is not None and version > LATEST
+    return False, {
+        "status": "not_ready", "reason": "store_too_new" if newer else "upgrade_needed",
+        "message": f"The store is at {describe(version)}; this release runs on version "
+                   f"{LATEST}." + (" Run the release that upgraded it." if newer else
+                                   " Run `flask --app wsgi store upgrade`, then restart."),
+        "schemaVersion": version, "latestVersion": LATEST}
+
+
+@blp.route("/health/ready")
+class Readiness(MethodView):
+    @blp.doc(operationId="getReadiness")
+    @blp.response(200, ReadinessSchema)
+    @blp.alt_response(503, schema=ReadinessSchema, headers=RETRY_AFTER,
+                      description="Not ready: the store is down, or at another schema version "
+                                  "than this release's (`reason` says which).")
+    def get(self):
+        """Answer 200 only when the store answers and its schema version is current"""
+        ready, answer = check_readiness(current_app)
+        response = jsonify(answer)
+        if not ready:
             response.status_code = 503
             response.headers["Retry-After"] = "5"
         return response

@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
 from ..extensions import store
-from ..store.common import QUEUE_STATES
+from ..store.common import OPEN_STATES, QUEUE_STATES, utcnow
 
 bp = Blueprint("metrics", __name__)
 
@@ -44,6 +44,12 @@ class StoreCollector:
                                 value=counts.get("failed", 0))
         yield GaugeMetricFamily("prepmate_items_dead", "Items dead-lettered after their retries.",
                                 value=counts.get("dead", 0))
+        oldest = self.store.oldest_item_time(OPEN_STATES)
+        yield GaugeMetricFamily(
+            "prepmate_queue_oldest_waiting_seconds",
+            "Age of the oldest queue item waiting for the sync engine (pending, processing or "
+            "failed); 0 when none waits.",
+            value=max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0)
         by_status = GaugeMetricFamily("prepmate_conflicts", "Conflicts by status.",
                                       labels=["status"])
         for status in ("open", "resolved"):

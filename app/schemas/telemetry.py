@@ -295,3 +295,22 @@ class StatusSchema(Schema):
 class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["healthy", "degraded", "unhealthy"]})
     services = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class LivenessSchema(Schema):
+    status = fields.String(required=True, metadata={"enum": ["live"]})
+
+
+READINESS_REASONS = ("store_down", "upgrade_needed", "store_too_new")
+
+
+class ReadinessSchema(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ready", "not_ready"]})
+    reason = fields.String(metadata={"enum": list(READINESS_REASONS),
+                                     "description": "Why the service is not ready."})
+    message = fields.String(metadata={"description": "What to do about it."})
+    schemaVersion = fields.Integer(allow_none=True, metadata={
+        "description": "The store's schema version (null for a store not made yet); absent "
+                       "when the store cannot be reached."})
+    latestVersion = fields.Integer(required=True, metadata={
+        "description": "The schema version this release runs on."})

@@ -26,3 +26,12 @@ class BacklogFull(StoreError):
         self.user_id = user_id
         self.open_items = open_items
         self.limit = limit
+
+
+class StoreInUse(StoreError):
+    """Another process has the store open (a server, its scheduler, a command): what needs the
+    store to itself (a restore) is refused."""
+
+
+class BackupInvalid(StoreError):
+    """A file offered as a backup is not a sound store of this project."""

@@ -41,6 +41,8 @@ METRICS = ("get", "/api/telemetry/metrics")
 EVENTS = ("get", "/api/telemetry/events")
 EXPORT_EVENTS = ("get", "/api/telemetry/events/export")
 HEALTH = ("get", "/api/health")
+LIVE = ("get", "/api/health/live")
+READY = ("get", "/api/health/ready")
 # The identity verbs' endpoints, each with a valid body.
 VERBS = {
     ("post", "/api/telemetry/identify"): {"userId": "u1", "anonymousId": "a1",
@@ -64,6 +66,7 @@ OPERATIONS = {TRACK, BATCH, BATCH_STATUS, STATUS, SYNC, SYNC_RUN, RECORDS, RECOR
 OPERATIONS |= {PERSON_EXPORT, PERSON_EXPORT_BY_QUERY}
 OPERATIONS |= {SUPPRESSION, LIFT}
 OPERATIONS |= {EVENTS, EXPORT_EVENTS}
+OPERATIONS |= {LIVE, READY}
 ERASE = ("delete", "/api/telemetry/people/{user_id}")
 ERASE_BY_QUERY = ("delete", "/api/telemetry/people")
 DELETION = ("get", "/api/telemetry/deletions/{deletion_id}")
@@ -489,11 +492,15 @@ def test_health_answers(client, auth, doc, app, store):
     doc.check(client.get(url(HEALTH)), HEALTH, 200)
     send(client, auth, [event_item("e1")])
     doc.check(client.get(url(HEALTH)), HEALTH, 200)
+    doc.check(client.get(url(LIVE)), LIVE, 200)
+    doc.check(client.get(url(READY)), READY, 200)
 
 
 def answers_503_as_documented(client):
     doc = Document(client.get("/api/openapi.json").get_json())
     doc.check(client.get(url(HEALTH)), HEALTH, 503)
+    doc.check(client.get(url(LIVE)), LIVE, 200)
+    assert doc.check(client.get(url(READY)), READY, 503)["reason"] == "store_down"
     for operation in sorted(KEYED):
         answer = doc.check(call(client, operation, headers={"X-API-Key": "pm_any"}),
                            operation, 503)

@@ -1,11 +1,13 @@
 """Console over plain HTTP: log-in, CSRF, roles, headers, fragments, and every action without JS."""
 
 import re
+from datetime import timedelta
 
 import pytest
 
-from app.store.common import QUEUE_STATES
+from app.store.common import QUEUE_STATES, utcnow
 from app.sync.engine import run_sync
+from tests.stored import backdate
 
 from .conftest import PASSWORD, Console, event, record, set_status
 
@@ -404,6 +406,17 @@ def test_metrics_in_prometheus_text_format(client, send, store, app):
         assert f'prepmate_queue_items{{state="{state}"}}' in body
     assert "prepmate_items_dead 0.0" in body and 'prepmate_conflicts{status="open"}' in body
     assert "prepmate_sync_run_duration_seconds_count 1.0" in body
+    assert "prepmate_queue_oldest_waiting_seconds 0.0" in body  # nothing waits
+
+
+def test_metrics_give_the_age_of_the_oldest_waiting_item(client, send, store, app):
+    old, new = event(), event()
+    send([old, new])
+    backdate(store, [old["eventId"]], utcnow() - timedelta(minutes=45))
+    body = client.get("/metrics").get_data(as_text=True)
+    [age] = [float(line.split()[1]) for line in body.splitlines()
+             if line.startswith("prepmate_queue_oldest_waiting_seconds ")]
+    assert 45 * 60 <= age < 46 * 60
 
 
 class TestMetricsToken:

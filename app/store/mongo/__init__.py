@@ -6,6 +6,7 @@ from .core import MongoCore
 from .erasure import MongoErasure
 from .events import MongoEvents
 from .ingest import MongoIngest
+from .maintenance import MongoMaintenance
 from .people import MongoPeople
 from .person import MongoPerson
 from .privacy import MongoPrivacy
@@ -16,5 +17,5 @@ from .sync import MongoSync
 
 class MongoStore(MongoSync, MongoIngest, MongoAccounts, MongoConsole, MongoRetention,
                  MongoRuns, MongoPeople, MongoPerson, MongoPrivacy, MongoEvents, MongoErasure,
-                 MongoCore):
+                 MongoMaintenance, MongoCore):
     """Every store operation, on one MongoDB database."""

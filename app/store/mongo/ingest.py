@@ -108,3 +108,15 @@ class MongoIngest:
         with self._errors():
             doc = self.db.sync_queue.find_one({}, {"createdAt": 1}, sort=[("_id", ASCENDING)])
         return doc["createdAt"] if doc else None
+
+    def oldest_item_time(self, statuses):
+        """When the oldest queue entry in one of `statuses` arrived, or None when none is (the
+        (status, _id) index, one seek per status)."""
+        times = []
+        with self._errors():
+            for status in statuses:
+                doc = self.db.sync_queue.find_one({"status": status}, {"createdAt": 1},
+                                                  sort=[("_id", ASCENDING)])
+                if doc is not None:
+                    times.append(doc["createdAt"])
+        return min(times, default=None)

@@ -54,10 +54,16 @@ def people(store):
             store.db[collection].create_index(keys, **options)
 
 
+# Step 4's index.
+SOURCES_INDEXES = {"batch_logs": [([("rejectedCount", 1), ("source", 1)], {})]}
+
+
 def sources(store):
     """4: batch logs with refused items, by source (prepmate_items_rejected); queue items name
     their protocol in a field of their own, which needs nothing here."""
-    store.db.batch_logs.create_index([("rejectedCount", 1), ("source", 1)])
+    for collection, specs in SOURCES_INDEXES.items():
+        for keys, options in specs:
+            store.db[collection].create_index(keys, **options)
 
 
 def _backfill(store, collection, fallback):

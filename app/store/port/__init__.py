@@ -15,6 +15,7 @@ from .core import CorePort
 from .erasure import ErasurePort
 from .events import EventJsonChunks, EventsPort
 from .ingest import IngestPort
+from .maintenance import BackupToFile, MaintenancePort, RestoreFromFile
 from .people import PeoplePort
 from .person import PersonDataStore
 from .privacy import PrivacyPort
@@ -23,14 +24,15 @@ from .runs import RunsPort
 from .schema import SchemaPort
 from .sync import ApplyNewEvents, SyncPort
 
-__all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "EventJsonChunks", "Store"]
+__all__ = ["CAPABILITY_KINDS", "ApplyNewEvents", "BackupToFile", "EventJsonChunks",
+           "RestoreFromFile", "Store"]
 
 
 class Store(CorePort, SchemaPort, IngestPort, SyncPort, RunsPort, ConsoleStore, AccountsPort,
             RetentionPort, PeoplePort, PersonDataStore, PrivacyPort, EventsPort, ErasurePort,
-            Protocol):
+            MaintenancePort, Protocol):
     """Everything a store does: both adapters implement exactly these operations."""
 
 
 # The optional fast paths a store may offer (see Capabilities in app/store/common.py).
-CAPABILITY_KINDS = (ApplyNewEvents, EventJsonChunks)
+CAPABILITY_KINDS = (ApplyNewEvents, EventJsonChunks, BackupToFile, RestoreFromFile)

@@ -52,3 +52,7 @@ class IngestPort(Protocol):
 
     def first_item_time(self) -> datetime | None:
         """When the oldest queue entry arrived, or None for an empty queue."""
+
+    def oldest_item_time(self, statuses: Sequence[str]) -> datetime | None:
+        """When the oldest queue entry in one of `statuses` arrived, or None when none is
+        (one index seek per status)."""

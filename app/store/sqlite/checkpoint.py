@@ -53,6 +53,7 @@ class Checkpointer:
         self.interval = interval
         self.idle = idle
         self._failing = False
+        self._stopping = False
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread = None
@@ -75,6 +76,19 @@ class Checkpointer:
                         target=self._run, name="sqlite-checkpoint", daemon=True)
                     self._thread.start()
 
+    def stop(self):
+        """End the thread now, closing its connection (a restore is replacing the file); the
+        next commit starts another."""
+        with self._lock:
+            thread, self._stopping = self._thread, True
+        try:
+            if thread is not None:
+                self._wake.set()
+                thread.join(timeout=10)
+        finally:
+            with self._lock:
+                self._stopping = False
+
     def _connect(self):
         # mode=rw: never create a file that is gone (a test's folder removed, say).
         conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=rw", uri=True,
@@ -94,6 +108,10 @@ class Checkpointer:
                             return
                     continue
                 self._wake.clear()
+                if self._stopping:
+                    with self._lock:
+                        self._thread = None
+                    return
                 delay = self.interval
                 try:
                     conn = conn or self._connect()

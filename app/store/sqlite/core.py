@@ -14,6 +14,7 @@ import orjson
 from ..common import Capabilities, int64
 from ..errors import DuplicateKey, StoreUnavailable
 from .checkpoint import Checkpointer
+from .openlock import OpenLock
 
 log = logging.getLogger("prepmate.store")
 
@@ -241,18 +242,25 @@ class SqliteCore(Capabilities):
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self.checkpointer = Checkpointer(path, self.synchronous)
+        self.open_lock = OpenLock(path)
 
     def _connection(self):
-        """This thread's connection, opened on first use (and anew after a fork)."""
+        """This thread's connection, opened on first use (and anew after a fork, or once a
+        restore has closed every connection), under the open lock (openlock.py)."""
         local = self._local
         conn = getattr(local, "conn", None)
-        if conn is None or local.pid != os.getpid():
+        if (conn is None or local.pid != os.getpid()
+                or local.generation != self.open_lock.generation):
+            if conn is not None and local.pid == os.getpid() and local.wal_fd is not None:
+                os.close(local.wal_fd)  # every connection was closed (a restore)
+                local.wal_fd = None
             try:
                 os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-                conn = sqlite3.connect(
+                handle = self.open_lock.connect(lambda: sqlite3.connect(
                     self.path, isolation_level=None, check_same_thread=False,
                     timeout=self.busy_timeout_ms / 1000,
-                )
+                ), self.busy_timeout_ms / 1000)
+                conn = handle.conn
                 mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if mode != "wal" and self.sync_after_commit:
                     # No WAL to fsync (a file system without shared memory): SQLite's own FULL.
@@ -265,6 +273,7 @@ class SqliteCore(Capabilities):
                 raise StoreUnavailable(f"cannot open SQLite at {self.path}: {exc}") from exc
             conn.row_factory = to_doc
             local.conn, local.pid, local.wal_fd = conn, os.getpid(), None
+            local.handle, local.generation = handle, self.open_lock.generation
         return conn
 
     def _sync_wal(self):
@@ -445,6 +454,9 @@ class SqliteCore(Capabilities):
         if conn is not None:
             conn.close()
             self._local.conn = None
+            if self._local.pid == os.getpid():
+                self.open_lock.closed(self._local.handle)
+            self._local.handle = None
         if getattr(self._local, "wal_fd", None) is not None:
             os.close(self._local.wal_fd)
             self._local.wal_fd = None

@@ -162,3 +162,14 @@ class SqliteIngest:
         """When the oldest queue entry arrived, or None for an empty queue."""
         row = self._query_one("SELECT createdAt FROM sync_queue ORDER BY id LIMIT 1")
         return row["createdAt"] if row else None
+
+    def oldest_item_time(self, statuses):
+        """When the oldest queue entry in one of `statuses` arrived, or None when none is (the
+        (status, id) index, one seek per status)."""
+        times = []
+        for status in statuses:
+            row = self._query_one("SELECT createdAt FROM sync_queue WHERE status = ? "
+                                  "ORDER BY id LIMIT 1", (status,))
+            if row is not None:
+                times.append(row["createdAt"])
+        return min(times, default=None)
