@@ -40,7 +40,7 @@ def test_an_earlier_release_s_results_read_the_same_and_long_ones_are_compressed
     with app.app_context():
         the_store = store_ext.get(app)
         after = stored_results(path)
-        for log_id, (kind, value) in before.items():
+        for log_id, (_kind, value) in before.items():
             assert the_store.batch_log(log_id)["results"] == (
                 loads(value) if value is not None else None)
     close_app(app)
