@@ -75,3 +75,14 @@ def test_the_json_fast_path_gives_what_event_chunks_gives(store, filters):
         assert head["receivedAt"] == event["metadata"].get("receivedAt")
         assert {k: v for k, v in head.items() if k != "receivedAt"} == {
             k: v for k, v in event.items() if k not in ("eventData", "metadata")}
+
+
+def test_counting_a_sync_batch_s_events_on_their_people_seeks_each_event(store):
+    """The sync engine counts each batch's new events on their people: one seek per event id,
+    never a walk of the app's events, which made every batch slower as the store grew."""
+    ids = ["same-00", "same-01", "bob-1", "bob-2", "other-0", "missing"]
+    found = plans(store, lambda: store.event_activity("app1", ids))
+    steps = [step for steps in found.values() for step in steps if f" {step} ".count(" t ")]
+    assert steps == ["SEARCH t USING INDEX sqlite_autoindex_telemetry_1 (appId=? AND eventId=?)"]
+    groups = store.event_activity("app1", ids)
+    assert sorted((g["userId"], g["count"]) for g in groups) == [("ann", 2), ("bob", 2)]

@@ -134,12 +134,15 @@ class SqlitePeople:
     def event_activity(self, app_id, event_ids):
         """The stored events among `event_ids` grouped by (userId, anonymousId), with their
         count and earliest and latest time."""
+        # The ids drive the join (CROSS JOIN keeps them the outer loop): one seek of the unique
+        # (appId, eventId) index per id. Written as `eventId IN (...)`, the planner walked the
+        # app's every event by another index, so each sync batch cost more as the store grew.
         ids = dumps(list(event_ids))
         return self._query(
-            "SELECT userId, anonymousId, COUNT(*) AS count, MIN(timestamp) AS firstSeen, "
-            "MAX(timestamp) AS lastSeen FROM telemetry WHERE appId = ? "
-            "AND eventId IN (SELECT value FROM json_each(?)) GROUP BY userId, anonymousId",
-            (app_id, ids))
+            "SELECT t.userId, t.anonymousId, COUNT(*) AS count, MIN(t.timestamp) AS firstSeen, "
+            "MAX(t.timestamp) AS lastSeen FROM json_each(?) AS ids CROSS JOIN telemetry AS t "
+            "ON t.appId = ? AND t.eventId = ids.value GROUP BY t.userId, t.anonymousId",
+            (ids, app_id))
 
     def add_activity(self, rows):
         """Add each row's count to its profile or identity-map row, widening its first and
