@@ -111,9 +111,8 @@ def ingest_batch(store, settings, app_id, batch, rules=None, *, protocol=None):
                         sent_at=batch.get("sentAt"), source=protocol)
     docs, results = _validate(raw_items, envelope, rules)
     if not docs and protocol is None:
-        stored = store.get_batch_log(app_id, batch["batchId"])
-        if stored is not None:
-            return _replayed(stored, raw_items)
+        # Refused whatever was stored under this batchId before: a resend of a batch that was
+        # stored carries the items that were valid then.
         raise IngestError(400, "validation_error", "Every item of the batch was rejected.",
                           {"items": {str(r["index"]): r["fields"] for r in results}})
 

@@ -54,6 +54,22 @@ def test_a_batch_id_reused_for_other_items_is_refused(client, auth, store):
     assert store.get_queue_item("testapp", "e2") is None
 
 
+def test_a_stored_batch_id_does_not_make_invalid_items_an_answer(client, auth, store):
+    """Items without ids under a batchId already stored, all of them invalid now, are refused
+    with each reason, not answered with the stored batch's results."""
+    item = event_item()
+    del item["eventId"]
+    first = client.post(URL, json=batch([item], batch_id="b-kept"), headers=auth)
+    assert first.status_code == 202
+    bad = dict(item, groupId="0")
+    response = client.post(URL, json=batch([bad], batch_id="b-kept"), headers=auth)
+    assert response.status_code == 400
+    assert response.json["fields"]["items"]["0"]["groupId"] == ["Unknown field."]
+    assert store.queue_counts(app_id="testapp") == {"pending": 1}
+    shown = client.get("/api/telemetry/batch/b-kept", headers=auth).json
+    assert shown["itemCount"] == 1 and shown["successCount"] == 1
+
+
 def test_items_without_event_id_get_one_that_survives_a_resend(client, auth, store):
     item = event_item()
     del item["eventId"]
