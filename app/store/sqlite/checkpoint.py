@@ -14,30 +14,21 @@ process (a gunicorn worker) starts its own.
 """
 
 import logging
-import os
 import sqlite3
 import threading
 import time
-import weakref
 from urllib.parse import quote
+
+from .forks import forked_child_registry
 
 log = logging.getLogger("prepmate.store")
 
-_instances = weakref.WeakSet()
+_instances = forked_child_registry()
 
 # A checkpoint that could not copy the whole WAL is tried again this many times, the wait
 # doubling from the interval up to MAX_RETRY_DELAY seconds (some 5 s in all).
 MAX_RETRIES = 16
 MAX_RETRY_DELAY = 0.5
-
-
-def _after_fork():
-    for checkpointer in list(_instances):
-        checkpointer._forked()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX; elsewhere nothing forks a running store
-    os.register_at_fork(after_in_child=_after_fork)
 
 
 class Checkpointer:

@@ -18,21 +18,13 @@ import time
 import weakref
 
 from ..errors import StoreInUse, StoreUnavailable
+from .forks import forked_child_registry
 
 LOCK_SUFFIX = ".lock"
 # How often a process that opens the store during a restore looks again.
 RETRY_SECONDS = 0.05
 
-_instances = weakref.WeakSet()
-
-
-def _after_fork():
-    for lock in list(_instances):
-        lock._forked()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX; elsewhere nothing forks a running store
-    os.register_at_fork(after_in_child=_after_fork)
+_instances = forked_child_registry()
 
 
 class Handle:
