@@ -20,9 +20,9 @@ REFUSED_RESOURCE = re.compile(r"Failed to load resource: the server responded wi
 class Tab:
     """A page in a fresh browser context that records every JavaScript error it sees."""
 
-    def __init__(self, browser, base_url, javascript=True, permissions=()):
+    def __init__(self, browser, base_url, javascript=True, permissions=(), **options):
         self.context = browser.new_context(java_script_enabled=javascript,
-                                           permissions=list(permissions))
+                                           permissions=list(permissions), **options)
         self.context.set_default_timeout(10_000)
         self.page = self.context.new_page()
         self.base_url = base_url

@@ -13,47 +13,31 @@ from playwright.sync_api import expect
 from app.store.common import utcnow
 from app.sync.engine import run_sync
 
-from .conftest import PASSWORD, event
+from . import test_browser
+from .conftest import event
 
 pytestmark = pytest.mark.browser
 
 
-class Tab:
-    """A fresh browser context that records JavaScript errors and refuses (and records) every
+class Tab(test_browser.Tab):
+    """A console tab (test_browser.Tab) that takes downloads and refuses (and records) every
     request to a host other than the live server's."""
 
     def __init__(self, browser, base_url, javascript=True):
-        self.context = browser.new_context(java_script_enabled=javascript, accept_downloads=True)
-        self.context.set_default_timeout(10_000)
-        self.base_url = base_url
-        self.errors, self.elsewhere = [], []
+        super().__init__(browser, base_url, javascript, accept_downloads=True)
+        self.elsewhere = []
         self.context.route(re.compile(r"^(?!" + re.escape(base_url) + r"/)"), self._refuse)
-        self.page = self.context.new_page()
-        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(
-            f"console: {msg.text}"))
 
     def _refuse(self, route):
         self.elsewhere.append(route.request.url)
         route.abort()
-
-    def go(self, path):
-        return self.page.goto(self.base_url + path)
-
-    def login(self, username):
-        self.go("/console/login")
-        self.page.fill("input[name=username]", username)
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("button[type=submit]")
-        self.page.wait_for_url(re.compile(r"/console/$"))
 
     def legend(self):
         return {el.get_attribute("data-type-total"): int(el.text_content().replace(",", ""))
                 for el in self.page.locator("[data-type-total]").all()}
 
     def close(self):
-        self.context.close()
-        assert self.errors == [], self.errors
+        super().close()
         assert self.elsewhere == [], self.elsewhere
 
 
